@@ -1,0 +1,87 @@
+/** EWS / Basic Auth deadlines (DESIGN §1). Dates are data; a tenant may override them. */
+import type { ConnectionKind } from './connection';
+
+export interface Deadline {
+  id: 'basic-auth-disabled' | 'ews-disabled-by-default' | 'smtp-auth-basic-disabled' | 'ews-removed';
+  /** ISO date, YYYY-MM-DD (UTC). */
+  date: string;
+  what: string;
+  /** Connection kinds this date breaks. */
+  affects: readonly ConnectionKind[];
+}
+
+export const DEFAULT_DEADLINES: readonly Deadline[] = [
+  {
+    id: 'basic-auth-disabled',
+    date: '2022-10-01',
+    what: 'Basic Authentication was disabled for EWS, EAS, POP, IMAP and Remote PowerShell in Exchange Online.',
+    affects: ['ews-basic'],
+  },
+  {
+    id: 'ews-disabled-by-default',
+    date: '2026-10-01',
+    what: 'EWS is disabled by default in tenants that did not set EWSEnabled and an app allow list.',
+    affects: ['ews-basic', 'ews-oauth'],
+  },
+  {
+    id: 'smtp-auth-basic-disabled',
+    date: '2026-12-31',
+    what: 'SMTP AUTH with Basic Authentication is disabled by default for existing tenants.',
+    affects: ['ews-basic'],
+  },
+  {
+    id: 'ews-removed',
+    date: '2027-04-01',
+    what: 'EWS is removed from Exchange Online: no EWS for any app, no exceptions.',
+    affects: ['ews-basic', 'ews-oauth'],
+  },
+];
+
+/** Milestones (days before a deadline) at which admins are reminded. */
+export const DEADLINE_MILESTONES = [90, 60, 30, 14, 7, 3, 1] as const;
+
+const DAY_MS = 86_400_000;
+
+/** Whole days from `now` (UTC day) to the deadline date; negative once it has passed. */
+export function daysUntil(date: string, now: Date): number {
+  const target = Date.parse(`${date}T00:00:00Z`);
+  const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+  return Math.round((target - today) / DAY_MS);
+}
+
+export interface DeadlineView {
+  id: Deadline['id'];
+  date: string;
+  daysLeft: number;
+  what: string;
+}
+
+export function viewOf(d: Deadline, now: Date): DeadlineView {
+  return { id: d.id, date: d.date, daysLeft: daysUntil(d.date, now), what: d.what };
+}
+
+/** The next deadline (today or later) that affects this kind; if all have passed, none. */
+export function nextDeadlineFor(kind: ConnectionKind, now: Date, deadlines: readonly Deadline[] = DEFAULT_DEADLINES): DeadlineView | undefined {
+  const upcoming = deadlines
+    .filter((d) => d.affects.includes(kind) && daysUntil(d.date, now) >= 0)
+    .sort((a, b) => a.date.localeCompare(b.date));
+  return upcoming[0] ? viewOf(upcoming[0], now) : undefined;
+}
+
+/** Upcoming deadlines (any kind), soonest first. */
+export function upcomingDeadlines(now: Date, deadlines: readonly Deadline[] = DEFAULT_DEADLINES): DeadlineView[] {
+  return deadlines
+    .filter((d) => daysUntil(d.date, now) >= 0)
+    .sort((a, b) => a.date.localeCompare(b.date))
+    .map((d) => viewOf(d, now));
+}
+
+/** The milestone reached today for a deadline, if today is exactly one of them. */
+export function milestoneToday(d: Deadline, now: Date): number | undefined {
+  const left = daysUntil(d.date, now);
+  return (DEADLINE_MILESTONES as readonly number[]).includes(left) ? left : undefined;
+}
+
+export function deadlineById(id: Deadline['id'], deadlines: readonly Deadline[] = DEFAULT_DEADLINES): Deadline | undefined {
+  return deadlines.find((d) => d.id === id);
+}

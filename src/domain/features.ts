@@ -1,0 +1,118 @@
+/**
+ * The permission matrix (DESIGN §1): the one place that says what each product feature needs.
+ * Pure data plus the derivations that read it; no I/O.
+ */
+
+export const FEATURES = ['emailSync', 'calendarSync', 'calendarScheduling', 'taskSync'] as const;
+export type Feature = (typeof FEATURES)[number];
+
+export const FEATURE_LABELS: Record<Feature, string> = {
+  emailSync: 'Email Sync',
+  calendarSync: 'Calendar Sync',
+  calendarScheduling: 'Calendar Scheduling',
+  taskSync: 'Task Sync',
+};
+
+/** Scopes every delegated connection asks for, whatever the features. */
+export const SIGN_IN_SCOPES = ['openid', 'profile', 'offline_access', 'User.Read'] as const;
+
+export const DELEGATED_SCOPES: Record<Feature, readonly string[]> = {
+  emailSync: ['Mail.ReadWrite'],
+  calendarSync: ['Calendars.ReadWrite'],
+  calendarScheduling: ['Calendars.ReadWrite', 'Mail.ReadWrite'],
+  // Microsoft To Do: the Outlook tasks API stopped returning data on 2022-08-20.
+  taskSync: ['Tasks.ReadWrite'],
+};
+
+/** Application roles the service account needs; `null` = not supported app-only. */
+export const APPLICATION_ROLES: Record<Feature, readonly string[] | null> = {
+  emailSync: ['Mail.Read', 'Mail.ReadWrite'],
+  calendarSync: ['Calendars.Read', 'Calendars.ReadWrite'],
+  calendarScheduling: ['Mail.Read', 'Mail.ReadWrite', 'Calendars.Read', 'Calendars.ReadWrite'],
+  taskSync: null,
+};
+
+export const ADMIN_APP_ROLE = 'ConnectionCenter.Admin';
+export const SSO_SCOPE = 'access_as_user';
+
+export function isFeature(value: unknown): value is Feature {
+  return typeof value === 'string' && (FEATURES as readonly string[]).includes(value);
+}
+
+/** Graph scopes as they appear in token responses may carry the resource prefix; compare bare, case-insensitive. */
+export function normaliseScope(scope: string): string {
+  const bare = scope.replace(/^https:\/\/graph\.microsoft\.(com|us|de|cn)\//i, '').replace(/^00000003-0000-0000-c000-000000000000\//i, '');
+  return bare.toLowerCase();
+}
+
+function hasAll(granted: readonly string[], needed: readonly string[]): string[] {
+  const have = new Set(granted.map(normaliseScope));
+  return needed.filter((n) => !have.has(normaliseScope(n)));
+}
+
+/** Delegated scopes to request for the given features (sign-in scopes included, de-duplicated). */
+export function delegatedScopesFor(features: readonly Feature[]): string[] {
+  const out = new Set<string>(SIGN_IN_SCOPES);
+  for (const f of features) for (const s of DELEGATED_SCOPES[f]) out.add(s);
+  return [...out];
+}
+
+/** Application roles needed by the given features (unsupported features contribute nothing). */
+export function applicationRolesFor(features: readonly Feature[]): string[] {
+  const out = new Set<string>();
+  for (const f of features) for (const r of APPLICATION_ROLES[f] ?? []) out.add(r);
+  return [...out];
+}
+
+export function missingDelegatedScopes(feature: Feature, granted: readonly string[]): string[] {
+  return hasAll(granted, DELEGATED_SCOPES[feature]);
+}
+
+export function missingApplicationRoles(feature: Feature, granted: readonly string[]): string[] {
+  const needed = APPLICATION_ROLES[feature];
+  return needed ? hasAll(granted, needed) : [];
+}
+
+export interface FeatureVerdict {
+  feature: Feature;
+  required: string[];
+  granted: string[];
+  missing: string[];
+  available: boolean;
+  /** Why it is unavailable, in words a person can act on. */
+  reason?: string;
+}
+
+/** Per-feature verdict for the service account, from the roles in its app-only token. */
+export function applicationFeatureMatrix(grantedRoles: readonly string[], enabled: readonly Feature[] = FEATURES): Record<Feature, FeatureVerdict> {
+  const grantedSet = new Set(grantedRoles.map(normaliseScope));
+  const result = {} as Record<Feature, FeatureVerdict>;
+  for (const feature of FEATURES) {
+    const needed = APPLICATION_ROLES[feature];
+    if (needed === null) {
+      result[feature] = {
+        feature,
+        required: [],
+        granted: [],
+        missing: [],
+        available: false,
+        reason: `${FEATURE_LABELS[feature]} is not supported through the service account; users connect it with their own consent.`,
+      };
+      continue;
+    }
+    const granted = needed.filter((r) => grantedSet.has(normaliseScope(r)));
+    const missing = needed.filter((r) => !grantedSet.has(normaliseScope(r)));
+    const on = enabled.includes(feature);
+    result[feature] = {
+      feature,
+      required: [...needed],
+      granted,
+      missing,
+      available: missing.length === 0,
+      ...(missing.length > 0
+        ? { reason: `Missing application permission${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}${on ? '' : ' (feature not enabled)'}.` }
+        : {}),
+    };
+  }
+  return result;
+}

@@ -1,0 +1,5 @@
+export * from './features';
+export * from './errors';
+export * from './diagnosis';
+export * from './deadlines';
+export * from './connection';

@@ -1,0 +1,263 @@
+/**
+ * The Store: every record the product keeps, behind one interface (DESIGN §3).
+ * Every method is async so that a shared store (Azure Table Storage) can implement it later;
+ * every record is keyed by tenant id (`tid`), and no method reads across tenants except the
+ * explicitly named maintenance ones (`listTenants`, `dueOutbox`, `purgeExpired`).
+ * Secret fields (client secret, token cache) are encrypted by the implementation before they touch
+ * disk, with the key id stored beside them so the key can be rotated.
+ */
+import type { ConnectionKind, ConnectionState } from '../domain/connection';
+import type { ErrorBody } from '../domain/errors';
+import type { Feature } from '../domain/features';
+
+export interface TenantRecord {
+  /** Entra tenant id (GUID). */
+  tenantId: string;
+  displayName?: string;
+  /** Features the organisation uses; drives which scopes users are asked for. */
+  enabledFeatures: Feature[];
+  /** Per-tenant deadline overrides, by deadline id → ISO date. */
+  deadlineOverrides?: Record<string, string>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A person seen through a verified token (tab) or imported; roles as of the last sign-in. */
+export interface UserRecord {
+  tenantId: string;
+  oid: string;
+  upn: string;
+  displayName?: string;
+  /** App roles from the last verified token, e.g. ConnectionCenter.Admin. */
+  roles: string[];
+  lastSeenAt: string;
+}
+
+export interface ServiceAccountRecord {
+  tenantId: string;
+  /** The tenant as the admin typed it: GUID or verified domain. */
+  tenant: string;
+  clientId: string;
+  /** Plain text only in memory; the store encrypts it at rest. Never returned by the API. */
+  clientSecret: string;
+  /** First three characters of the secret, for the admin's recognition. */
+  secretHint: string;
+  /** ISO date the admin entered (the portal's "Expires" column). */
+  secretExpiresAt?: string;
+  testAccount: string;
+  outOfScopeAccount?: string;
+  features: Feature[];
+  updatedAt: string;
+  updatedBy: string;
+}
+
+export type StepStatus = 'passed' | 'failed' | 'warning' | 'skipped';
+export interface TestStep {
+  id: string;
+  status: StepStatus;
+  code?: string;
+  message: string;
+  remedy?: string;
+}
+export interface FeatureMatrixEntry {
+  required: string[];
+  granted: string[];
+  missing: string[];
+  available: boolean;
+}
+
+export interface ServiceAccountTestRecord {
+  tenantId: string;
+  ranAt: string;
+  ranBy: string;
+  /** Hash of the configuration tested (secret included) so a later save can tell if it matches. */
+  configHash: string;
+  ok: boolean;
+  steps: TestStep[];
+  features: Record<Feature, FeatureMatrixEntry>;
+  grantedRoles: string[];
+}
+
+export interface ConnectionRecord {
+  tenantId: string;
+  /** Lower-cased user principal name; the key across imports and sign-ins. */
+  upn: string;
+  kind: ConnectionKind;
+  /** Entra object id, once the user has signed in. */
+  oid?: string;
+  displayName?: string;
+  state: ConnectionState;
+  grantedScopes: string[];
+  /** MSAL home account id (`oid.tid`) of the token-cache partition, for graph-delegated. */
+  homeAccountId?: string;
+  lastCheckedAt?: string;
+  lastSyncAt?: string;
+  error?: ErrorBody;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ConnectionQuery {
+  state?: ConnectionState;
+  kind?: ConnectionKind;
+  /** Case-insensitive substring of upn or display name. */
+  search?: string;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+  limit?: number;
+}
+export interface ConnectionPage {
+  items: ConnectionRecord[];
+  nextCursor?: string;
+}
+
+export interface AuthStateRecord {
+  /** The random `state` value (also the key). */
+  state: string;
+  tenantId: string;
+  oid: string;
+  upn: string;
+  codeVerifier: string;
+  nonce: string;
+  scopes: string[];
+  /** How to finish: a Teams popup (notifySuccess) or a browser redirect. */
+  mode: 'popup' | 'redirect';
+  /** `connect` = delegated Graph consent; `signin` = browser sign-in to start a session. */
+  purpose: 'connect' | 'signin';
+  expiresAt: string;
+}
+
+export interface SessionRecord {
+  id: string;
+  tenantId: string;
+  oid: string;
+  upn: string;
+  name?: string;
+  roles: string[];
+  csrfToken: string;
+  expiresAt: string;
+}
+
+export type ConversationScope = 'personal' | 'team' | 'groupChat';
+export interface ConversationRecord {
+  tenantId: string;
+  conversationId: string;
+  scope: ConversationScope;
+  /** For personal chats: the user's Entra object id and upn. */
+  userOid?: string;
+  userUpn?: string;
+  /** Admin cards go here: personal chats of admins, and channels where `subscribe here` was typed. */
+  subscribed: boolean;
+  /** The botbuilder ConversationReference, as JSON. */
+  reference: Record<string, unknown>;
+  updatedAt: string;
+}
+
+export type OutboxKind = 'permissions.missing' | 'test.failed' | 'test.passed' | 'deadline.approaching' | 'connection.lost' | 'secret.expiring' | 'reconnect.nudge';
+export type OutboxStatus = 'pending' | 'sent' | 'failed';
+export interface OutboxRecord {
+  id: string;
+  tenantId: string;
+  kind: OutboxKind;
+  /** (tenant, kind, subject, milestone): a second enqueue with the same key is ignored. */
+  idempotencyKey: string;
+  conversationId: string;
+  payload: Record<string, unknown>;
+  status: OutboxStatus;
+  attempts: number;
+  nextAttemptAt: string;
+  lastError?: string;
+  createdAt: string;
+  sentAt?: string;
+}
+export type NewOutboxItem = Pick<OutboxRecord, 'tenantId' | 'kind' | 'idempotencyKey' | 'conversationId' | 'payload'>;
+
+export interface AuditRecord {
+  id: string;
+  tenantId: string;
+  at: string;
+  /** upn (or oid) of who did it; `system` for the server itself. */
+  actor: string;
+  action: string;
+  target?: string;
+  details?: Record<string, unknown>;
+}
+
+export interface Store {
+  /** Readiness probe: resolves when the store can serve requests. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // Tenants
+  getTenant(tenantId: string): Promise<TenantRecord | undefined>;
+  /** Creates the tenant with defaults if missing; returns it. */
+  ensureTenant(tenantId: string, defaults?: Partial<Pick<TenantRecord, 'displayName' | 'enabledFeatures'>>): Promise<TenantRecord>;
+  updateTenant(tenantId: string, patch: Partial<Pick<TenantRecord, 'displayName' | 'enabledFeatures' | 'deadlineOverrides'>>): Promise<TenantRecord>;
+  listTenants(): Promise<TenantRecord[]>;
+
+  // Users seen signing in (for admin lookups by the bot)
+  putUser(record: UserRecord): Promise<void>;
+  getUser(tenantId: string, oid: string): Promise<UserRecord | undefined>;
+  /** Users whose last-seen roles include the given role. */
+  listUsersWithRole(tenantId: string, role: string): Promise<UserRecord[]>;
+
+  // Domains (lower-cased, unique per tenant)
+  getDomains(tenantId: string): Promise<string[]>;
+  /** Replaces the whole list atomically. */
+  setDomains(tenantId: string, domains: string[]): Promise<void>;
+
+  // Service account (one per tenant) and its tests
+  getServiceAccount(tenantId: string): Promise<ServiceAccountRecord | undefined>;
+  putServiceAccount(record: ServiceAccountRecord): Promise<void>;
+  deleteServiceAccount(tenantId: string): Promise<boolean>;
+  /** Stores a test result; keeps the previous one so verdict changes can be seen. */
+  putServiceAccountTest(record: ServiceAccountTestRecord): Promise<void>;
+  /** The latest test first, then the one before (at most two). */
+  getServiceAccountTests(tenantId: string): Promise<ServiceAccountTestRecord[]>;
+
+  // Connections, one per (tenant, upn, kind)
+  getConnections(tenantId: string, upn: string): Promise<ConnectionRecord[]>;
+  putConnection(record: ConnectionRecord): Promise<void>;
+  deleteConnection(tenantId: string, upn: string, kind: ConnectionKind): Promise<boolean>;
+  /** Inserts or replaces many at once, all or nothing. */
+  importConnections(records: ConnectionRecord[]): Promise<void>;
+  queryConnections(tenantId: string, query: ConnectionQuery): Promise<ConnectionPage>;
+  /** Counts by kind and state. */
+  countConnections(tenantId: string): Promise<Array<{ kind: ConnectionKind; state: ConnectionState; count: number }>>;
+
+  // Token cache partitions (MSAL serialized cache, one per user; encrypted at rest)
+  getTokenCache(tenantId: string, partitionKey: string): Promise<string | undefined>;
+  putTokenCache(tenantId: string, partitionKey: string, serialized: string): Promise<void>;
+  deleteTokenCache(tenantId: string, partitionKey: string): Promise<boolean>;
+
+  // Auth states (single use) and browser sessions
+  putAuthState(record: AuthStateRecord): Promise<void>;
+  /** Returns and deletes the record in one step; undefined if unknown, used or expired. */
+  takeAuthState(state: string, now: Date): Promise<AuthStateRecord | undefined>;
+  putSession(record: SessionRecord): Promise<void>;
+  getSession(id: string, now: Date): Promise<SessionRecord | undefined>;
+  deleteSession(id: string): Promise<void>;
+  /** Removes expired auth states and sessions. */
+  purgeExpired(now: Date): Promise<number>;
+
+  // Conversation references for the bot
+  putConversation(record: ConversationRecord): Promise<void>;
+  getConversation(tenantId: string, conversationId: string): Promise<ConversationRecord | undefined>;
+  deleteConversation(tenantId: string, conversationId: string): Promise<boolean>;
+  listConversations(tenantId: string, filter?: { subscribed?: boolean; scope?: ConversationScope }): Promise<ConversationRecord[]>;
+  findPersonalConversation(tenantId: string, userUpnOrOid: string): Promise<ConversationRecord | undefined>;
+
+  // Outbox
+  /** Adds items whose idempotency key is new; returns how many were added. */
+  enqueue(items: NewOutboxItem[]): Promise<number>;
+  /** Pending items due at `now`, oldest first. */
+  dueOutbox(now: Date, limit: number): Promise<OutboxRecord[]>;
+  markSent(id: string, at: Date): Promise<void>;
+  markRetry(id: string, nextAttemptAt: Date, error: string): Promise<void>;
+  markFailed(id: string, error: string): Promise<void>;
+  listOutbox(tenantId: string, status?: OutboxStatus): Promise<OutboxRecord[]>;
+
+  // Audit log (append only)
+  audit(entry: Omit<AuditRecord, 'id' | 'at'> & { at?: string }): Promise<void>;
+  listAudit(tenantId: string, options?: { limit?: number; before?: string }): Promise<AuditRecord[]>;
+}
