@@ -1,0 +1,34 @@
+/**
+ * The store entry point: `DATA_STORE` → an open, migrated Store.
+ * `sqlite:<path>` (relative to the working directory) or `sqlite::memory:` (tests).
+ */
+import { resolve } from 'node:path';
+import type { Keyring } from './crypto';
+import { StoreOpenError } from './errors';
+import { MEMORY, SqliteStore } from './sqlite';
+import type { Store } from './types';
+
+export { Keyring, KeyringError, keyIdOf } from './crypto';
+export { StoreOpenError, type StoreOpenReason } from './errors';
+export { SqliteStore } from './sqlite';
+export { LATEST_SCHEMA_VERSION } from './migrations';
+export type * from './types';
+
+/** The default when DATA_STORE is unset (DESIGN §2: SQLite under ./data). */
+export const DEFAULT_DATA_STORE = 'sqlite:data/connection-center.db';
+
+export async function openStore(dataStore: string, keyring: Keyring): Promise<Store> {
+  return SqliteStore.open(resolveSqlitePath(dataStore), keyring);
+}
+
+/** Absolute database path (or `:memory:`) for a `sqlite:` DATA_STORE value; throws StoreOpenError otherwise. */
+export function resolveSqlitePath(dataStore: string): string {
+  const value = String(dataStore ?? '').trim();
+  if (!value.startsWith('sqlite:')) {
+    throw new StoreOpenError('unsupported', value || '(empty)', 'DATA_STORE must look like sqlite:<path> or sqlite::memory:');
+  }
+  const rest = value.slice('sqlite:'.length);
+  if (rest === MEMORY) return MEMORY;
+  if (rest === '') throw new StoreOpenError('unsupported', value, 'DATA_STORE names no file (expected sqlite:<path>)');
+  return resolve(process.cwd(), rest);
+}

@@ -1,0 +1,646 @@
+/**
+ * The Store contract, written once against the interface (src/store/types.ts). Every
+ * implementation runs it through `describeStoreContract(name, factory)`; the factory returns a
+ * fresh, empty store for each test and a cleanup that closes and removes it.
+ */
+import type {
+  AuthStateRecord,
+  ConnectionRecord,
+  ConversationRecord,
+  NewOutboxItem,
+  ServiceAccountRecord,
+  ServiceAccountTestRecord,
+  SessionRecord,
+  Store,
+  UserRecord,
+} from '../../src/store/types';
+import type { ConnectionKind, ConnectionState } from '../../src/domain/connection';
+import { FEATURES } from '../../src/domain/features';
+
+export type StoreFactory = () => Promise<{ store: Store; cleanup(): Promise<void> }>;
+
+export const TENANT_A = '11111111-1111-4111-8111-111111111111';
+export const TENANT_B = '22222222-2222-4222-8222-222222222222';
+const T0 = Date.parse('2026-03-01T12:00:00.000Z');
+const iso = (offsetMs = 0) => new Date(T0 + offsetMs).toISOString();
+const MIN = 60_000;
+
+export function aConnection(over: Partial<ConnectionRecord> = {}): ConnectionRecord {
+  return {
+    tenantId: TENANT_A,
+    upn: 'adele@contoso.example',
+    kind: 'graph-delegated',
+    state: 'connected',
+    grantedScopes: ['openid', 'Mail.ReadWrite'],
+    createdAt: iso(),
+    updatedAt: iso(),
+    ...over,
+  };
+}
+
+export function aServiceAccount(over: Partial<ServiceAccountRecord> = {}): ServiceAccountRecord {
+  return {
+    tenantId: TENANT_A,
+    tenant: 'contoso.example',
+    clientId: '33333333-3333-4333-8333-333333333333',
+    clientSecret: 'Qx8~kP2.sEcReT-vAlUe_4f9b0c7e1d',
+    secretHint: 'Qx8',
+    secretExpiresAt: '2027-01-31',
+    testAccount: 'test@contoso.example',
+    features: ['emailSync', 'calendarSync'],
+    updatedAt: iso(),
+    updatedBy: 'admin@contoso.example',
+    ...over,
+  };
+}
+
+export function anAuthState(over: Partial<AuthStateRecord> = {}): AuthStateRecord {
+  return {
+    state: 'st-' + Math.random().toString(36).slice(2),
+    tenantId: TENANT_A,
+    oid: 'oid-adele',
+    upn: 'adele@contoso.example',
+    codeVerifier: 'verifier-' + 'v'.repeat(43),
+    nonce: 'nonce-123',
+    scopes: ['openid', 'Mail.ReadWrite'],
+    mode: 'popup',
+    purpose: 'connect',
+    expiresAt: iso(10 * MIN),
+    ...over,
+  };
+}
+
+export function aSession(over: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    id: 'sess-' + Math.random().toString(36).slice(2),
+    tenantId: TENANT_A,
+    oid: 'oid-adele',
+    upn: 'adele@contoso.example',
+    name: 'Adele Vance',
+    roles: [],
+    csrfToken: 'csrf-' + Math.random().toString(36).slice(2),
+    expiresAt: iso(60 * MIN),
+    ...over,
+  };
+}
+
+function aUser(over: Partial<UserRecord> = {}): UserRecord {
+  return { tenantId: TENANT_A, oid: 'oid-adele', upn: 'adele@contoso.example', displayName: 'Adele Vance', roles: [], lastSeenAt: iso(), ...over };
+}
+
+function aConversation(over: Partial<ConversationRecord> = {}): ConversationRecord {
+  return {
+    tenantId: TENANT_A,
+    conversationId: 'a:personal-adele',
+    scope: 'personal',
+    userOid: 'oid-adele',
+    userUpn: 'adele@contoso.example',
+    subscribed: true,
+    reference: { serviceUrl: 'https://smba.example/', conversation: { id: 'a:personal-adele' } },
+    updatedAt: iso(),
+    ...over,
+  };
+}
+
+function aTest(over: Partial<ServiceAccountTestRecord> = {}): ServiceAccountTestRecord {
+  const entry = { required: ['Mail.Read'], granted: ['Mail.Read'], missing: [], available: true };
+  return {
+    tenantId: TENANT_A,
+    ranAt: iso(),
+    ranBy: 'admin@contoso.example',
+    configHash: 'hash-1',
+    ok: true,
+    steps: [{ id: 'token', status: 'passed', message: 'Token issued.' }],
+    features: { emailSync: entry, calendarSync: entry, calendarScheduling: entry, taskSync: { required: [], granted: [], missing: [], available: false } },
+    grantedRoles: ['Mail.Read'],
+    ...over,
+  };
+}
+
+function anItem(over: Partial<NewOutboxItem> = {}): NewOutboxItem {
+  return { tenantId: TENANT_A, kind: 'deadline.approaching', idempotencyKey: 'k1', conversationId: 'a:personal-admin', payload: { days: 30 }, ...over };
+}
+
+export function describeStoreContract(name: string, factory: StoreFactory): void {
+  describe(`Store contract: ${name}`, () => {
+    let store: Store;
+    let cleanup: () => Promise<void>;
+
+    beforeEach(async () => {
+      ({ store, cleanup } = await factory());
+    });
+    afterEach(async () => {
+      await cleanup();
+    });
+
+    describe('lifecycle', () => {
+      it('answers ping when open', async () => {
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+      it('close can be called twice', async () => {
+        await store.close();
+        await expect(store.close()).resolves.toBeUndefined();
+      });
+    });
+
+    describe('tenants', () => {
+      it('ensureTenant creates once with defaults and then returns the same record', async () => {
+        expect(await store.getTenant(TENANT_A)).toBeUndefined();
+        const created = await store.ensureTenant(TENANT_A, { displayName: 'Contoso', enabledFeatures: ['emailSync'] });
+        expect(created).toMatchObject({ tenantId: TENANT_A, displayName: 'Contoso', enabledFeatures: ['emailSync'] });
+        expect(Date.parse(created.createdAt)).not.toBeNaN();
+        const again = await store.ensureTenant(TENANT_A, { displayName: 'Other', enabledFeatures: ['taskSync'] });
+        expect(again).toEqual(created);
+        expect(await store.getTenant(TENANT_A)).toEqual(created);
+      });
+
+      it('defaults to every feature when none are given', async () => {
+        const t = await store.ensureTenant(TENANT_B);
+        expect([...t.enabledFeatures].sort()).toEqual([...FEATURES].sort());
+      });
+
+      it('updateTenant changes only the fields in the patch', async () => {
+        await store.ensureTenant(TENANT_A, { displayName: 'Contoso', enabledFeatures: ['emailSync', 'calendarSync'] });
+        const u1 = await store.updateTenant(TENANT_A, { deadlineOverrides: { 'ews-off': '2026-11-01' } });
+        expect(u1).toMatchObject({ displayName: 'Contoso', enabledFeatures: ['emailSync', 'calendarSync'], deadlineOverrides: { 'ews-off': '2026-11-01' } });
+        const u2 = await store.updateTenant(TENANT_A, { enabledFeatures: ['taskSync'] });
+        expect(u2).toMatchObject({ displayName: 'Contoso', enabledFeatures: ['taskSync'], deadlineOverrides: { 'ews-off': '2026-11-01' } });
+        expect(await store.getTenant(TENANT_A)).toEqual(u2);
+      });
+
+      it('listTenants lists every tenant', async () => {
+        await store.ensureTenant(TENANT_B);
+        await store.ensureTenant(TENANT_A);
+        expect((await store.listTenants()).map((t) => t.tenantId).sort()).toEqual([TENANT_A, TENANT_B]);
+      });
+
+      it('rejects an unknown feature', async () => {
+        await expect(store.ensureTenant(TENANT_A, { enabledFeatures: ['faxSync' as never] })).rejects.toThrow(/faxSync/);
+        expect(await store.getTenant(TENANT_A)).toBeUndefined();
+      });
+    });
+
+    describe('users', () => {
+      it('stores users and finds those with a role; a later sign-in replaces the roles', async () => {
+        await store.putUser(aUser({ oid: 'oid-admin', upn: 'Admin@Contoso.example', roles: ['ConnectionCenter.Admin'] }));
+        await store.putUser(aUser({ oid: 'oid-adele', roles: [] }));
+        expect(await store.getUser(TENANT_A, 'oid-admin')).toMatchObject({ upn: 'admin@contoso.example', roles: ['ConnectionCenter.Admin'] });
+        expect((await store.listUsersWithRole(TENANT_A, 'ConnectionCenter.Admin')).map((u) => u.oid)).toEqual(['oid-admin']);
+        await store.putUser(aUser({ oid: 'oid-admin', upn: 'admin@contoso.example', roles: [] }));
+        expect(await store.listUsersWithRole(TENANT_A, 'ConnectionCenter.Admin')).toEqual([]);
+        expect(await store.getUser(TENANT_A, 'nobody')).toBeUndefined();
+      });
+
+      it('matches a role exactly, not as a substring', async () => {
+        await store.putUser(aUser({ oid: 'o1', roles: ['ConnectionCenter.AdminReader'] }));
+        expect(await store.listUsersWithRole(TENANT_A, 'ConnectionCenter.Admin')).toEqual([]);
+      });
+    });
+
+    describe('domains', () => {
+      it('replaces the whole list, lower-cased and de-duplicated', async () => {
+        await store.setDomains(TENANT_A, ['Contoso.example', 'fabrikam.example', 'contoso.EXAMPLE']);
+        expect(await store.getDomains(TENANT_A)).toEqual(['contoso.example', 'fabrikam.example']);
+        await store.setDomains(TENANT_A, ['northwind.example']);
+        expect(await store.getDomains(TENANT_A)).toEqual(['northwind.example']);
+        await store.setDomains(TENANT_A, []);
+        expect(await store.getDomains(TENANT_A)).toEqual([]);
+      });
+    });
+
+    describe('service account', () => {
+      it('round-trips the record including the secret, and deletes it', async () => {
+        const sa = aServiceAccount({ outOfScopeAccount: 'ceo@contoso.example' });
+        await store.putServiceAccount(sa);
+        expect(await store.getServiceAccount(TENANT_A)).toEqual(sa);
+        await store.putServiceAccount({ ...sa, clientSecret: 'new-secret-value', secretHint: 'new', outOfScopeAccount: undefined });
+        const updated = await store.getServiceAccount(TENANT_A);
+        expect(updated?.clientSecret).toBe('new-secret-value');
+        expect(updated?.outOfScopeAccount).toBeUndefined();
+        expect(await store.deleteServiceAccount(TENANT_A)).toBe(true);
+        expect(await store.getServiceAccount(TENANT_A)).toBeUndefined();
+        expect(await store.deleteServiceAccount(TENANT_A)).toBe(false);
+      });
+
+      it('keeps the latest two test results, latest first', async () => {
+        expect(await store.getServiceAccountTests(TENANT_A)).toEqual([]);
+        await store.putServiceAccountTest(aTest({ configHash: 'h1', ok: false }));
+        await store.putServiceAccountTest(aTest({ configHash: 'h2' }));
+        await store.putServiceAccountTest(aTest({ configHash: 'h3' }));
+        const tests = await store.getServiceAccountTests(TENANT_A);
+        expect(tests.map((t) => t.configHash)).toEqual(['h3', 'h2']);
+        expect(tests[0]).toEqual(aTest({ configHash: 'h3' }));
+      });
+    });
+
+    describe('connections', () => {
+      it('keeps one record per (tenant, upn, kind); upn is case-insensitive', async () => {
+        await store.putConnection(aConnection({ upn: 'Adele@Contoso.example', kind: 'ews-basic', state: 'connected', lastSyncAt: iso(-MIN) }));
+        await store.putConnection(
+          aConnection({
+            kind: 'graph-delegated',
+            state: 'needs-reconnect',
+            error: { code: 'REFRESH_TOKEN_REVOKED', message: 'Revoked.', remedy: 'Reconnect.' },
+          }),
+        );
+        await store.putConnection(aConnection({ kind: 'graph-delegated', state: 'connected', homeAccountId: 'oid.tid' }));
+        const got = await store.getConnections(TENANT_A, 'ADELE@contoso.example');
+        expect(got.map((c) => c.kind).sort()).toEqual(['ews-basic', 'graph-delegated']);
+        const graph = got.find((c) => c.kind === 'graph-delegated')!;
+        expect(graph).toEqual(aConnection({ kind: 'graph-delegated', state: 'connected', homeAccountId: 'oid.tid' }));
+        expect(graph.error).toBeUndefined();
+        expect(got.find((c) => c.kind === 'ews-basic')).toMatchObject({ upn: 'adele@contoso.example', lastSyncAt: iso(-MIN) });
+      });
+
+      it('deletes one kind and reports whether it existed', async () => {
+        await store.putConnection(aConnection({ kind: 'ews-basic' }));
+        await store.putConnection(aConnection({ kind: 'graph-delegated' }));
+        expect(await store.deleteConnection(TENANT_A, 'adele@contoso.example', 'ews-basic')).toBe(true);
+        expect(await store.deleteConnection(TENANT_A, 'adele@contoso.example', 'ews-basic')).toBe(false);
+        expect((await store.getConnections(TENANT_A, 'adele@contoso.example')).map((c) => c.kind)).toEqual(['graph-delegated']);
+      });
+
+      it('rejects a record with an unknown kind or state', async () => {
+        await expect(store.putConnection(aConnection({ kind: 'pop3' as ConnectionKind }))).rejects.toThrow(/kind/);
+        await expect(store.putConnection(aConnection({ state: 'fine' as ConnectionState }))).rejects.toThrow(/state/);
+        expect(await store.getConnections(TENANT_A, 'adele@contoso.example')).toEqual([]);
+      });
+
+      it('counts by kind and state', async () => {
+        await store.importConnections([
+          aConnection({ upn: 'a@c.example', kind: 'ews-basic', state: 'connected' }),
+          aConnection({ upn: 'b@c.example', kind: 'ews-basic', state: 'connected' }),
+          aConnection({ upn: 'c@c.example', kind: 'graph-delegated', state: 'needs-reconnect' }),
+        ]);
+        const counts = await store.countConnections(TENANT_A);
+        expect(counts.sort((x, y) => x.kind.localeCompare(y.kind))).toEqual([
+          { kind: 'ews-basic', state: 'connected', count: 2 },
+          { kind: 'graph-delegated', state: 'needs-reconnect', count: 1 },
+        ]);
+      });
+
+      describe('import', () => {
+        it('imports many at once and replaces existing records', async () => {
+          await store.putConnection(aConnection({ upn: 'a@c.example', kind: 'ews-basic', state: 'failing' }));
+          await store.importConnections([
+            aConnection({ upn: 'a@c.example', kind: 'ews-basic', state: 'connected' }),
+            aConnection({ upn: 'b@c.example', kind: 'ews-oauth', state: 'unknown' }),
+          ]);
+          expect((await store.getConnections(TENANT_A, 'a@c.example'))[0].state).toBe('connected');
+          expect((await store.getConnections(TENANT_A, 'b@c.example'))[0].kind).toBe('ews-oauth');
+        });
+
+        it('is all or nothing: a bad record leaves the store as it was', async () => {
+          await store.putConnection(aConnection({ upn: 'a@c.example', kind: 'ews-basic', state: 'failing' }));
+          const circular: Record<string, unknown> = {};
+          circular.self = circular;
+          const batches: ConnectionRecord[][] = [
+            [
+              aConnection({ upn: 'a@c.example', kind: 'ews-basic', state: 'connected' }),
+              aConnection({ upn: 'b@c.example', kind: 'ews-basic' }),
+              aConnection({ upn: 'c@c.example', kind: 'smtp' as ConnectionKind }),
+            ],
+            [aConnection({ upn: 'a@c.example', kind: 'ews-basic', state: 'connected' }), aConnection({ upn: '', kind: 'ews-basic' })],
+            // Fails only while being written, after the first record already went in.
+            [aConnection({ upn: 'a@c.example', kind: 'ews-basic', state: 'connected' }), aConnection({ upn: 'd@c.example', error: circular as never })],
+          ];
+          for (const batch of batches) {
+            await expect(store.importConnections(batch)).rejects.toThrow();
+            const page = await store.queryConnections(TENANT_A, {});
+            expect(page.items.map((c) => [c.upn, c.state])).toEqual([['a@c.example', 'failing']]);
+          }
+        });
+
+        it('names the bad record', async () => {
+          await expect(
+            store.importConnections([aConnection({ upn: 'a@c.example' }), aConnection({ upn: 'b@c.example', state: 'odd' as ConnectionState })]),
+          ).rejects.toThrow(/\[1\]/);
+        });
+
+        it('accepts an empty import', async () => {
+          await expect(store.importConnections([])).resolves.toBeUndefined();
+        });
+      });
+
+      describe('query', () => {
+        const people = [
+          ['zoe@contoso.example', 'Zoë Ångström', 'ews-basic', 'connected'],
+          ['adele@contoso.example', 'Adele Vance', 'ews-basic', 'connected'],
+          ['adele@contoso.example', 'Adele Vance', 'graph-delegated', 'needs-reconnect'],
+          ['bob@contoso.example', 'Bob Stone', 'graph-delegated', 'connected'],
+          ['carol@fabrikam.example', 'Carol Adeyemi', 'ews-oauth', 'failing'],
+          ['dan@contoso.example', undefined, 'graph-app', 'unknown'],
+        ] as const;
+        beforeEach(async () => {
+          await store.importConnections(people.map(([upn, displayName, kind, state]) => aConnection({ upn, displayName, kind, state })));
+        });
+
+        it('orders by upn then kind', async () => {
+          const page = await store.queryConnections(TENANT_A, {});
+          expect(page.items.map((c) => `${c.upn}/${c.kind}`)).toEqual([
+            'adele@contoso.example/ews-basic',
+            'adele@contoso.example/graph-delegated',
+            'bob@contoso.example/graph-delegated',
+            'carol@fabrikam.example/ews-oauth',
+            'dan@contoso.example/graph-app',
+            'zoe@contoso.example/ews-basic',
+          ]);
+          expect(page.nextCursor).toBeUndefined();
+        });
+
+        it('filters by state and by kind', async () => {
+          expect((await store.queryConnections(TENANT_A, { state: 'connected' })).items.map((c) => c.upn)).toEqual([
+            'adele@contoso.example',
+            'bob@contoso.example',
+            'zoe@contoso.example',
+          ]);
+          expect((await store.queryConnections(TENANT_A, { kind: 'ews-basic' })).items.map((c) => c.upn)).toEqual([
+            'adele@contoso.example',
+            'zoe@contoso.example',
+          ]);
+          expect((await store.queryConnections(TENANT_A, { kind: 'ews-basic', state: 'needs-reconnect' })).items).toEqual([]);
+        });
+
+        it('searches upn and display name, case-insensitively', async () => {
+          const upns = async (search: string) => (await store.queryConnections(TENANT_A, { search })).items.map((c) => `${c.upn}/${c.kind}`);
+          expect(await upns('ADE')).toEqual(['adele@contoso.example/ews-basic', 'adele@contoso.example/graph-delegated', 'carol@fabrikam.example/ews-oauth']);
+          expect(await upns('FABRIKAM')).toEqual(['carol@fabrikam.example/ews-oauth']);
+          expect(await upns('ångström')).toEqual(['zoe@contoso.example/ews-basic']);
+          expect(await upns('ZOË')).toEqual(['zoe@contoso.example/ews-basic']);
+          expect(await upns('100%')).toEqual([]);
+          expect(await upns('_')).toEqual([]);
+        });
+
+        it('pages with an opaque cursor: every record once, in order, with filters kept', async () => {
+          const seen: string[] = [];
+          let cursor: string | undefined;
+          let pages = 0;
+          do {
+            const page = await store.queryConnections(TENANT_A, { limit: 2, cursor });
+            expect(page.items.length).toBeLessThanOrEqual(2);
+            seen.push(...page.items.map((c) => `${c.upn}/${c.kind}`));
+            cursor = page.nextCursor;
+            pages++;
+          } while (cursor && pages < 10);
+          expect(pages).toBe(3);
+          expect(seen).toEqual((await store.queryConnections(TENANT_A, { limit: 100 })).items.map((c) => `${c.upn}/${c.kind}`));
+
+          const first = await store.queryConnections(TENANT_A, { state: 'connected', limit: 1 });
+          const second = await store.queryConnections(TENANT_A, { state: 'connected', limit: 1, cursor: first.nextCursor });
+          const third = await store.queryConnections(TENANT_A, { state: 'connected', limit: 1, cursor: second.nextCursor });
+          expect([first, second, third].map((p) => p.items[0].upn)).toEqual(['adele@contoso.example', 'bob@contoso.example', 'zoe@contoso.example']);
+          expect(third.nextCursor).toBeUndefined();
+        });
+
+        it('rejects a cursor it did not issue', async () => {
+          await expect(store.queryConnections(TENANT_A, { cursor: 'not-a-cursor' })).rejects.toThrow(/cursor/);
+        });
+      });
+    });
+
+    describe('token cache partitions', () => {
+      it('puts, replaces, reads and deletes one partition per user', async () => {
+        expect(await store.getTokenCache(TENANT_A, 'oid-1.tid')).toBeUndefined();
+        await store.putTokenCache(TENANT_A, 'oid-1.tid', '{"RefreshToken":{"x":{"secret":"rt-1"}}}');
+        await store.putTokenCache(TENANT_A, 'oid-2.tid', '{"RefreshToken":{"x":{"secret":"rt-2"}}}');
+        await store.putTokenCache(TENANT_A, 'oid-1.tid', '{"RefreshToken":{"x":{"secret":"rt-1b"}}}');
+        expect(await store.getTokenCache(TENANT_A, 'oid-1.tid')).toBe('{"RefreshToken":{"x":{"secret":"rt-1b"}}}');
+        expect(await store.getTokenCache(TENANT_A, 'oid-2.tid')).toBe('{"RefreshToken":{"x":{"secret":"rt-2"}}}');
+        expect(await store.deleteTokenCache(TENANT_A, 'oid-1.tid')).toBe(true);
+        expect(await store.deleteTokenCache(TENANT_A, 'oid-1.tid')).toBe(false);
+        expect(await store.getTokenCache(TENANT_A, 'oid-1.tid')).toBeUndefined();
+      });
+    });
+
+    describe('auth states', () => {
+      it('is single use', async () => {
+        const st = anAuthState();
+        await store.putAuthState(st);
+        expect(await store.takeAuthState(st.state, new Date(T0))).toEqual(st);
+        expect(await store.takeAuthState(st.state, new Date(T0))).toBeUndefined();
+      });
+
+      it('gives a state to only one of two concurrent callers', async () => {
+        const st = anAuthState();
+        await store.putAuthState(st);
+        const results = await Promise.all([store.takeAuthState(st.state, new Date(T0)), store.takeAuthState(st.state, new Date(T0))]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('refuses an expired or unknown state', async () => {
+        const st = anAuthState({ expiresAt: iso(10 * MIN) });
+        await store.putAuthState(st);
+        expect(await store.takeAuthState(st.state, new Date(T0 + 10 * MIN))).toBeUndefined();
+        expect(await store.takeAuthState('never-issued', new Date(T0))).toBeUndefined();
+        expect(await store.takeAuthState('', new Date(T0))).toBeUndefined();
+      });
+
+      it('purgeExpired removes expired states and sessions only', async () => {
+        const old = anAuthState({ expiresAt: iso(MIN) });
+        const live = anAuthState({ expiresAt: iso(20 * MIN) });
+        await store.putAuthState(old);
+        await store.putAuthState(live);
+        await store.putSession(aSession({ id: 's-old', expiresAt: iso(MIN) }));
+        await store.putSession(aSession({ id: 's-live', expiresAt: iso(20 * MIN) }));
+        expect(await store.purgeExpired(new Date(T0 + 5 * MIN))).toBe(2);
+        expect(await store.takeAuthState(old.state, new Date(T0))).toBeUndefined();
+        expect(await store.getSession('s-old', new Date(T0))).toBeUndefined();
+        expect(await store.takeAuthState(live.state, new Date(T0))).toEqual(live);
+        expect(await store.getSession('s-live', new Date(T0))).toMatchObject({ id: 's-live' });
+        expect(await store.purgeExpired(new Date(T0 + 5 * MIN))).toBe(0);
+      });
+    });
+
+    describe('sessions', () => {
+      it('returns a session until it expires, and not after delete', async () => {
+        const s = aSession({ roles: ['ConnectionCenter.Admin'], expiresAt: iso(30 * MIN) });
+        await store.putSession(s);
+        expect(await store.getSession(s.id, new Date(T0))).toEqual(s);
+        expect(await store.getSession(s.id, new Date(T0 + 30 * MIN))).toBeUndefined();
+        expect(await store.getSession('other', new Date(T0))).toBeUndefined();
+        await store.deleteSession(s.id);
+        expect(await store.getSession(s.id, new Date(T0))).toBeUndefined();
+        await expect(store.deleteSession(s.id)).resolves.toBeUndefined();
+      });
+    });
+
+    describe('conversations', () => {
+      it('stores references, lists them by filter and finds a personal chat by upn or oid', async () => {
+        const personal = aConversation();
+        const channel = aConversation({ conversationId: '19:channel@thread.tacv2', scope: 'team', userOid: undefined, userUpn: undefined, subscribed: true });
+        const other = aConversation({ conversationId: 'a:personal-bob', userOid: 'oid-bob', userUpn: 'bob@contoso.example', subscribed: false });
+        for (const c of [personal, channel, other]) await store.putConversation(c);
+        expect(await store.getConversation(TENANT_A, personal.conversationId)).toEqual(personal);
+        expect((await store.listConversations(TENANT_A)).map((c) => c.conversationId).sort()).toEqual(
+          [channel.conversationId, personal.conversationId, other.conversationId].sort(),
+        );
+        expect((await store.listConversations(TENANT_A, { subscribed: true })).map((c) => c.conversationId).sort()).toEqual(
+          [channel.conversationId, personal.conversationId].sort(),
+        );
+        expect((await store.listConversations(TENANT_A, { subscribed: false })).map((c) => c.conversationId)).toEqual([other.conversationId]);
+        expect((await store.listConversations(TENANT_A, { scope: 'team' })).map((c) => c.conversationId)).toEqual([channel.conversationId]);
+        expect((await store.findPersonalConversation(TENANT_A, 'ADELE@contoso.example'))?.conversationId).toBe(personal.conversationId);
+        expect((await store.findPersonalConversation(TENANT_A, 'oid-bob'))?.conversationId).toBe(other.conversationId);
+        expect(await store.findPersonalConversation(TENANT_A, 'nobody@contoso.example')).toBeUndefined();
+        expect(await store.deleteConversation(TENANT_A, personal.conversationId)).toBe(true);
+        expect(await store.deleteConversation(TENANT_A, personal.conversationId)).toBe(false);
+        expect(await store.findPersonalConversation(TENANT_A, 'oid-adele')).toBeUndefined();
+      });
+
+      it('updates a reference in place', async () => {
+        await store.putConversation(aConversation({ subscribed: false }));
+        await store.putConversation(aConversation({ subscribed: true, reference: { v: 2 } }));
+        expect(await store.getConversation(TENANT_A, 'a:personal-adele')).toMatchObject({ subscribed: true, reference: { v: 2 } });
+        expect(await store.listConversations(TENANT_A)).toHaveLength(1);
+      });
+    });
+
+    describe('outbox', () => {
+      const later = (ms: number) => new Date(Date.now() + ms);
+
+      it('ignores a second enqueue with the same idempotency key', async () => {
+        expect(
+          await store.enqueue([
+            anItem({ idempotencyKey: 'k1', payload: { v: 1 } }),
+            anItem({ idempotencyKey: 'k1', payload: { v: 2 } }),
+            anItem({ idempotencyKey: 'k2' }),
+          ]),
+        ).toBe(2);
+        expect(await store.enqueue([anItem({ idempotencyKey: 'k1', payload: { v: 3 } })])).toBe(0);
+        const items = await store.listOutbox(TENANT_A);
+        expect(items.map((i) => i.idempotencyKey)).toEqual(['k1', 'k2']);
+        expect(items[0].payload).toEqual({ v: 1 });
+        expect(items[0]).toMatchObject({
+          status: 'pending',
+          attempts: 0,
+          tenantId: TENANT_A,
+          kind: 'deadline.approaching',
+          conversationId: 'a:personal-admin',
+        });
+        expect(items[0].id).not.toBe(items[1].id);
+      });
+
+      it('keeps the same key apart in another tenant', async () => {
+        expect(await store.enqueue([anItem({ idempotencyKey: 'same' }), anItem({ tenantId: TENANT_B, idempotencyKey: 'same' })])).toBe(2);
+      });
+
+      it('hands out due items oldest first, up to the limit', async () => {
+        await store.enqueue([anItem({ idempotencyKey: 'a' }), anItem({ idempotencyKey: 'b', tenantId: TENANT_B }), anItem({ idempotencyKey: 'c' })]);
+        const due = await store.dueOutbox(later(1000), 10);
+        expect(due.map((i) => i.idempotencyKey)).toEqual(['a', 'b', 'c']);
+        expect((await store.dueOutbox(later(1000), 2)).map((i) => i.idempotencyKey)).toEqual(['a', 'b']);
+        expect(await store.dueOutbox(new Date(Date.now() - 60_000), 10)).toEqual([]);
+      });
+
+      it('retry: counts the attempt, keeps the error and waits until the next attempt', async () => {
+        await store.enqueue([anItem()]);
+        const [item] = await store.dueOutbox(later(1000), 10);
+        const next = later(60 * MIN);
+        await store.markRetry(item.id, next, 'HTTP 429 from Teams');
+        expect(await store.dueOutbox(later(30 * MIN), 10)).toEqual([]);
+        const [again] = await store.dueOutbox(new Date(next.getTime()), 10);
+        expect(again).toMatchObject({ id: item.id, status: 'pending', attempts: 1, lastError: 'HTTP 429 from Teams', nextAttemptAt: next.toISOString() });
+      });
+
+      it('sent and failed items are no longer due; a late duplicate mark changes nothing', async () => {
+        await store.enqueue([anItem({ idempotencyKey: 's' }), anItem({ idempotencyKey: 'f' })]);
+        const [s, f] = await store.dueOutbox(later(1000), 10);
+        const sentAt = new Date(T0);
+        await store.markSent(s.id, sentAt);
+        await store.markFailed(f.id, 'conversation not found (403)');
+        expect(await store.dueOutbox(later(1000), 10)).toEqual([]);
+        expect(await store.listOutbox(TENANT_A, 'sent')).toEqual([
+          expect.objectContaining({ id: s.id, status: 'sent', attempts: 1, sentAt: sentAt.toISOString() }),
+        ]);
+        expect(await store.listOutbox(TENANT_A, 'failed')).toEqual([
+          expect.objectContaining({ id: f.id, status: 'failed', attempts: 1, lastError: 'conversation not found (403)' }),
+        ]);
+        expect(await store.listOutbox(TENANT_A, 'pending')).toEqual([]);
+
+        await store.markRetry(s.id, later(1000), 'late');
+        await store.markFailed(s.id, 'late');
+        expect((await store.listOutbox(TENANT_A, 'sent'))[0]).toMatchObject({ id: s.id, status: 'sent', attempts: 1 });
+      });
+
+      it('refuses to mark an unknown item', async () => {
+        await expect(store.markSent('no-such-id', new Date())).rejects.toThrow(/no-such-id/);
+        await expect(store.markRetry('no-such-id', new Date(), 'x')).rejects.toThrow(/no-such-id/);
+        await expect(store.markFailed('no-such-id', 'x')).rejects.toThrow(/no-such-id/);
+      });
+    });
+
+    describe('audit log', () => {
+      it('lists newest first, with a limit and paging by the last id', async () => {
+        for (let i = 0; i < 5; i++)
+          await store.audit({ tenantId: TENANT_A, actor: 'admin@contoso.example', action: `action.${i}`, target: `t${i}`, details: { i } });
+        const all = await store.listAudit(TENANT_A);
+        expect(all.map((e) => e.action)).toEqual(['action.4', 'action.3', 'action.2', 'action.1', 'action.0']);
+        expect(all[0]).toMatchObject({ tenantId: TENANT_A, actor: 'admin@contoso.example', target: 't4', details: { i: 4 } });
+        expect(Date.parse(all[0].at)).not.toBeNaN();
+        expect(new Set(all.map((e) => e.id)).size).toBe(5);
+
+        const first = await store.listAudit(TENANT_A, { limit: 2 });
+        const second = await store.listAudit(TENANT_A, { limit: 2, before: first[1].id });
+        const third = await store.listAudit(TENANT_A, { limit: 2, before: second[1].id });
+        expect([...first, ...second, ...third].map((e) => e.action)).toEqual(all.map((e) => e.action));
+      });
+
+      it('orders by the given time and pages before a date', async () => {
+        await store.audit({ tenantId: TENANT_A, actor: 'system', action: 'late', at: iso(2 * MIN) });
+        await store.audit({ tenantId: TENANT_A, actor: 'system', action: 'early', at: iso(0) });
+        await store.audit({ tenantId: TENANT_A, actor: 'system', action: 'middle', at: iso(MIN) });
+        expect((await store.listAudit(TENANT_A)).map((e) => e.action)).toEqual(['late', 'middle', 'early']);
+        expect((await store.listAudit(TENANT_A, { before: iso(MIN) })).map((e) => e.action)).toEqual(['early']);
+        expect((await store.listAudit(TENANT_A))[0].at).toBe(iso(2 * MIN));
+      });
+    });
+
+    describe('tenant isolation', () => {
+      it('shows tenant B nothing of tenant A', async () => {
+        const st = anAuthState();
+        await store.ensureTenant(TENANT_A);
+        await store.putUser(aUser({ roles: ['ConnectionCenter.Admin'] }));
+        await store.setDomains(TENANT_A, ['contoso.example']);
+        await store.putServiceAccount(aServiceAccount());
+        await store.putServiceAccountTest(aTest());
+        await store.importConnections([aConnection(), aConnection({ kind: 'ews-basic' })]);
+        await store.putTokenCache(TENANT_A, 'oid-adele.tid', '{"secret":"x"}');
+        await store.putConversation(aConversation());
+        await store.enqueue([anItem()]);
+        await store.audit({ tenantId: TENANT_A, actor: 'admin', action: 'sa.saved' });
+        await store.putAuthState(st);
+
+        expect(await store.getTenant(TENANT_B)).toBeUndefined();
+        expect(await store.getUser(TENANT_B, 'oid-adele')).toBeUndefined();
+        expect(await store.listUsersWithRole(TENANT_B, 'ConnectionCenter.Admin')).toEqual([]);
+        expect(await store.getDomains(TENANT_B)).toEqual([]);
+        expect(await store.getServiceAccount(TENANT_B)).toBeUndefined();
+        expect(await store.getServiceAccountTests(TENANT_B)).toEqual([]);
+        expect(await store.getConnections(TENANT_B, 'adele@contoso.example')).toEqual([]);
+        expect(await store.queryConnections(TENANT_B, {})).toEqual({ items: [] });
+        expect(await store.queryConnections(TENANT_B, { search: 'adele' })).toEqual({ items: [] });
+        expect(await store.countConnections(TENANT_B)).toEqual([]);
+        expect(await store.getTokenCache(TENANT_B, 'oid-adele.tid')).toBeUndefined();
+        expect(await store.getConversation(TENANT_B, 'a:personal-adele')).toBeUndefined();
+        expect(await store.listConversations(TENANT_B)).toEqual([]);
+        expect(await store.findPersonalConversation(TENANT_B, 'adele@contoso.example')).toBeUndefined();
+        expect(await store.listOutbox(TENANT_B)).toEqual([]);
+        expect(await store.listAudit(TENANT_B)).toEqual([]);
+
+        // Writes and deletes through tenant B leave tenant A untouched.
+        expect(await store.deleteServiceAccount(TENANT_B)).toBe(false);
+        expect(await store.deleteConnection(TENANT_B, 'adele@contoso.example', 'ews-basic')).toBe(false);
+        expect(await store.deleteTokenCache(TENANT_B, 'oid-adele.tid')).toBe(false);
+        expect(await store.deleteConversation(TENANT_B, 'a:personal-adele')).toBe(false);
+        await store.setDomains(TENANT_B, ['fabrikam.example']);
+        await store.putTokenCache(TENANT_B, 'oid-adele.tid', '{"secret":"b"}');
+        expect(await store.getDomains(TENANT_A)).toEqual(['contoso.example']);
+        expect(await store.getTokenCache(TENANT_A, 'oid-adele.tid')).toBe('{"secret":"x"}');
+        expect(await store.getServiceAccount(TENANT_A)).toEqual(aServiceAccount());
+        expect(await store.getConnections(TENANT_A, 'adele@contoso.example')).toHaveLength(2);
+        expect(await store.listTenants()).toHaveLength(1);
+        expect(await store.takeAuthState(st.state, new Date(T0))).toMatchObject({ tenantId: TENANT_A });
+      });
+    });
+  });
+}
