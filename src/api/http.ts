@@ -1,0 +1,110 @@
+/**
+ * The small HTTP kit every route uses: a handler is a list of named steps sharing a typed state;
+ * errors become the JSON envelope of DESIGN §4 (5xx bodies generic, details only in the log).
+ */
+import type { Request, Response } from 'restify';
+import { AppError, errorBody, type ErrorCode, isErrorCode } from '../domain/errors';
+import type { Logger } from '../log';
+import type { UserContext } from '../identity/verify';
+
+export interface StepState {
+  user?: UserContext;
+  body?: unknown;
+  [key: string]: unknown;
+}
+
+export type Step = ((req: Request, res: Response, state: StepState) => Promise<void> | void) & { stepName?: string };
+
+/** Names a step so a failure log says where it happened. */
+export function step(name: string, fn: (req: Request, res: Response, state: StepState) => Promise<void> | void): Step {
+  const s = fn as Step;
+  s.stepName = name;
+  return s;
+}
+
+/** Runs steps in order until one responds or throws. */
+export function pipeline(logger: Logger, ...steps: Step[]) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const state: StepState = {};
+    let current = 'start';
+    try {
+      for (const s of steps) {
+        current = s.stepName ?? (s.name || 'anonymous');
+        await s(req, res, state);
+        if (res.headersSent) return;
+      }
+      if (!res.headersSent) throw new Error(`no step answered ${req.method} ${req.path()}`);
+    } catch (err) {
+      sendError(res, err, logger.child({ step: current, route: `${req.method} ${req.getRoute()?.path ?? req.path()}` }));
+    }
+  };
+}
+
+export function sendError(res: Response, err: unknown, logger: Logger): void {
+  const appError = toAppError(err);
+  if (appError.status >= 500) logger.error({ err, code: appError.code }, 'request failed');
+  else logger.info({ code: appError.code, status: appError.status, reason: appError.message }, 'request refused');
+  if (res.headersSent) return;
+  const body = appError.status >= 500 ? errorBody(appError.code === 'GRAPH_UNAVAILABLE' ? 'GRAPH_UNAVAILABLE' : 'INTERNAL') : appError.toBody();
+  res.setHeader('Cache-Control', 'no-store');
+  if (appError.code === 'THROTTLED' || appError.code === 'GRAPH_UNAVAILABLE') res.setHeader('Retry-After', '30');
+  res.status(appError.status);
+  res.json({ error: body });
+}
+
+export function toAppError(err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = err as { statusCode?: number; code?: string; body?: { code?: string } } | undefined;
+  if (e && typeof e.code === 'string' && isErrorCode(e.code) && e instanceof Error) {
+    return new AppError(e.code as ErrorCode, { message: e.message, detail: err });
+  }
+  return new AppError('INTERNAL', { detail: err });
+}
+
+export function sendJson(res: Response, status: number, payload: unknown): void {
+  res.setHeader('Cache-Control', 'no-store');
+  res.status(status);
+  res.json(payload);
+}
+
+/** Parses a JSON body read by restify's bodyReader; wrong content type → 415, bad JSON → 400. */
+export function parseJsonBody(options: { optional?: boolean } = {}): Step {
+  return step('parseJsonBody', (req, _res, state) => {
+    const raw = rawBody(req);
+    if (!raw || raw.length === 0) {
+      if (options.optional) {
+        state.body = undefined;
+        return;
+      }
+      throw new AppError('VALIDATION_FAILED', { message: 'The request body is empty; send a JSON object.' });
+    }
+    const type = (req.header('content-type') ?? '').toLowerCase();
+    if (!/^application\/([a-z.+-]*\+)?json\b/.test(type)) {
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', { message: `Content-Type ${type || '(none)'} is not supported here; send application/json.` });
+    }
+    try {
+      state.body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new AppError('VALIDATION_FAILED', { message: 'The request body is not valid JSON.' });
+    }
+  });
+}
+
+export function rawBody(req: Request): Buffer | undefined {
+  const b = (req as unknown as { body?: unknown }).body;
+  if (b === undefined || b === null) return undefined;
+  if (Buffer.isBuffer(b)) return b;
+  if (typeof b === 'string') return Buffer.from(b);
+  return Buffer.from(JSON.stringify(b));
+}
+
+/** Reads a cookie by name from the Cookie header. */
+export function cookie(req: Request, name: string): string | undefined {
+  const header = req.header('cookie');
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
+  }
+  return undefined;
+}

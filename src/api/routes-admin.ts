@@ -1,0 +1,79 @@
+/** Admin routes of DESIGN §7: every one needs the ConnectionCenter.Admin role; data is per tenant. */
+import type { Server } from 'restify';
+import { stringify } from 'csv-stringify/sync';
+import type { Logger } from '../log';
+import type { AdminService } from '../services/admin';
+import { authenticate, requireAdmin, userOf, type AuthDeps } from './auth-steps';
+import { parseJsonBody, pipeline, rawBody, sendJson, step } from './http';
+import { AppError } from '../domain/errors';
+
+export interface AdminRouteDeps extends AuthDeps {
+  logger: Logger;
+  admin: AdminService;
+}
+
+const CSV_COLUMNS = ['upn', 'displayName', 'kind', 'state', 'lastCheckedAt', 'lastSyncAt', 'errorCode'] as const;
+
+export function adminRoutes(deps: AdminRouteDeps) {
+  const auth = authenticate(deps);
+  const admin = (...steps: Parameters<typeof pipeline>[1][]) => pipeline(deps.logger, auth, requireAdmin, ...steps);
+  const q = (req: { query?: unknown }) => (req.query ?? {}) as Record<string, unknown>;
+
+  return (server: Server) => {
+    server.get('/api/admin/domains', admin(step('readDomains', async (_req, res, s) => sendJson(res, 200, await deps.admin.getDomains(userOf(s))))));
+    server.put('/api/admin/domains', admin(parseJsonBody(), step('saveDomains', async (_req, res, s) => sendJson(res, 200, await deps.admin.putDomains(userOf(s), s.body)))));
+
+    server.get('/api/admin/service-account', admin(step('readServiceAccount', async (_req, res, s) => sendJson(res, 200, await deps.admin.getServiceAccount(userOf(s))))));
+    server.put('/api/admin/service-account', admin(parseJsonBody(), step('saveServiceAccount', async (_req, res, s) => sendJson(res, 200, await deps.admin.putServiceAccount(userOf(s), s.body)))));
+    server.del(
+      '/api/admin/service-account',
+      admin(
+        step('deleteServiceAccount', async (_req, res, s) => {
+          await deps.admin.deleteServiceAccount(userOf(s));
+          res.status(204);
+          res.end();
+        }),
+      ),
+    );
+    server.post(
+      '/api/admin/service-account/test',
+      admin(parseJsonBody({ optional: true }), step('runServiceAccountTest', async (_req, res, s) => sendJson(res, 200, await deps.admin.test(userOf(s), s.body)))),
+    );
+    server.get('/api/admin/permissions', admin(step('readPermissions', async (_req, res, s) => sendJson(res, 200, await deps.admin.permissions(userOf(s).tenantId)))));
+
+    server.get('/api/admin/summary', admin(step('summarise', async (_req, res, s) => sendJson(res, 200, await deps.admin.summary(userOf(s).tenantId)))));
+    server.get('/api/admin/connections', admin(step('listConnections', async (req, res, s) => sendJson(res, 200, await deps.admin.connections(userOf(s).tenantId, q(req))))));
+    server.get(
+      '/api/admin/connections.csv',
+      admin(
+        step('exportConnections', async (req, res, s) => {
+          const lines: string[] = [stringify([CSV_COLUMNS as unknown as string[]])];
+          for await (const r of deps.admin.allConnections(userOf(s).tenantId, q(req))) {
+            lines.push(stringify([[r.upn, r.displayName ?? '', r.kind, r.state, r.lastCheckedAt ?? '', r.lastSyncAt ?? '', r.error?.code ?? ''].map(csvSafe)]));
+          }
+          res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+          res.setHeader('Content-Disposition', 'attachment; filename="connections.csv"');
+          res.setHeader('Cache-Control', 'no-store');
+          res.writeHead(200);
+          res.end(lines.join(''));
+        }),
+      ),
+    );
+    server.post(
+      '/api/admin/connections/import',
+      admin(
+        step('importConnections', async (req, res, s) => {
+          const raw = rawBody(req);
+          if (!raw || raw.length === 0) throw new AppError('VALIDATION_FAILED', { message: 'body: send a CSV file (upn,kind[,lastSyncAt]) or JSON { "connections": [...] }.' });
+          sendJson(res, 200, await deps.admin.importConnections(userOf(s), (req.header('content-type') ?? '').toLowerCase(), raw));
+        }),
+      ),
+    );
+    server.get('/api/admin/audit', admin(step('readAudit', async (req, res, s) => sendJson(res, 200, await deps.admin.audit(userOf(s).tenantId, q(req))))));
+  };
+}
+
+/** Spreadsheet apps run cells that start with = + - @: neutralise them in exports. */
+function csvSafe(value: string): string {
+  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}

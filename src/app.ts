@@ -1,0 +1,183 @@
+/**
+ * Builds the restify server (no listen: src/index.ts listens, tests use port 0).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import restify, { type Request, type Response, type Server } from 'restify';
+import { errorBody, type ErrorCode } from './domain/errors';
+import type { Logger } from './log';
+import type { Store } from './store/types';
+import { sendJson } from './api/http';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Hosts allowed to frame the tab: Teams, Outlook and the Microsoft 365 app (web and desktop). */
+export const FRAME_ANCESTORS = [
+  "'self'",
+  'https://teams.microsoft.com',
+  'https://*.teams.microsoft.com',
+  'https://teams.cloud.microsoft',
+  'https://*.cloud.microsoft',
+  'https://*.teams.microsoft.us',
+  'https://local.teams.office.com',
+  'https://*.office.com',
+  'https://outlook.office.com',
+  'https://outlook.office365.com',
+  'https://outlook.live.com',
+  'https://*.outlook.com',
+  'https://*.microsoft365.com',
+  'https://*.office365.com',
+  'https://*.skype.com',
+];
+
+export interface RouteModule {
+  (server: Server): void;
+}
+
+export interface AppOptions {
+  logger: Logger;
+  store: Store;
+  /** Folder with the built tab (index.html, auth-end.html, assets/). */
+  tabDir?: string;
+  routes?: RouteModule[];
+}
+
+export interface BuiltApp {
+  server: Server;
+  /** Stop accepting, finish in-flight requests, then resolve. */
+  drain(timeoutMs?: number): Promise<void>;
+}
+
+const RESTIFY_CODES: Record<string, ErrorCode> = {
+  ResourceNotFound: 'NOT_FOUND',
+  MethodNotAllowed: 'METHOD_NOT_ALLOWED',
+  PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  RequestEntityTooLarge: 'PAYLOAD_TOO_LARGE',
+  UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  InvalidContent: 'VALIDATION_FAILED',
+  BadRequest: 'VALIDATION_FAILED',
+};
+
+export function buildApp(options: AppOptions): BuiltApp {
+  const { logger, store } = options;
+  const server = restify.createServer({ name: 'connection-center', handleUncaughtExceptions: false, ignoreTrailingSlash: true });
+  let inFlight = 0;
+  let draining = false;
+  const idle: Array<() => void> = [];
+
+  server.pre((req: Request, res: Response, next: restify.Next) => {
+    if (draining) {
+      res.setHeader('Connection', 'close');
+      sendJson(res, 503, { error: errorBody('GRAPH_UNAVAILABLE', 'The server is shutting down.', 'Try again in a moment.') });
+      return next(false);
+    }
+    inFlight++;
+    res.once('finish', done);
+    res.once('close', done);
+    let counted = true;
+    function done() {
+      if (!counted) return;
+      counted = false;
+      inFlight--;
+      if (inFlight === 0) idle.splice(0).forEach((f) => f());
+    }
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader(
+      'Content-Security-Policy',
+      [
+        "default-src 'self'",
+        "script-src 'self'",
+        // Fluent UI (Griffel) injects styles at run time.
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self' http://localhost:* http://127.0.0.1:* https:",
+        `frame-ancestors ${FRAME_ANCESTORS.join(' ')}`,
+      ].join('; '),
+    );
+    return next();
+  });
+
+  // Raw body only (parsed per route, so a wrong content type is a clear 415, not a silent ignore).
+  server.use(restify.plugins.queryParser({ mapParams: false }));
+  server.use(restify.plugins.bodyReader({ maxBodySize: MAX_BODY_BYTES }));
+
+  server.on('restifyError', (req: Request, res: Response, err: Error & { statusCode?: number; body?: unknown; toJSON?: () => unknown }, cb: () => void) => {
+    const code = RESTIFY_CODES[err.name] ?? (err.statusCode && err.statusCode < 500 ? 'VALIDATION_FAILED' : 'INTERNAL');
+    const message =
+      code === 'NOT_FOUND'
+        ? `Nothing is served at ${req.method} ${req.path()}.`
+        : code === 'PAYLOAD_TOO_LARGE'
+          ? `The request body is larger than ${MAX_BODY_BYTES / 1024} KB.`
+          : code === 'INTERNAL'
+            ? undefined
+            : code === 'METHOD_NOT_ALLOWED'
+              ? `${req.method} is not allowed on ${req.path()}.`
+              : err.message || undefined;
+    if (code === 'INTERNAL') logger.error({ err }, 'unhandled error');
+    const body = { error: errorBody(code, message) };
+    err.toJSON = () => body;
+    err.toString = () => JSON.stringify(body);
+    res.setHeader('Cache-Control', 'no-store');
+    return cb();
+  });
+
+  server.get('/healthz', (_req: Request, res: Response) => sendJson(res, 200, { status: 'ok' }));
+  server.get('/readyz', async (_req: Request, res: Response) => {
+    try {
+      await store.ping();
+      sendJson(res, 200, { status: 'ready' });
+    } catch (err) {
+      logger.warn({ err }, 'readiness check failed');
+      sendJson(res, 503, { error: errorBody('GRAPH_UNAVAILABLE', 'The store is not reachable.', 'Check the DATA_STORE setting and the disk.') });
+    }
+  });
+
+  for (const register of options.routes ?? []) register(server);
+
+  if (options.tabDir) registerTab(server, options.tabDir, logger);
+
+  return {
+    server,
+    drain(timeoutMs = 10_000) {
+      draining = true;
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        timer.unref();
+        const finish = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (inFlight === 0) finish();
+        else idle.push(finish);
+      });
+    },
+  };
+}
+
+function registerTab(server: Server, tabDir: string, logger: Logger) {
+  const dir = path.resolve(tabDir);
+  if (!existsSync(path.join(dir, 'index.html'))) {
+    logger.warn({ dir }, 'the tab is not built (run npm run build:tab); /tab/ will answer 404');
+  }
+  const toTab = (_req: Request, res: Response) => {
+    res.redirect(302, '/tab/', () => undefined);
+  };
+  server.get('/', toTab);
+  server.get('/tab', (req: Request, res: Response, next: restify.Next) => {
+    if (req.path().endsWith('/')) return next();
+    toTab(req, res);
+  });
+  server.get('/auth/end', restify.plugins.serveStatic({ directory: dir, file: 'auth-end.html' }));
+  server.get(
+    '/tab/*',
+    restify.plugins.serveStaticFiles(dir, {
+      maxAge: 0,
+      setHeaders: (res: import('http').ServerResponse, file: string) => {
+        // Hashed assets can be cached for long; the HTML must always be fresh.
+        res.setHeader('Cache-Control', file.includes(`${path.sep}assets${path.sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    }),
+  );
+}

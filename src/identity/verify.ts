@@ -1,0 +1,132 @@
+/**
+ * Verifies incoming SSO bearer tokens (Teams / Outlook `getAuthToken`) with jose against the
+ * tenant's JWKS, and turns one into the typed request context every handler uses.
+ */
+import { createHash } from 'node:crypto';
+import { createRemoteJWKSet, decodeJwt, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import { AppError } from '../domain/errors';
+import { ADMIN_APP_ROLE, SSO_SCOPE } from '../domain/features';
+
+export interface UserContext {
+  tenantId: string;
+  oid: string;
+  upn: string;
+  name?: string;
+  roles: string[];
+  isAdmin: boolean;
+  via: 'sso' | 'session';
+  /** Present when the request came with a browser session (CSRF applies). */
+  sessionId?: string;
+  csrfToken?: string;
+}
+
+export interface VerifierOptions {
+  authorityHost: string;
+  clientId: string;
+  /** host[:port] of TAB_ENDPOINT; the App ID URI is api://<tabDomain>/<clientId>. */
+  tabDomain: string;
+  /** A tenant GUID for a single-tenant deployment, or `organizations`. */
+  tenantId: string;
+  adminUpns?: readonly string[];
+  /** Clock skew tolerated on exp/nbf. */
+  clockToleranceSeconds?: number;
+  /** For tests: a key set resolver instead of the remote JWKS. */
+  jwksFor?: (tenantId: string) => Parameters<typeof jwtVerify>[1];
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_CACHED = 10_000;
+
+export class TokenVerifier {
+  private readonly jwks = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+  /** Verified tokens by hash until they expire: re-verifying the same token per request costs ~3x throughput. */
+  private readonly verified = new Map<string, { ctx: UserContext; exp: number }>();
+  private readonly audiences: string[];
+
+  constructor(private readonly options: VerifierOptions) {
+    this.audiences = [`api://${options.tabDomain}/${options.clientId}`, options.clientId];
+  }
+
+  async verify(token: string, now = Date.now()): Promise<UserContext> {
+    const hash = createHash('sha256').update(token).digest('base64url');
+    const hit = this.verified.get(hash);
+    if (hit && hit.exp * 1000 > now) return hit.ctx;
+    if (hit) this.verified.delete(hash);
+
+    let unverified: JWTPayload;
+    try {
+      unverified = decodeJwt(token);
+    } catch {
+      throw invalid('The bearer token is not a JWT.');
+    }
+    const tid = typeof unverified.tid === 'string' ? unverified.tid : '';
+    if (!GUID.test(tid)) throw invalid('The token has no tenant id.');
+    if (this.options.tenantId !== 'organizations' && tid.toLowerCase() !== this.options.tenantId.toLowerCase()) {
+      throw invalid('The token was issued for another tenant.');
+    }
+
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.keySet(tid), {
+        algorithms: ['RS256'],
+        issuer: `${this.options.authorityHost}/${tid}/v2.0`,
+        audience: this.audiences,
+        clockTolerance: this.options.clockToleranceSeconds ?? 60,
+        requiredClaims: ['exp', 'iat', 'tid', 'oid'],
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWKSTimeout || (err instanceof Error && /fetch failed|ECONNREFUSED|ENOTFOUND/.test(err.message))) {
+        throw new AppError('GRAPH_UNAVAILABLE', { message: 'The sign-in keys could not be fetched from Entra ID.', detail: err });
+      }
+      throw invalid(describeJoseError(err));
+    }
+
+    const scopes = typeof payload.scp === 'string' ? payload.scp.split(' ') : [];
+    // An app-only token (no scp, idtyp app) is never a user, and never an admin.
+    if (payload.idtyp === 'app' || !scopes.includes(SSO_SCOPE)) throw invalid(`The token does not carry the delegated scope ${SSO_SCOPE}.`);
+    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+    const upn = String(payload.preferred_username ?? payload.upn ?? '').toLowerCase();
+    const ctx: UserContext = {
+      tenantId: tid.toLowerCase(),
+      oid: String(payload.oid).toLowerCase(),
+      upn,
+      name: typeof payload.name === 'string' ? payload.name : undefined,
+      roles,
+      isAdmin: roles.includes(ADMIN_APP_ROLE) || (!!upn && (this.options.adminUpns ?? []).includes(upn)),
+      via: 'sso',
+    };
+    if (this.verified.size >= MAX_CACHED) this.verified.delete(this.verified.keys().next().value as string);
+    this.verified.set(hash, { ctx, exp: payload.exp! });
+    return ctx;
+  }
+
+  private keySet(tid: string) {
+    if (this.options.jwksFor) return this.options.jwksFor(tid) as ReturnType<typeof createRemoteJWKSet>;
+    let set = this.jwks.get(tid);
+    if (!set) {
+      set = createRemoteJWKSet(new URL(`${this.options.authorityHost}/${tid}/discovery/v2.0/keys`), { cooldownDuration: 30_000, cacheMaxAge: 24 * 3600_000 });
+      this.jwks.set(tid, set);
+    }
+    return set;
+  }
+}
+
+function invalid(message: string): AppError {
+  return new AppError('INVALID_TOKEN', { message: `The access token was rejected: ${message}` });
+}
+
+function describeJoseError(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'it has expired.';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `claim "${err.claim}" is not valid (${err.reason}).`;
+  if (err instanceof joseErrors.JOSEAlgNotAllowed) return 'its signing algorithm is not allowed.';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'its signature does not verify.';
+  if (err instanceof joseErrors.JWKSNoMatchingKey) return 'it was not signed by a known key.';
+  if (err instanceof joseErrors.JWSInvalid || err instanceof joseErrors.JWTInvalid) return 'it is malformed.';
+  return 'it could not be verified.';
+}
+
+/** `Authorization: Bearer <token>` → token, or undefined. */
+export function bearerOf(header: string | undefined): string | undefined {
+  const m = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  return m?.[1];
+}

@@ -1,0 +1,247 @@
+/**
+ * The user side (issue 4): what my connection is, connect with delegated consent, test, disconnect.
+ * Orchestrates the Store, the identity layer and the Graph probes; holds no HTTP details.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ConnectionResponse, ConnectionTestResponse, ConnectionView, ProbeResult } from '../api/contract';
+import {
+  delegatedFeatures,
+  delegatedState,
+  isLegacyKind,
+  legacyFeatures,
+  appOnlyFeatures,
+  type ConnectionKind,
+  type FeatureMap,
+} from '../domain/connection';
+import { deadlineById, nextDeadlineFor } from '../domain/deadlines';
+import { AppError, errorBody, type ErrorCode, ERROR_CATALOGUE } from '../domain/errors';
+import { FEATURES, delegatedScopesFor, type Feature } from '../domain/features';
+import type { UserContext } from '../identity/verify';
+import type { Logger } from '../log';
+import type { AuthStateRecord, ConnectionRecord, Store } from '../store/types';
+import type { DelegatedAuthPort, ProbePort } from './ports';
+
+export const AUTH_STATE_TTL_MS = 10 * 60_000;
+const KIND_PRIORITY: ConnectionKind[] = ['graph-delegated', 'graph-app', 'ews-oauth', 'ews-basic'];
+
+export interface ConnectionServiceDeps {
+  store: Store;
+  auth: DelegatedAuthPort;
+  probes: ProbePort;
+  logger: Logger;
+  now: () => Date;
+  tabEndpoint: string;
+  authorityHost: string;
+  clientId: string;
+}
+
+export function randomToken(bytes = 32): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+export class ConnectionService {
+  constructor(private readonly deps: ConnectionServiceDeps) {}
+
+  async enabledFeatures(tenantId: string): Promise<Feature[]> {
+    const tenant = await this.deps.store.ensureTenant(tenantId);
+    return tenant.enabledFeatures.length ? tenant.enabledFeatures : [...FEATURES];
+  }
+
+  async getMine(user: UserContext): Promise<ConnectionResponse> {
+    const records = await this.deps.store.getConnections(user.tenantId, user.upn);
+    return this.view(user.tenantId, records);
+  }
+
+  private async view(tenantId: string, records: ConnectionRecord[]): Promise<ConnectionResponse> {
+    const now = this.deps.now();
+    const enabled = await this.enabledFeatures(tenantId);
+    const byKind = new Map(records.map((r) => [r.kind, r]));
+    const primary = KIND_PRIORITY.map((k) => byKind.get(k)).find((r) => r && r.state !== 'disconnected') ?? byKind.get('graph-delegated');
+    const ewsEnd = deadlineById('ews-removed')?.date ?? '2027-04-01';
+    if (!primary) {
+      return {
+        connection: {
+          kind: null,
+          state: 'disconnected',
+          features: delegatedFeatures([], 'disconnected', enabled),
+          grantedScopes: [],
+          lastCheckedAt: null,
+        },
+      };
+    }
+    let features: FeatureMap;
+    if (primary.kind === 'graph-delegated') features = delegatedFeatures(primary.grantedScopes, primary.state, enabled);
+    else if (primary.kind === 'graph-app') {
+      const [lastTest] = await this.deps.store.getServiceAccountTests(tenantId);
+      const sa = await this.deps.store.getServiceAccount(tenantId);
+      features = appOnlyFeatures(lastTest?.grantedRoles ?? [], lastTest?.ok === false ? 'failing' : primary.state, sa?.features ?? enabled);
+    } else features = legacyFeatures(primary.kind, primary.state, ewsEnd);
+
+    const legacy = isLegacyKind(primary.kind) ? undefined : KIND_PRIORITY.filter(isLegacyKind).map((k) => byKind.get(k)).find(Boolean);
+    const connection: ConnectionView = {
+      kind: primary.kind,
+      state: primary.state,
+      features,
+      grantedScopes: primary.grantedScopes,
+      lastCheckedAt: primary.lastCheckedAt ?? null,
+      ...(primary.error ? { error: primary.error } : {}),
+      ...(legacy ? { legacy: { kind: legacy.kind, ...(legacy.lastSyncAt ? { lastSyncAt: legacy.lastSyncAt } : {}) } } : {}),
+    };
+    const deadline = isLegacyKind(primary.kind) ? nextDeadlineFor(primary.kind, now) : legacy ? nextDeadlineFor(legacy.kind, now) : undefined;
+    return { connection, ...(deadline ? { deadline } : {}) };
+  }
+
+  /** POST /api/me/connect: a one-time start URL bound to this user. */
+  async startUrl(user: UserContext, mode: 'popup' | 'redirect'): Promise<string> {
+    const ticket = randomToken();
+    await this.deps.store.putAuthState({
+      state: ticket,
+      tenantId: user.tenantId,
+      oid: user.oid,
+      upn: user.upn,
+      codeVerifier: '',
+      nonce: '',
+      scopes: [],
+      mode,
+      purpose: 'connect',
+      expiresAt: new Date(this.deps.now().getTime() + AUTH_STATE_TTL_MS).toISOString(),
+    });
+    return `${this.deps.tabEndpoint}/auth/start?ticket=${encodeURIComponent(ticket)}`;
+  }
+
+  /**
+   * GET /auth/start: spends the one-time ticket and builds the authorization request (PKCE,
+   * fresh single-use state bound to the same user).
+   */
+  async beginConsent(ticket: string): Promise<string> {
+    const record = await this.deps.store.takeAuthState(ticket, this.deps.now());
+    if (!record || record.purpose !== 'connect' || record.codeVerifier !== '') throw new AppError('AUTH_STATE_INVALID');
+    const scopes = delegatedScopesFor(await this.enabledFeatures(record.tenantId));
+    const pkce = this.deps.auth.makePkce();
+    const state = randomToken();
+    const nonce = randomToken(16);
+    await this.deps.store.putAuthState({
+      ...record,
+      state,
+      codeVerifier: pkce.verifier,
+      nonce,
+      scopes,
+      expiresAt: new Date(this.deps.now().getTime() + AUTH_STATE_TTL_MS).toISOString(),
+    });
+    return this.deps.auth.authCodeUrl({ scopes, state, codeChallenge: pkce.challenge, loginHint: record.upn, nonce });
+  }
+
+  /**
+   * The consent came back for a `connect` state: redeem the code, make sure the consenting account
+   * is the signed-in user, keep their tokens and scopes, run the probes.
+   */
+  async completeConsent(record: AuthStateRecord, code: string): Promise<ConnectionResponse> {
+    const account = await this.deps.auth.redeemCode({
+      code,
+      codeVerifier: record.codeVerifier,
+      scopes: record.scopes,
+      tenantId: record.tenantId,
+      expected: { oid: record.oid, tid: record.tenantId },
+      persist: true,
+    });
+    const now = this.deps.now().toISOString();
+    const enabled = await this.enabledFeatures(record.tenantId);
+    const existing = (await this.deps.store.getConnections(record.tenantId, record.upn)).find((r) => r.kind === 'graph-delegated');
+    const connection: ConnectionRecord = {
+      tenantId: record.tenantId,
+      upn: record.upn,
+      kind: 'graph-delegated',
+      oid: record.oid,
+      displayName: account.name ?? existing?.displayName,
+      state: delegatedState(account.grantedScopes, enabled),
+      grantedScopes: account.grantedScopes,
+      homeAccountId: account.homeAccountId,
+      lastCheckedAt: now,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    };
+    await this.deps.store.putConnection(connection);
+    await this.deps.store.audit({ tenantId: record.tenantId, actor: record.upn, action: 'connection.connected', target: record.upn, details: { scopes: account.grantedScopes } });
+    if (account.accessToken) await this.probeAndRecord(connection, account.accessToken, enabled).catch((err) => this.deps.logger.warn({ err }, 'probes after consent failed'));
+    return this.view(record.tenantId, await this.deps.store.getConnections(record.tenantId, record.upn));
+  }
+
+  /** Consent refused or failed at Entra: nothing is stored; the error names what to do. */
+  consentErrorCode(error: string, description: string | undefined): ErrorCode {
+    if (/AADSTS90094|AADSTS90095/.test(description ?? '')) return 'ADMIN_APPROVAL_REQUIRED';
+    if (/AADSTS5007[69]|AADSTS53003|AADSTS530003/.test(description ?? '')) return 'MFA_OR_CONDITIONAL_ACCESS';
+    if (error === 'access_denied' || error === 'consent_required' || error === 'interaction_required') return 'USER_CONSENT_REQUIRED';
+    return 'USER_CONSENT_REQUIRED';
+  }
+
+  adminConsentUrl(tenantId: string): string {
+    return `${this.deps.authorityHost}/${tenantId}/adminconsent?client_id=${this.deps.clientId}`;
+  }
+
+  /** POST /api/me/connection/test: redeem the refresh token (proves the grant), then probe Graph. */
+  async test(user: UserContext): Promise<ConnectionTestResponse> {
+    const records = await this.deps.store.getConnections(user.tenantId, user.upn);
+    const record = records.find((r) => r.kind === 'graph-delegated' && r.state !== 'disconnected' && r.homeAccountId);
+    if (!record) throw new AppError('NOT_CONNECTED');
+    const enabled = await this.enabledFeatures(user.tenantId);
+    let token: { accessToken: string; grantedScopes: string[] };
+    try {
+      token = await this.deps.auth.acquireSilent({ tenantId: user.tenantId, homeAccountId: record.homeAccountId!, scopes: delegatedScopesFor(enabled), forceRefresh: true });
+    } catch (err) {
+      const code: ErrorCode = err instanceof AppError ? err.code : 'GRAPH_UNAVAILABLE';
+      if (!(err instanceof AppError)) this.deps.logger.error({ err }, 'silent token acquisition failed');
+      const updated = await this.recordError(record, code, enabled);
+      return { probes: [{ feature: 'profile', probe: 'token', ok: false, code, message: updated.error?.message }], connection: (await this.view(user.tenantId, await this.deps.store.getConnections(user.tenantId, user.upn))).connection };
+    }
+    const probes = await this.probeAndRecord({ ...record, grantedScopes: token.grantedScopes.length ? token.grantedScopes : record.grantedScopes }, token.accessToken, enabled);
+    const view = await this.view(user.tenantId, await this.deps.store.getConnections(user.tenantId, user.upn));
+    return { probes, connection: view.connection };
+  }
+
+  private async probeAndRecord(record: ConnectionRecord, accessToken: string, enabled: Feature[]): Promise<ProbeResult[]> {
+    const { probes, inconclusive } = await this.deps.probes.run({ accessToken, features: enabled });
+    const now = this.deps.now().toISOString();
+    const failed = probes.find((p) => !p.ok && p.code);
+    let next: ConnectionRecord;
+    if (inconclusive) next = { ...record, state: 'unknown', error: errorBody(inconclusive), lastCheckedAt: now, updatedAt: now };
+    else if (failed) {
+      const code = failed.code as ErrorCode;
+      const state = code in ERROR_CATALOGUE ? delegatedState(record.grantedScopes, enabled, code) : 'failing';
+      next = { ...record, state, error: errorBody(code in ERROR_CATALOGUE ? code : 'GRAPH_UNAVAILABLE', failed.message), lastCheckedAt: now, updatedAt: now };
+    } else {
+      const { error: _drop, ...rest } = record;
+      next = { ...rest, state: delegatedState(record.grantedScopes, enabled), lastCheckedAt: now, updatedAt: now };
+    }
+    await this.deps.store.putConnection(next);
+    return probes;
+  }
+
+  private async recordError(record: ConnectionRecord, code: ErrorCode, enabled: Feature[]): Promise<ConnectionRecord> {
+    const now = this.deps.now().toISOString();
+    const next: ConnectionRecord = { ...record, state: delegatedState(record.grantedScopes, enabled, code), error: errorBody(code), lastCheckedAt: now, updatedAt: now };
+    await this.deps.store.putConnection(next);
+    if (code === 'REFRESH_TOKEN_REVOKED') {
+      await this.deps.store.audit({ tenantId: record.tenantId, actor: 'system', action: 'connection.lost', target: record.upn, details: { code } });
+    }
+    return next;
+  }
+
+  /** DELETE /api/me/connection/exchange */
+  async removeLegacy(user: UserContext): Promise<void> {
+    const records = await this.deps.store.getConnections(user.tenantId, user.upn);
+    const legacy = records.filter((r) => isLegacyKind(r.kind));
+    if (legacy.length === 0) throw new AppError('NOT_FOUND', { message: 'You have no Exchange (EWS) connection to remove.' });
+    for (const r of legacy) await this.deps.store.deleteConnection(user.tenantId, user.upn, r.kind);
+    await this.deps.store.audit({ tenantId: user.tenantId, actor: user.upn, action: 'connection.exchange.removed', target: user.upn, details: { kinds: legacy.map((r) => r.kind) } });
+  }
+
+  /** DELETE /api/me/connection: drop the user's tokens and their Graph connection. */
+  async disconnect(user: UserContext): Promise<void> {
+    const records = await this.deps.store.getConnections(user.tenantId, user.upn);
+    const graph = records.find((r) => r.kind === 'graph-delegated');
+    if (graph?.homeAccountId) await this.deps.auth.removeUser(user.tenantId, graph.homeAccountId);
+    else await this.deps.auth.removeUser(user.tenantId, `${user.oid}.${user.tenantId}`);
+    if (graph) await this.deps.store.deleteConnection(user.tenantId, user.upn, 'graph-delegated');
+    await this.deps.store.audit({ tenantId: user.tenantId, actor: user.upn, action: 'connection.disconnected', target: user.upn });
+  }
+}

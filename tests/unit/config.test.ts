@@ -1,0 +1,122 @@
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../../src/config';
+
+const KEY = Buffer.alloc(32, 7).toString('base64');
+const tmp = () => mkdtempSync(path.join(tmpdir(), 'cc-config-'));
+const load = (env: Record<string, string>, warn?: (m: string) => void) => loadConfig(env, { dataDir: tmp(), warn });
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('defaults to the sandbox on an empty environment, loudly, with a generated development key', () => {
+    const warnings: string[] = [];
+    const dir = tmp();
+    const config = loadConfig({}, { dataDir: dir, warn: (m) => warnings.push(m) });
+    expect(config.sandbox).toBe(true);
+    expect(config.port).toBe(3978);
+    expect(config.tabEndpoint).toBe('http://localhost:3978');
+    expect(config.tabDomain).toBe('localhost:3978');
+    expect(config.dataStore).toBe(`sqlite:${path.join(dir, 'connection-center.db')}`);
+    expect(config.encryptionKeyGenerated).toBe(true);
+    expect(warnings.join('\n')).toMatch(/ENCRYPTION_KEY is not set/);
+    const keyFile = path.join(dir, 'encryption.key');
+    expect(Buffer.from(readFileSync(keyFile, 'utf8').trim(), 'base64')).toHaveLength(32);
+    expect(statSync(keyFile).mode & 0o077).toBe(0);
+    // The same key is reused on the next start, so data written before stays readable.
+    const again = loadConfig({}, { dataDir: dir });
+    expect(again.encryptionKeys[0]!.key.equals(config.encryptionKeys[0]!.key)).toBe(true);
+  });
+
+  it('is frozen', () => {
+    const config = load({ ENCRYPTION_KEY: KEY });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.aad)).toBe(true);
+    expect(() => {
+      (config as { port: number }).port = 1;
+    }).toThrow();
+  });
+
+  it('treats empty values as unset', () => {
+    const config = load({ BOT_ID: '', SECRET_BOT_PASSWORD: '', AAD_APP_CLIENT_ID: '  ', ENCRYPTION_KEY: KEY, PORT: '' });
+    expect(config.bot.id).toBeUndefined();
+    expect(config.sandbox).toBe(true);
+    expect(config.port).toBe(3978);
+  });
+
+  it('reads a configured tenant', () => {
+    const config = load({
+      AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+      SECRET_AAD_APP_CLIENT_SECRET: 'abc~secret-value',
+      AAD_APP_TENANT_ID: 'organizations',
+      TAB_ENDPOINT: 'https://cc.contoso.com/',
+      ENCRYPTION_KEY: KEY,
+      ADMIN_UPNS: 'Ada@Contoso.com, bob@contoso.com',
+    });
+    expect(config.sandbox).toBe(false);
+    expect(config.tabEndpoint).toBe('https://cc.contoso.com');
+    expect(config.tabDomain).toBe('cc.contoso.com');
+    expect(config.aad.authorityHost).toBe('https://login.microsoftonline.com');
+    expect(config.graphEndpoint).toBe('https://graph.microsoft.com');
+    expect(config.adminUpns).toEqual(['ada@contoso.com', 'bob@contoso.com']);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT', /whole number|number/i],
+    [{ PORT: '70000' }, 'PORT', /0–65535/],
+    [{ TAB_ENDPOINT: 'ftp://x' }, 'TAB_ENDPOINT', /https/],
+    [{ TAB_ENDPOINT: 'http://cc.contoso.com' }, 'TAB_ENDPOINT', /localhost/],
+    [{ AAD_APP_CLIENT_ID: 'not-a-guid' }, 'AAD_APP_CLIENT_ID', /GUID/],
+    [{ AAD_APP_OAUTH_AUTHORITY_HOST: 'http://login.example' }, 'AAD_APP_OAUTH_AUTHORITY_HOST', /https/],
+    [{ DATA_STORE: 'postgres://x' }, 'DATA_STORE', /sqlite:/],
+    [{ ENCRYPTION_KEY: 'c2hvcnQ=' }, 'ENCRYPTION_KEY', /32 bytes/],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /./],
+    [{ BOT_ID: '11111111-2222-3333-4444-555555555555' }, 'SECRET_BOT_PASSWORD', /required/],
+    [{ AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555', AAD_APP_TENANT_ID: 'organizations' }, 'SECRET_AAD_APP_CLIENT_SECRET', /required/],
+    [
+      { AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555', AAD_APP_TENANT_ID: 'organizations', SECRET_AAD_APP_CLIENT_SECRET: '11111111-2222-3333-4444-555555555555' },
+      'SECRET_AAD_APP_CLIENT_SECRET',
+      /Secret ID/,
+    ],
+  ])('rejects %j naming %s', (env, key, pattern) => {
+    const err = errorOf(() => load({ ENCRYPTION_KEY: KEY, ...env } as Record<string, string>));
+    expect(err.key).toBe(key);
+    expect(err.message).toContain(key);
+    expect(err.message).toMatch(pattern);
+    expect(err.message.split('\n')).toHaveLength(1);
+  });
+
+  it('never echoes a secret value in its error', () => {
+    const err = errorOf(() => load({ ENCRYPTION_KEY: 'super-secret-but-wrong' }));
+    expect(err.message).not.toContain('super-secret-but-wrong');
+  });
+
+  it('refuses the sandbox and a missing key in production', () => {
+    expect(errorOf(() => load({ NODE_ENV: 'production', ENCRYPTION_KEY: KEY, TAB_ENDPOINT: 'https://cc.contoso.com' })).key).toBe('AAD_APP_CLIENT_ID');
+    const tenant = { AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555', AAD_APP_TENANT_ID: 'organizations', SECRET_AAD_APP_CLIENT_SECRET: 'abc~value', TAB_ENDPOINT: 'https://cc.contoso.com' };
+    expect(errorOf(() => load({ NODE_ENV: 'production', ...tenant })).key).toBe('ENCRYPTION_KEY');
+    expect(load({ NODE_ENV: 'production', ENCRYPTION_KEY: KEY, ...tenant }).sandbox).toBe(false);
+  });
+
+  it('warns about unknown keys with our prefixes but accepts the Agents Toolkit ones', () => {
+    const warnings: string[] = [];
+    load({ ENCRYPTION_KEY: KEY, AAD_APP_CLIENTID: 'x', TAB_DOMAIN: 'localhost:3978', BOT_ENDPOINT: 'https://x' }, (m) => warnings.push(m));
+    expect(warnings).toEqual([expect.stringContaining('AAD_APP_CLIENTID')]);
+  });
+
+  it('accepts several keys for rotation, the first one encrypting', () => {
+    const other = Buffer.alloc(32, 9).toString('base64');
+    const config = load({ ENCRYPTION_KEY: `${KEY},${other}` });
+    expect(config.encryptionKeys).toHaveLength(2);
+    expect(config.encryptionKeys[0]!.id).not.toBe(config.encryptionKeys[1]!.id);
+  });
+});
