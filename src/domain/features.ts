@@ -116,3 +116,20 @@ export function applicationFeatureMatrix(grantedRoles: readonly string[], enable
   }
   return result;
 }
+
+/** Microsoft Graph's application id: the `resourceAppId` of Graph permissions in an Entra app manifest. */
+export const GRAPH_RESOURCE_APP_ID = '00000003-0000-0000-c000-000000000000';
+
+/**
+ * Permission ids of the delegated Graph scopes the product requests (same in every tenant), as an Entra
+ * app manifest's `requiredResourceAccess` needs them (appPackage/aad.manifest.json).
+ */
+export const GRAPH_DELEGATED_SCOPE_IDS: Readonly<Record<string, string>> = {
+  openid: '37f7f235-527c-4136-accd-4a02d197296e',
+  profile: '14dad69e-099b-42c9-810b-d002981feec1',
+  offline_access: '7427e0e9-2fba-42fe-b0c0-848c9e6a8182',
+  'User.Read': 'e1fe6dd8-ba31-4d61-89e7-88639da4683d',
+  'Mail.ReadWrite': '024d486e-b451-40bb-833d-3e66d98c5c73',
+  'Calendars.ReadWrite': '1ec239c2-d7c9-4623-a91a-a9775856bb36',
+  'Tasks.ReadWrite': '2219042f-cab5-40cc-b0d2-16b1540b4c5f',
+};
