@@ -48,14 +48,13 @@ export interface BuiltApp {
   drain(timeoutMs?: number): Promise<void>;
 }
 
-const RESTIFY_CODES: Record<string, ErrorCode> = {
-  ResourceNotFound: 'NOT_FOUND',
-  MethodNotAllowed: 'METHOD_NOT_ALLOWED',
-  PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
-  RequestEntityTooLarge: 'PAYLOAD_TOO_LARGE',
-  UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
-  InvalidContent: 'VALIDATION_FAILED',
-  BadRequest: 'VALIDATION_FAILED',
+/** restify's own errors (unknown route, body too large, …) by HTTP status, into the catalogue. */
+const RESTIFY_CODES: Record<number, ErrorCode> = {
+  400: 'VALIDATION_FAILED',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
 };
 
 export function buildApp(options: AppOptions): BuiltApp {
@@ -91,7 +90,7 @@ export function buildApp(options: AppOptions): BuiltApp {
         // Fluent UI (Griffel) injects styles at run time.
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data:",
-        "connect-src 'self'",
+        "connect-src 'self' https://res.cdn.office.net",
         "form-action 'self' http://localhost:* http://127.0.0.1:* https:",
         `frame-ancestors ${FRAME_ANCESTORS.join(' ')}`,
       ].join('; '),
@@ -104,7 +103,8 @@ export function buildApp(options: AppOptions): BuiltApp {
   server.use(restify.plugins.bodyReader({ maxBodySize: MAX_BODY_BYTES }));
 
   server.on('restifyError', (req: Request, res: Response, err: Error & { statusCode?: number; body?: unknown; toJSON?: () => unknown }, cb: () => void) => {
-    const code = RESTIFY_CODES[err.name] ?? (err.statusCode && err.statusCode < 500 ? 'VALIDATION_FAILED' : 'INTERNAL');
+    const status = err.statusCode ?? 500;
+    const code: ErrorCode = RESTIFY_CODES[status] ?? (status < 500 ? 'VALIDATION_FAILED' : 'INTERNAL');
     const message =
       code === 'NOT_FOUND'
         ? `Nothing is served at ${req.method} ${req.path()}.`
@@ -123,7 +123,7 @@ export function buildApp(options: AppOptions): BuiltApp {
     return cb();
   });
 
-  server.get('/healthz', (_req: Request, res: Response) => sendJson(res, 200, { status: 'ok' }));
+  server.get('/healthz', async (_req: Request, res: Response) => sendJson(res, 200, { status: 'ok' }));
   server.get('/readyz', async (_req: Request, res: Response) => {
     try {
       await store.ping();
@@ -161,13 +161,16 @@ function registerTab(server: Server, tabDir: string, logger: Logger) {
   if (!existsSync(path.join(dir, 'index.html'))) {
     logger.warn({ dir }, 'the tab is not built (run npm run build:tab); /tab/ will answer 404');
   }
-  const toTab = (_req: Request, res: Response) => {
-    res.redirect(302, '/tab/', () => undefined);
+  const toTab = async (_req: Request, res: Response) => {
+    res.setHeader('Location', '/tab/');
+    res.status(302);
+    res.end();
   };
   server.get('/', toTab);
   server.get('/tab', (req: Request, res: Response, next: restify.Next) => {
     if (req.path().endsWith('/')) return next();
-    toTab(req, res);
+    void toTab(req, res);
+    return next(false);
   });
   server.get('/auth/end', restify.plugins.serveStatic({ directory: dir, file: 'auth-end.html' }));
   server.get(

@@ -15,6 +15,16 @@ export const KIND_LABELS: Record<ConnectionKind, string> = {
   'graph-app': 'Office 365 (service account)',
 };
 
+/** How a state reads to a person (tab badges, bot cards). */
+export const STATE_LABELS: Record<ConnectionState, string> = {
+  connected: 'Connected',
+  'needs-reconnect': 'Needs reconnect',
+  'missing-permissions': 'Missing permissions',
+  failing: 'Failing',
+  unknown: 'Status unknown',
+  disconnected: 'Disconnected',
+};
+
 export function isConnectionKind(v: unknown): v is ConnectionKind {
   return typeof v === 'string' && (CONNECTION_KINDS as readonly string[]).includes(v);
 }

@@ -6,8 +6,10 @@ export interface Deadline {
   /** ISO date, YYYY-MM-DD (UTC). */
   date: string;
   what: string;
-  /** Connection kinds this date breaks. */
+  /** Connection kinds this date concerns (users counted in digests). */
   affects: readonly ConnectionKind[];
+  /** False when the date concerns related protocols (SMTP AUTH) but not the sync connection itself. */
+  breaksConnection: boolean;
 }
 
 export const DEFAULT_DEADLINES: readonly Deadline[] = [
@@ -16,24 +18,28 @@ export const DEFAULT_DEADLINES: readonly Deadline[] = [
     date: '2022-10-01',
     what: 'Basic Authentication was disabled for EWS, EAS, POP, IMAP and Remote PowerShell in Exchange Online.',
     affects: ['ews-basic'],
+    breaksConnection: true,
   },
   {
     id: 'ews-disabled-by-default',
     date: '2026-10-01',
     what: 'EWS is disabled by default in tenants that did not set EWSEnabled and an app allow list.',
     affects: ['ews-basic', 'ews-oauth'],
+    breaksConnection: true,
   },
   {
     id: 'smtp-auth-basic-disabled',
     date: '2026-12-31',
     what: 'SMTP AUTH with Basic Authentication is disabled by default for existing tenants.',
     affects: ['ews-basic'],
+    breaksConnection: false,
   },
   {
     id: 'ews-removed',
     date: '2027-04-01',
     what: 'EWS is removed from Exchange Online: no EWS for any app, no exceptions.',
     affects: ['ews-basic', 'ews-oauth'],
+    breaksConnection: true,
   },
 ];
 
@@ -60,10 +66,10 @@ export function viewOf(d: Deadline, now: Date): DeadlineView {
   return { id: d.id, date: d.date, daysLeft: daysUntil(d.date, now), what: d.what };
 }
 
-/** The next deadline (today or later) that affects this kind; if all have passed, none. */
+/** The next deadline (today or later) that stops this kind of connection; if all have passed, none. */
 export function nextDeadlineFor(kind: ConnectionKind, now: Date, deadlines: readonly Deadline[] = DEFAULT_DEADLINES): DeadlineView | undefined {
   const upcoming = deadlines
-    .filter((d) => d.affects.includes(kind) && daysUntil(d.date, now) >= 0)
+    .filter((d) => d.breaksConnection && d.affects.includes(kind) && daysUntil(d.date, now) >= 0)
     .sort((a, b) => a.date.localeCompare(b.date));
   return upcoming[0] ? viewOf(upcoming[0], now) : undefined;
 }
@@ -85,3 +91,11 @@ export function milestoneToday(d: Deadline, now: Date): number | undefined {
 export function deadlineById(id: Deadline['id'], deadlines: readonly Deadline[] = DEFAULT_DEADLINES): Deadline | undefined {
   return deadlines.find((d) => d.id === id);
 }
+
+/** Short headline per deadline for banners and cards: "<headline> on <date> — N days left". */
+export const DEADLINE_HEADLINES: Record<Deadline['id'], string> = {
+  'basic-auth-disabled': 'Basic Authentication for Exchange Online was turned off',
+  'ews-disabled-by-default': 'Exchange Web Services is turned off by default',
+  'smtp-auth-basic-disabled': 'SMTP AUTH with Basic Authentication is turned off by default',
+  'ews-removed': 'Exchange Web Services stops working',
+};

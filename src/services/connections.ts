@@ -15,7 +15,7 @@ import {
 } from '../domain/connection';
 import { deadlineById, nextDeadlineFor } from '../domain/deadlines';
 import { AppError, errorBody, type ErrorCode, ERROR_CATALOGUE } from '../domain/errors';
-import { FEATURES, delegatedScopesFor, type Feature } from '../domain/features';
+import { FEATURES, delegatedScopesFor, missingDelegatedScopes, type Feature } from '../domain/features';
 import type { UserContext } from '../identity/verify';
 import type { Logger } from '../log';
 import type { AuthStateRecord, ConnectionRecord, Store } from '../store/types';
@@ -139,6 +139,7 @@ export class ConnectionService {
     const account = await this.deps.auth.redeemCode({
       code,
       codeVerifier: record.codeVerifier,
+      nonce: record.nonce,
       scopes: record.scopes,
       tenantId: record.tenantId,
       expected: { oid: record.oid, tid: record.tenantId },
@@ -162,7 +163,15 @@ export class ConnectionService {
     };
     await this.deps.store.putConnection(connection);
     await this.deps.store.audit({ tenantId: record.tenantId, actor: record.upn, action: 'connection.connected', target: record.upn, details: { scopes: account.grantedScopes } });
-    if (account.accessToken) await this.probeAndRecord(connection, account.accessToken, enabled).catch((err) => this.deps.logger.warn({ err }, 'probes after consent failed'));
+    // First health check right away, with the token just stored (no second refresh needed).
+    try {
+      const token = account.accessToken
+        ? { accessToken: account.accessToken }
+        : await this.deps.auth.acquireSilent({ tenantId: record.tenantId, homeAccountId: account.homeAccountId, scopes: record.scopes });
+      await this.probeAndRecord(connection, token.accessToken, enabled);
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'probes after consent failed');
+    }
     return this.view(record.tenantId, await this.deps.store.getConnections(record.tenantId, record.upn));
   }
 
@@ -201,7 +210,8 @@ export class ConnectionService {
   private async probeAndRecord(record: ConnectionRecord, accessToken: string, enabled: Feature[]): Promise<ProbeResult[]> {
     const { probes, inconclusive } = await this.deps.probes.run({ accessToken, features: enabled });
     const now = this.deps.now().toISOString();
-    const failed = probes.find((p) => !p.ok && p.code);
+    // A feature whose scope was never granted is expected to fail: that is missing-permissions, not a fault.
+    const failed = probes.find((p) => !p.ok && p.code && (p.feature === 'profile' || missingDelegatedScopes(p.feature, record.grantedScopes).length === 0));
     let next: ConnectionRecord;
     if (inconclusive) next = { ...record, state: 'unknown', error: errorBody(inconclusive), lastCheckedAt: now, updatedAt: now };
     else if (failed) {

@@ -14,7 +14,7 @@ export interface RedeemedAccount {
 export interface DelegatedAuthPort {
   makePkce(): { verifier: string; challenge: string };
   authCodeUrl(options: { scopes: string[]; state: string; codeChallenge: string; loginHint?: string; nonce: string; prompt?: string }): Promise<string>;
-  redeemCode(options: { code: string; codeVerifier: string; scopes: string[]; tenantId: string; expected?: { oid: string; tid: string }; persist?: boolean }): Promise<RedeemedAccount & { accessToken?: string }>;
+  redeemCode(options: { code: string; codeVerifier: string; nonce?: string; scopes: string[]; tenantId: string; expected?: { oid: string; tid: string }; persist?: boolean }): Promise<RedeemedAccount & { accessToken?: string }>;
   acquireSilent(options: { tenantId: string; homeAccountId: string; scopes: string[]; forceRefresh?: boolean }): Promise<{ accessToken: string; grantedScopes: string[]; expiresOn?: Date | null }>;
   removeUser(tenantId: string, homeAccountId: string): Promise<void>;
 }

@@ -69,7 +69,7 @@ describe('deadlines', () => {
     expect(daysUntil('2022-10-01', now)).toBeLessThan(0);
   });
   it('picks the next deadline that affects the kind', () => {
-    expect(nextDeadlineFor('ews-basic', now)).toMatchObject({ date: '2026-12-31', daysLeft: 35 });
+    expect(nextDeadlineFor('ews-basic', now)).toMatchObject({ date: '2027-04-01', daysLeft: 126 });
     expect(nextDeadlineFor('ews-oauth', now)).toMatchObject({ date: '2027-04-01', daysLeft: 126 });
     expect(nextDeadlineFor('graph-delegated', now)).toBeUndefined();
   });

@@ -1,0 +1,26 @@
+/** Display formatting. Dates from the API are ISO strings; deadline dates are UTC calendar days. */
+
+const DAY_FORMAT = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+const DATE_TIME_FORMAT = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
+
+/** `2027-04-01` → `1 April 2027`. */
+export function formatDay(isoDate: string): string {
+  const t = Date.parse(isoDate.length === 10 ? `${isoDate}T00:00:00Z` : isoDate);
+  return Number.isNaN(t) ? isoDate : DAY_FORMAT.format(t);
+}
+
+export function formatDateTime(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : DATE_TIME_FORMAT.format(t);
+}
+
+export function daysLeftText(daysLeft: number): string {
+  if (daysLeft < 0) return `${-daysLeft} ${-daysLeft === 1 ? 'day' : 'days'} ago`;
+  if (daysLeft === 0) return 'today';
+  return `${daysLeft} ${daysLeft === 1 ? 'day' : 'days'} left`;
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
