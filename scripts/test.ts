@@ -1,0 +1,51 @@
+/**
+ * `npm test [-- jest args]`: prepare what the sandbox tests need before Jest starts, then run Jest.
+ * Node reads NODE_EXTRA_CA_CERTS only when a process starts, so the local CA must exist and be named
+ * here, before Jest and its workers are spawned.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ensureCertificates } from '../src/sandbox/certs';
+
+async function main(): Promise<number> {
+  const root = path.resolve(__dirname, '..');
+  // One CA per checkout, reused across runs (regenerated when near expiry).
+  const certsDir = path.join(os.tmpdir(), `connection-center-test-ca-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`);
+  const certs = await ensureCertificates(certsDir);
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_EXTRA_CA_CERTS: certs.caCertPath, SANDBOX_CERTS_DIR: certsDir };
+  delete env.NODE_ENV;
+
+  if (!existsSync(path.join(root, 'tab', 'dist', 'index.html'))) {
+    if (existsSync(path.join(root, 'tab', 'vite.config.ts'))) {
+      process.stdout.write('tab/dist is missing: building the tab first (npm run build:tab)\n');
+      const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+      const built = spawnSync(npm, ['run', 'build:tab'], { cwd: root, stdio: 'inherit', env });
+      if (built.status !== 0) {
+        process.stderr.write('Building the tab failed; the tests that serve the tab would fail too.\n');
+        return built.status ?? 1;
+      }
+    } else {
+      process.stdout.write('note: tab/vite.config.ts does not exist yet; skipping the tab build\n');
+    }
+  }
+
+  const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js');
+  const child = spawn(process.execPath, [jest, ...process.argv.slice(2)], { cwd: root, stdio: 'inherit', env });
+  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+  process.on('SIGINT', forward('SIGINT'));
+  process.on('SIGTERM', forward('SIGTERM'));
+  return new Promise((resolve) => {
+    child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1)));
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`scripts/test.ts: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

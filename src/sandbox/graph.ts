@@ -1,0 +1,828 @@
+/**
+ * Microsoft Graph v1.0, the subset the product uses, enforcing what the real service enforces:
+ * bearer token (signature, audience, tenant, lifetime), scopes for delegated and roles for app-only
+ * tokens, the application access policy (RAOP), mailboxes not enabled for REST, 4 concurrent
+ * requests per mailbox, and `$batch` (≤ 20 requests, dependsOn, 429s inside a 200 batch).
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { SandboxContext } from './context';
+import { BodyTooLargeError, mediaType, readBody } from './http';
+import { allows, appRoleId, GRAPH_APP_ID, GRAPH_RESOURCE, type GraphOperation } from './permissions';
+import { graphId, type GraphEvent, type GraphMessage, type Mailbox, type TenantState, type UserState } from './state';
+
+const MAILBOX_CONCURRENCY = 4;
+const BATCH_LIMIT = 20;
+
+export interface GraphResponse {
+  status: number;
+  headers: Record<string, string>;
+  body?: unknown;
+}
+
+interface Principal {
+  kind: 'delegated' | 'application';
+  tenant: TenantState;
+  appId: string;
+  oid: string;
+  permissions: string[];
+  user?: UserState;
+}
+
+interface Call {
+  method: string;
+  segments: string[];
+  query: URLSearchParams;
+  body: unknown;
+  requestId: string;
+  clientRequestId: string;
+}
+
+const JSON_TYPE = 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8';
+
+function innerDate(ctx: SandboxContext): string {
+  return new Date(ctx.world.now()).toISOString().replace(/\.\d{3}Z$/, '');
+}
+
+function baseHeaders(call: Pick<Call, 'requestId' | 'clientRequestId'>): Record<string, string> {
+  return {
+    'request-id': call.requestId,
+    'client-request-id': call.clientRequestId,
+    'x-ms-ags-diagnostic': '{"ServerInfo":{"DataCenter":"Sandbox","Slice":"E","Ring":"5","ScaleUnit":"000","RoleInstance":"SANDBOX"}}',
+  };
+}
+
+export function graphError(
+  ctx: SandboxContext,
+  call: Pick<Call, 'requestId' | 'clientRequestId'>,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): GraphResponse {
+  return {
+    status,
+    headers: { ...baseHeaders(call), 'content-type': 'application/json', ...headers },
+    body: { error: { code, message, innerError: { date: innerDate(ctx), 'request-id': call.requestId, 'client-request-id': call.clientRequestId } } },
+  };
+}
+
+function ok(call: Call, status: number, body: unknown): GraphResponse {
+  return { status, headers: { ...baseHeaders(call), 'content-type': JSON_TYPE }, body };
+}
+
+const ACCESS_DENIED = 'Access is denied. Check credentials and try again.';
+const RAOP = 'Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.';
+const NOT_REST = 'The mailbox is either inactive, soft-deleted, or is hosted on-premise.';
+const DIRECTORY_DENIED = 'Insufficient privileges to complete the operation.';
+
+/** Entry point for the HTTPS listener; returns false when the path is not Graph's. */
+export async function handleGraph(ctx: SandboxContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> {
+  const segs = url.pathname.split('/').filter(Boolean);
+  if (segs[0] !== 'v1.0' && segs[0] !== 'beta') return false;
+  const header = req.headers['client-request-id'];
+  const ids = { requestId: randomUUID(), clientRequestId: typeof header === 'string' && header.length <= 100 ? header : randomUUID() };
+  let response: GraphResponse;
+  try {
+    response = await serve(ctx, req, url, segs.slice(1), ids);
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) response = graphError(ctx, ids, 413, 'RequestEntityTooLarge', 'The request body is too large.');
+    else {
+      ctx.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'sandbox graph: unexpected error');
+      response = graphError(ctx, ids, 500, 'generalException', 'General exception while processing.');
+    }
+  }
+  const body = response.body === undefined ? '' : JSON.stringify(response.body);
+  if (!res.headersSent) {
+    res.writeHead(response.status, { ...response.headers, 'cache-control': 'no-cache', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+  return true;
+}
+
+async function serve(
+  ctx: SandboxContext,
+  req: IncomingMessage,
+  url: URL,
+  segments: string[],
+  ids: { requestId: string; clientRequestId: string },
+): Promise<GraphResponse> {
+  const method = (req.method ?? 'GET').toUpperCase();
+  const raw = method === 'GET' || method === 'HEAD' ? '' : await readBody(req);
+  let body: unknown;
+  if (raw) {
+    if (!mediaType(req).includes('json'))
+      return count(
+        ctx,
+        graphError(
+          ctx,
+          ids,
+          415,
+          'UnsupportedMediaType',
+          'A supported MIME type could not be found that matches the content type of the response. None of the supported type(s) application/json matches.',
+        ),
+      );
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return count(
+        ctx,
+        graphError(
+          ctx,
+          ids,
+          400,
+          'BadRequest',
+          'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.',
+        ),
+      );
+    }
+  }
+  const isBatch = segments.length === 1 && segments[0] === '$batch';
+  ctx.faults.stats.graph.requests += 1;
+  if (!isBatch) {
+    const injected = injectFault(ctx, ids);
+    if (injected) return count(ctx, injected);
+  }
+  const auth = await authenticate(ctx, req.headers.authorization, ids);
+  if ('status' in auth) return count(ctx, auth);
+  const call: Call = { method, segments, query: url.searchParams, body, ...ids };
+  if (isBatch) {
+    if (method !== 'POST') return count(ctx, graphError(ctx, ids, 405, 'BadRequest', `The HTTP method '${method}' is not allowed for $batch.`));
+    return count(ctx, await batch(ctx, auth, call));
+  }
+  return count(ctx, await dispatch(ctx, auth, call));
+}
+
+function count(ctx: SandboxContext, r: GraphResponse): GraphResponse {
+  const s = String(r.status);
+  ctx.faults.stats.graph.byStatus[s] = (ctx.faults.stats.graph.byStatus[s] ?? 0) + 1;
+  return r;
+}
+
+function injectFault(ctx: SandboxContext, ids: { requestId: string; clientRequestId: string }): GraphResponse | undefined {
+  const fault = ctx.faults.next('graph');
+  if (!fault) return undefined;
+  const retry: Record<string, string> = fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {};
+  if (fault.kind === 'throttle')
+    return graphError(ctx, ids, 429, 'TooManyRequests', 'Too many requests. Please retry after the time specified in the Retry-After header.', retry);
+  const code = fault.status === 503 ? 'serviceNotAvailable' : fault.status === 504 ? 'gatewayTimeout' : 'generalException';
+  return graphError(ctx, ids, fault.status, code, 'The service is temporarily unavailable. Please try again later.', retry);
+}
+
+async function authenticate(
+  ctx: SandboxContext,
+  authorization: string | undefined,
+  ids: { requestId: string; clientRequestId: string },
+): Promise<Principal | GraphResponse> {
+  const www = { 'www-authenticate': `Bearer realm="", authorization_uri="${ctx.authorityHost}/common/oauth2/authorize", client_id="${GRAPH_APP_ID}"` };
+  const deny = (message: string) => graphError(ctx, ids, 401, 'InvalidAuthenticationToken', message, www);
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  if (!m) return deny('Access token is empty.');
+  const verified = await ctx.signer.verify(m[1], ctx.world.now());
+  if (!verified.ok) {
+    if (verified.reason === 'expired') return deny('Lifetime validation failed, the token is expired.');
+    if (verified.reason === 'not-yet-valid') return deny('Lifetime validation failed, the token is not yet valid.');
+    if (verified.reason === 'signature') return deny('Access token validation failure. Invalid signature.');
+    return deny('CompactToken parsing failed with error code: 80049217');
+  }
+  const c = verified.claims;
+  const aud = String(c.aud ?? '');
+  if (aud !== GRAPH_RESOURCE && aud !== `${GRAPH_RESOURCE}/` && aud !== GRAPH_APP_ID) return deny('Access token validation failure. Invalid audience.');
+  const tenant = ctx.world.tenants.find((t) => t.id === c.tid);
+  if (!tenant || c.iss !== `${ctx.authorityHost}/${tenant.id}/v2.0`) return deny('Access token validation failure. Invalid issuer.');
+  const appId = String(c.azp ?? c.appid ?? '');
+  if (c.idtyp === 'app' || (c.scp === undefined && Array.isArray(c.roles))) {
+    return { kind: 'application', tenant, appId, oid: String(c.oid ?? ''), permissions: Array.isArray(c.roles) ? c.roles.map(String) : [] };
+  }
+  const user = ctx.world.findUser(tenant, String(c.oid ?? ''));
+  if (!user) return deny('Access token validation failure. The user or service principal no longer exists.');
+  return {
+    kind: 'delegated',
+    tenant,
+    appId,
+    oid: user.oid,
+    user,
+    permissions: String(c.scp ?? '')
+      .split(' ')
+      .filter(Boolean),
+  };
+}
+
+type Handler = (mb: MailboxCtx) => GraphResponse;
+interface MailboxCtx {
+  ctx: SandboxContext;
+  call: Call;
+  user: UserState;
+  mailbox: Mailbox;
+  base: string;
+}
+
+interface Route {
+  operation: GraphOperation;
+  mailbox?: { target: string; handler: Handler };
+  directory?: () => GraphResponse;
+}
+
+/** One Graph call with an already authenticated principal (also used for each $batch item). */
+export async function dispatch(ctx: SandboxContext, principal: Principal, call: Call): Promise<GraphResponse> {
+  const route = resolve(ctx, principal, call);
+  if ('status' in route) return route;
+  const kind = principal.kind === 'delegated' ? 'delegated' : 'application';
+
+  if (route.directory) {
+    if (!allows(route.operation, kind, principal.permissions)) return graphError(ctx, call, 403, 'Authorization_RequestDenied', DIRECTORY_DENIED);
+    await ctx.faults.pace('graph');
+    return route.directory();
+  }
+  const { target, handler } = route.mailbox as { target: string; handler: Handler };
+  const user = target === 'me' ? principal.user : ctx.world.findUser(principal.tenant, target);
+  if (!user) return graphError(ctx, call, 404, 'ErrorInvalidUser', `The requested user '${target}' is invalid.`);
+  if (principal.kind === 'delegated' && user.oid !== principal.oid) return graphError(ctx, call, 403, 'ErrorAccessDenied', ACCESS_DENIED);
+  if (!allows(route.operation, kind, principal.permissions)) return graphError(ctx, call, 403, 'ErrorAccessDenied', ACCESS_DENIED);
+  const policy = principal.tenant.accessPolicy;
+  if (principal.kind === 'application' && policy?.appIds.includes(principal.appId) && !user.inAccessPolicy)
+    return graphError(ctx, call, 403, 'ErrorAccessDenied', RAOP);
+  const mailbox = ctx.world.mailboxes.get(user.oid);
+  if (user.mailbox !== 'active' || !mailbox) return graphError(ctx, call, 404, 'MailboxNotEnabledForRESTAPI', NOT_REST);
+
+  // Counted synchronously so that parallel $batch items see each other.
+  const inFlight = ctx.faults.stats.inFlight;
+  const current = inFlight[user.upn] ?? 0;
+  if (current >= MAILBOX_CONCURRENCY) {
+    ctx.faults.stats.graph.concurrencyThrottled += 1;
+    return graphError(ctx, call, 429, 'ApplicationThrottled', 'Application is over its MailboxConcurrency limit.', {
+      'retry-after': String(ctx.faults.concurrencyRetryAfterSeconds),
+    });
+  }
+  inFlight[user.upn] = current + 1;
+  try {
+    await ctx.faults.pace('graph');
+    const base = target === 'me' ? 'me' : `users('${user.oid}')`;
+    return handler({ ctx, call, user, mailbox, base });
+  } finally {
+    inFlight[user.upn] -= 1;
+    if (inFlight[user.upn] === 0) delete inFlight[user.upn];
+  }
+}
+
+function seg(call: Call, i: number): string {
+  return safeDecode(call.segments[i] ?? '');
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+function resolve(ctx: SandboxContext, principal: Principal, call: Call): Route | GraphResponse {
+  const s = call.segments.map((x, i) => (i === 1 && call.segments[0].toLowerCase() === 'users' ? x : x.toLowerCase()));
+  const m = call.method;
+  const notFound = () => graphError(ctx, call, 400, 'BadRequest', `Resource not found for the segment '${call.segments[call.segments.length - 1] ?? ''}'.`);
+  const methodNotAllowed = () => graphError(ctx, call, 405, 'BadRequest', `The HTTP method '${m}' is not supported for this resource.`);
+  const ctxUrl = `${ctx.graphEndpoint}/v1.0/$metadata`;
+
+  if (s.length === 0) return notFound();
+  if (s[0] === 'me' && s.length === 1) {
+    if (m !== 'GET') return methodNotAllowed();
+    if (principal.kind !== 'delegated') return graphError(ctx, call, 400, 'BadRequest', '/me request is only valid with delegated authentication flow.');
+    return { operation: 'me', directory: () => ok(call, 200, { '@odata.context': `${ctxUrl}#users/$entity`, ...userJson(principal.user as UserState) }) };
+  }
+  if (s[0] === 'users' && s.length <= 2) {
+    if (m !== 'GET') return methodNotAllowed();
+    if (s.length === 1) {
+      const all = principal.tenant.users.map(userJson);
+      return { operation: 'user', directory: () => ok(call, 200, { '@odata.context': `${ctxUrl}#users`, value: page(select(all, call), call) }) };
+    }
+    const id = seg(call, 1);
+    const own = principal.kind === 'delegated' && (principal.user?.oid === id.toLowerCase() || principal.user?.upn.toLowerCase() === id.toLowerCase());
+    return {
+      operation: own ? 'me' : 'user',
+      directory: () => {
+        const u = ctx.world.findUser(principal.tenant, id);
+        if (!u)
+          return graphError(
+            ctx,
+            call,
+            404,
+            'Request_ResourceNotFound',
+            `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
+          );
+        return ok(call, 200, { '@odata.context': `${ctxUrl}#users/$entity`, ...pick(userJson(u), call) });
+      },
+    };
+  }
+  if (s[0] === 'organization' && s.length === 1) {
+    if (m !== 'GET') return methodNotAllowed();
+    return {
+      operation: 'organization',
+      directory: () => ok(call, 200, { '@odata.context': `${ctxUrl}#organization`, value: [organizationJson(principal.tenant)] }),
+    };
+  }
+  if (s[0] === 'domains' && s.length <= 2) {
+    if (m !== 'GET') return methodNotAllowed();
+    const domains = principal.tenant.domains.map((d) => ({
+      id: d.name,
+      authenticationType: 'Managed',
+      isAdminManaged: true,
+      isDefault: d.isDefault,
+      isInitial: d.isInitial,
+      isRoot: true,
+      isVerified: d.isVerified,
+      supportedServices: d.isVerified ? ['Email', 'OfficeCommunicationsOnline'] : [],
+    }));
+    if (s.length === 1) return { operation: 'domains', directory: () => ok(call, 200, { '@odata.context': `${ctxUrl}#domains`, value: domains }) };
+    const name = seg(call, 1).toLowerCase();
+    return {
+      operation: 'domains',
+      directory: () => {
+        const d = domains.find((x) => x.id.toLowerCase() === name);
+        return d
+          ? ok(call, 200, { '@odata.context': `${ctxUrl}#domains/$entity`, ...d })
+          : graphError(
+              ctx,
+              call,
+              404,
+              'Request_ResourceNotFound',
+              `Resource '${name}' does not exist or one of its queried reference-property objects are not present.`,
+            );
+      },
+    };
+  }
+  if (s[0].startsWith('serviceprincipals')) return servicePrincipalRoute(ctx, principal, call, s, ctxUrl) ?? notFound();
+
+  // Mailbox resources: /me/… or /users/{id|upn}/…
+  let target: string;
+  let rest: string[];
+  if (s[0] === 'me') {
+    if (principal.kind !== 'delegated') return graphError(ctx, call, 400, 'BadRequest', '/me request is only valid with delegated authentication flow.');
+    target = 'me';
+    rest = s.slice(1);
+  } else if (s[0] === 'users' && s.length > 2) {
+    target = seg(call, 1);
+    rest = s.slice(2);
+  } else return notFound();
+  const raw = call.segments.slice(s[0] === 'me' ? 1 : 2).map(safeDecode);
+  const r = mailboxRoute(rest, raw, m);
+  if (r === 'method') return methodNotAllowed();
+  if (!r) return notFound();
+  return { operation: r.operation, mailbox: { target, handler: r.handler } };
+}
+
+function servicePrincipalRoute(ctx: SandboxContext, principal: Principal, call: Call, s: string[], ctxUrl: string): Route | GraphResponse | undefined {
+  const byAppId = /^serviceprincipals\(appid='([0-9a-f-]{36})'\)$/.exec(s[0]);
+  let find: () => ReturnType<typeof ctx.world.servicePrincipal>;
+  let rest: string[];
+  if (byAppId) {
+    find = () => ctx.world.servicePrincipal(principal.tenant, byAppId[1]);
+    rest = s.slice(1);
+  } else if (s[0] === 'serviceprincipals' && s.length >= 2) {
+    find = () => principal.tenant.servicePrincipals.find((sp) => sp.id === s[1]);
+    rest = s.slice(2);
+  } else return undefined;
+  if (call.method !== 'GET') return graphError(ctx, call, 405, 'BadRequest', `The HTTP method '${call.method}' is not supported for this resource.`);
+  if (rest.length > 1 || (rest.length === 1 && rest[0] !== 'approleassignments')) return undefined;
+  const graphSpId = graphId(principal.tenant.id, 'graph-sp').slice(5, 41);
+  return {
+    operation: 'servicePrincipals',
+    directory: () => {
+      const sp = find();
+      if (!sp)
+        return graphError(
+          ctx,
+          call,
+          404,
+          'Request_ResourceNotFound',
+          `Resource '${call.segments[0]}' does not exist or one of its queried reference-property objects are not present.`,
+        );
+      if (rest.length === 0)
+        return ok(call, 200, {
+          '@odata.context': `${ctxUrl}#servicePrincipals/$entity`,
+          id: sp.id,
+          appId: sp.appId,
+          displayName: sp.displayName,
+          servicePrincipalType: 'Application',
+          accountEnabled: true,
+        });
+      const value = sp.graphRoles.map((role) => ({
+        id: graphId(sp.id, role).slice(5, 41),
+        deletedDateTime: null,
+        appRoleId: appRoleId(role),
+        createdDateTime: new Date(ctx.world.now() - 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        principalDisplayName: sp.displayName,
+        principalId: sp.id,
+        principalType: 'ServicePrincipal',
+        resourceDisplayName: 'Microsoft Graph',
+        resourceId: graphSpId,
+        // Not in Graph's payload; lets a person reading the JSON see which role this is.
+        '@sandbox.appRoleValue': role,
+      }));
+      return ok(call, 200, { '@odata.context': `${ctxUrl}#servicePrincipals('${sp.id}')/appRoleAssignments`, value });
+    },
+  };
+}
+
+function mailboxRoute(s: string[], raw: string[], m: string): { operation: GraphOperation; handler: Handler } | 'method' | undefined {
+  const get = (operation: GraphOperation, handler: Handler) => (m === 'GET' ? { operation, handler } : 'method');
+  const getOrPost = (read: GraphOperation, write: GraphOperation, onGet: Handler, onPost: Handler) =>
+    m === 'GET' ? { operation: read, handler: onGet } : m === 'POST' ? { operation: write, handler: onPost } : 'method';
+  const p = s.join('/');
+  if (p === 'calendar')
+    return get('calendarRead', (mb) => ok(mb.call, 200, { '@odata.context': ctxOf(mb, 'calendar/$entity'), ...calendarJson(mb, mb.mailbox.calendars[0]) }));
+  if (p === 'calendars')
+    return get('calendarRead', (mb) =>
+      list(
+        mb,
+        'calendars',
+        mb.mailbox.calendars.map((c) => calendarJson(mb, c)),
+      ),
+    );
+  if (p === 'calendar/events')
+    return getOrPost(
+      'calendarRead',
+      'calendarWrite',
+      (mb) => events(mb, mb.mailbox.calendars[0].id),
+      (mb) => createEvent(mb, mb.mailbox.calendars[0].id),
+    );
+  if (p === 'events')
+    return getOrPost(
+      'calendarRead',
+      'calendarWrite',
+      (mb) => events(mb),
+      (mb) => createEvent(mb, mb.mailbox.calendars[0].id),
+    );
+  if (p === 'calendarview') return get('calendarRead', calendarView);
+  if (s.length === 2 && s[0] === 'events')
+    return get('calendarRead', (mb) =>
+      item(
+        mb,
+        'events/$entity',
+        mb.mailbox.events.find((e) => e.id === raw[1]),
+        eventJson,
+      ),
+    );
+  if (s.length === 2 && s[0] === 'calendars')
+    return get('calendarRead', (mb) =>
+      item(
+        mb,
+        'calendars/$entity',
+        mb.mailbox.calendars.find((c) => c.id === raw[1]),
+        (c) => calendarJson(mb, c),
+      ),
+    );
+  if (s.length === 3 && s[0] === 'calendars' && s[2] === 'events') {
+    return getOrPost(
+      'calendarRead',
+      'calendarWrite',
+      (mb) => (mb.mailbox.calendars.some((c) => c.id === raw[1]) ? events(mb, raw[1]) : notFoundItem(mb)),
+      (mb) =>
+        mb.mailbox.calendars.some((c) => c.id === raw[1] && c.canEdit) ? createEvent(mb, raw[1]) : graphErrorFor(mb, 403, 'ErrorAccessDenied', ACCESS_DENIED),
+    );
+  }
+  if (p === 'mailfolders')
+    return get('mailRead', (mb) =>
+      list(
+        mb,
+        'mailFolders',
+        mb.mailbox.folders.map((f) => folderJson(mb, f)),
+      ),
+    );
+  if (s.length === 2 && s[0] === 'mailfolders')
+    return get('mailRead', (mb) => item(mb, 'mailFolders/$entity', findFolder(mb, raw[1]), (f) => folderJson(mb, f)));
+  if (s.length === 3 && s[0] === 'mailfolders' && s[2] === 'messages') {
+    return getOrPost(
+      'mailRead',
+      'mailWrite',
+      (mb) => {
+        const f = findFolder(mb, raw[1]);
+        return f ? list(mb, 'messages', sortByDate(mb.mailbox.messages.filter((x) => x.parentFolderId === f.id)).map(messageJson)) : notFoundItem(mb);
+      },
+      (mb) => {
+        const f = findFolder(mb, raw[1]);
+        return f ? createMessage(mb, f.id) : notFoundItem(mb);
+      },
+    );
+  }
+  if (p === 'messages')
+    return getOrPost(
+      'mailRead',
+      'mailWrite',
+      (mb) => list(mb, 'messages', sortByDate(mb.mailbox.messages).map(messageJson)),
+      (mb) => createMessage(mb, findFolder(mb, 'drafts')?.id ?? ''),
+    );
+  if (s.length === 2 && s[0] === 'messages')
+    return get('mailRead', (mb) =>
+      item(
+        mb,
+        'messages/$entity',
+        mb.mailbox.messages.find((x) => x.id === raw[1]),
+        messageJson,
+      ),
+    );
+  if (p === 'todo/lists') return get('tasksRead', (mb) => list(mb, 'todo/lists', mb.mailbox.todoLists.map(todoListJson)));
+  if (s.length === 3 && s[0] === 'todo' && s[1] === 'lists')
+    return get('tasksRead', (mb) =>
+      item(
+        mb,
+        'todo/lists/$entity',
+        mb.mailbox.todoLists.find((l) => l.id === raw[2]),
+        todoListJson,
+      ),
+    );
+  if (s.length === 4 && s[0] === 'todo' && s[1] === 'lists' && s[3] === 'tasks') {
+    return getOrPost(
+      'tasksRead',
+      'tasksWrite',
+      (mb) => {
+        const l = mb.mailbox.todoLists.find((x) => x.id === raw[2]);
+        return l ? list(mb, `todo/lists('${l.id}')/tasks`, l.tasks.map(taskJson)) : notFoundItem(mb);
+      },
+      (mb) => createTask(mb, raw[2]),
+    );
+  }
+  return undefined;
+}
+
+function graphErrorFor(mb: MailboxCtx, status: number, code: string, message: string): GraphResponse {
+  return graphError(mb.ctx, mb.call, status, code, message);
+}
+function notFoundItem(mb: MailboxCtx): GraphResponse {
+  return graphErrorFor(mb, 404, 'ErrorItemNotFound', 'The specified object was not found in the store.');
+}
+function ctxOf(mb: MailboxCtx, what: string): string {
+  return `${mb.ctx.graphEndpoint}/v1.0/$metadata#${mb.base}/${what}`;
+}
+function item<T>(mb: MailboxCtx, what: string, found: T | undefined, json: (x: T) => Record<string, unknown>): GraphResponse {
+  return found ? ok(mb.call, 200, { '@odata.context': ctxOf(mb, what), ...pick(json(found), mb.call) }) : notFoundItem(mb);
+}
+function list(mb: MailboxCtx, what: string, all: Record<string, unknown>[]): GraphResponse {
+  return ok(mb.call, 200, { '@odata.context': ctxOf(mb, what), value: page(select(all, mb.call), mb.call) });
+}
+
+function select(items: Record<string, unknown>[], call: Call): Record<string, unknown>[] {
+  return items.map((x) => pick(x, call));
+}
+function pick(x: Record<string, unknown>, call: Call): Record<string, unknown> {
+  const sel = call.query.get('$select');
+  if (!sel) return x;
+  const fields = sel.split(',').map((f) => f.trim().toLowerCase());
+  return Object.fromEntries(Object.entries(x).filter(([k]) => k === 'id' || k.startsWith('@') || fields.includes(k.toLowerCase())));
+}
+function page(items: Record<string, unknown>[], call: Call): Record<string, unknown>[] {
+  const top = Number(call.query.get('$top') ?? '');
+  return Number.isInteger(top) && top > 0 ? items.slice(0, top) : items;
+}
+function sortByDate(messages: GraphMessage[]): GraphMessage[] {
+  return [...messages].sort((a, b) => b.receivedDateTime.localeCompare(a.receivedDateTime));
+}
+
+function userJson(u: UserState): Record<string, unknown> {
+  return {
+    id: u.oid,
+    businessPhones: [],
+    displayName: u.displayName,
+    givenName: u.givenName ?? null,
+    jobTitle: u.jobTitle ?? null,
+    mail: u.mailbox === 'none' ? null : u.upn,
+    mobilePhone: null,
+    officeLocation: null,
+    preferredLanguage: 'en-US',
+    surname: u.surname ?? null,
+    userPrincipalName: u.upn,
+  };
+}
+
+function organizationJson(t: TenantState): Record<string, unknown> {
+  return {
+    id: t.id,
+    displayName: t.displayName,
+    countryLetterCode: t.countryLetterCode,
+    tenantType: 'AAD',
+    verifiedDomains: t.domains
+      .filter((d) => d.isVerified)
+      .map((d) => ({ capabilities: 'Email, OfficeCommunicationsOnline', isDefault: d.isDefault, isInitial: d.isInitial, name: d.name, type: 'Managed' })),
+  };
+}
+
+function calendarJson(mb: MailboxCtx, c: Mailbox['calendars'][number]): Record<string, unknown> {
+  return {
+    id: c.id,
+    name: c.name,
+    color: c.color,
+    hexColor: '',
+    isDefaultCalendar: c.isDefaultCalendar,
+    canShare: c.canEdit,
+    canViewPrivateItems: c.canEdit,
+    canEdit: c.canEdit,
+    owner: { name: mb.user.displayName, address: mb.user.upn },
+  };
+}
+
+function eventJson(e: GraphEvent): Record<string, unknown> {
+  const { calendarId: _calendarId, ...rest } = e;
+  return { ...rest, webLink: `https://outlook.office365.com/owa/?itemid=${encodeURIComponent(e.id)}` };
+}
+
+function events(mb: MailboxCtx, calendarId?: string): GraphResponse {
+  const all = mb.mailbox.events.filter((e) => !calendarId || e.calendarId === calendarId).sort((a, b) => a.start.dateTime.localeCompare(b.start.dateTime));
+  return list(mb, 'events', all.map(eventJson));
+}
+
+function calendarView(mb: MailboxCtx): GraphResponse {
+  const from = Date.parse(mb.call.query.get('startDateTime') ?? '');
+  const to = Date.parse(mb.call.query.get('endDateTime') ?? '');
+  if (Number.isNaN(from) || Number.isNaN(to))
+    return graphErrorFor(
+      mb,
+      400,
+      'ErrorInvalidParameter',
+      'This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.',
+    );
+  const inWindow = mb.mailbox.events.filter(
+    (e) => Date.parse(`${e.end.dateTime.slice(0, 19)}Z`) > from && Date.parse(`${e.start.dateTime.slice(0, 19)}Z`) < to,
+  );
+  return list(mb, 'calendarView', inWindow.map(eventJson));
+}
+
+function dateTimeOf(v: unknown): string | undefined {
+  if (!v || typeof v !== 'object') return undefined;
+  const dt = (v as { dateTime?: unknown }).dateTime;
+  return typeof dt === 'string' && !Number.isNaN(Date.parse(dt.endsWith('Z') ? dt : `${dt}Z`)) ? dt : undefined;
+}
+
+function createEvent(mb: MailboxCtx, calendarId: string): GraphResponse {
+  const b = (mb.call.body ?? {}) as Record<string, unknown>;
+  const start = dateTimeOf(b.start);
+  const end = dateTimeOf(b.end);
+  if (typeof mb.call.body !== 'object' || mb.call.body === null) return graphErrorFor(mb, 400, 'BadRequest', 'Empty Payload. JSON content expected.');
+  if (!start || !end)
+    return graphErrorFor(mb, 400, 'ErrorInvalidRequest', "Your request can't be completed. The start and end of the event must be specified.");
+  const now = new Date(mb.ctx.world.now()).toISOString();
+  const tz = (b.start as { timeZone?: string }).timeZone ?? 'UTC';
+  const e: GraphEvent = {
+    id: graphId(mb.user.oid, 'event', randomUUID()),
+    calendarId,
+    subject: typeof b.subject === 'string' ? b.subject : '',
+    bodyPreview: '',
+    start: { dateTime: start, timeZone: tz },
+    end: { dateTime: end, timeZone: (b.end as { timeZone?: string }).timeZone ?? tz },
+    location: {
+      displayName: typeof (b.location as { displayName?: unknown })?.displayName === 'string' ? (b.location as { displayName: string }).displayName : '',
+    },
+    organizer: { emailAddress: { name: mb.user.displayName, address: mb.user.upn } },
+    attendees: Array.isArray(b.attendees) ? b.attendees : [],
+    isOnlineMeeting: b.isOnlineMeeting === true,
+    createdDateTime: now,
+    lastModifiedDateTime: now,
+  };
+  mb.mailbox.events.push(e);
+  return ok(mb.call, 201, { '@odata.context': ctxOf(mb, 'events/$entity'), ...eventJson(e) });
+}
+
+function findFolder(mb: MailboxCtx, idOrName: string): Mailbox['folders'][number] | undefined {
+  const key = idOrName.toLowerCase();
+  return mb.mailbox.folders.find((f) => f.id === idOrName || f.wellKnownName === key);
+}
+
+function folderJson(mb: MailboxCtx, f: Mailbox['folders'][number]): Record<string, unknown> {
+  const inFolder = mb.mailbox.messages.filter((m) => m.parentFolderId === f.id);
+  return {
+    id: f.id,
+    displayName: f.displayName,
+    parentFolderId: graphId(mb.user.oid, 'folder', 'root'),
+    childFolderCount: 0,
+    unreadItemCount: inFolder.filter((m) => !m.isRead).length,
+    totalItemCount: inFolder.length,
+    sizeInBytes: inFolder.length * 4096,
+    isHidden: false,
+  };
+}
+
+function messageJson(m: GraphMessage): Record<string, unknown> {
+  return { ...m, webLink: `https://outlook.office365.com/owa/?ItemID=${encodeURIComponent(m.id)}` };
+}
+
+function createMessage(mb: MailboxCtx, folderId: string): GraphResponse {
+  if (typeof mb.call.body !== 'object' || mb.call.body === null) return graphErrorFor(mb, 400, 'BadRequest', 'Empty Payload. JSON content expected.');
+  const b = mb.call.body as Record<string, unknown>;
+  const now = new Date(mb.ctx.world.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const body = b.body as { content?: unknown } | undefined;
+  const m: GraphMessage = {
+    id: graphId(mb.user.oid, 'message', randomUUID()),
+    parentFolderId: folderId,
+    subject: typeof b.subject === 'string' ? b.subject : '',
+    bodyPreview: typeof body?.content === 'string' ? body.content.slice(0, 255) : '',
+    receivedDateTime: now,
+    sentDateTime: now,
+    isRead: true,
+    isDraft: true,
+    importance: typeof b.importance === 'string' ? b.importance : 'normal',
+    hasAttachments: false,
+    from: { emailAddress: { name: mb.user.displayName, address: mb.user.upn } },
+    toRecipients: Array.isArray(b.toRecipients) ? (b.toRecipients as GraphMessage['toRecipients']) : [],
+  };
+  mb.mailbox.messages.push(m);
+  return ok(mb.call, 201, { '@odata.context': ctxOf(mb, 'messages/$entity'), ...messageJson(m) });
+}
+
+function todoListJson(l: Mailbox['todoLists'][number]): Record<string, unknown> {
+  return { id: l.id, displayName: l.displayName, isOwner: true, isShared: false, wellknownListName: l.wellknownListName };
+}
+function taskJson(t: Mailbox['todoLists'][number]['tasks'][number]): Record<string, unknown> {
+  return {
+    id: t.id,
+    title: t.title,
+    status: t.status,
+    importance: 'normal',
+    isReminderOn: false,
+    createdDateTime: t.createdDateTime,
+    lastModifiedDateTime: t.createdDateTime,
+    body: { content: '', contentType: 'text' },
+  };
+}
+function createTask(mb: MailboxCtx, listId: string): GraphResponse {
+  const l = mb.mailbox.todoLists.find((x) => x.id === listId);
+  if (!l) return notFoundItem(mb);
+  const b = (mb.call.body ?? {}) as Record<string, unknown>;
+  if (typeof b.title !== 'string' || !b.title) return graphErrorFor(mb, 400, 'invalidRequest', 'Invalid request: title is required.');
+  const t = {
+    id: graphId(mb.user.oid, 'task', randomUUID()),
+    title: b.title,
+    status: 'notStarted',
+    createdDateTime: new Date(mb.ctx.world.now()).toISOString(),
+  };
+  l.tasks.push(t);
+  return ok(mb.call, 201, { '@odata.context': ctxOf(mb, `todo/lists('${l.id}')/tasks/$entity`), ...taskJson(t) });
+}
+
+interface BatchItem {
+  id: string;
+  method: string;
+  url: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  dependsOn?: string[];
+}
+
+async function batch(ctx: SandboxContext, principal: Principal, call: Call): Promise<GraphResponse> {
+  const bad = (message: string) => graphError(ctx, call, 400, 'BadRequest', message);
+  const payload = call.body as { requests?: unknown } | undefined;
+  if (!payload || !Array.isArray(payload.requests)) return bad('Invalid batch payload format.');
+  const items = payload.requests as BatchItem[];
+  if (items.length === 0) return bad('Invalid batch payload format.');
+  if (items.length > BATCH_LIMIT) return bad(`Number of batch requests exceeds the limit of ${BATCH_LIMIT}.`);
+  const seen = new Set<string>();
+  for (const it of items) {
+    if (!it || typeof it !== 'object' || typeof it.id !== 'string' || !it.id || typeof it.method !== 'string' || typeof it.url !== 'string')
+      return bad('Invalid batch payload format: each request needs id, method and url.');
+    if (seen.has(it.id)) return bad(`Batch request id '${it.id}' is not unique.`);
+    seen.add(it.id);
+  }
+  for (const it of items) {
+    if (it.dependsOn !== undefined && (!Array.isArray(it.dependsOn) || it.dependsOn.some((d) => typeof d !== 'string' || !seen.has(d) || d === it.id))) {
+      return bad(`Request '${it.id}' depends on a request that is not in the batch.`);
+    }
+  }
+  const results = new Map<string, Promise<GraphResponse>>();
+  for (const it of items) {
+    const deps = it.dependsOn ?? [];
+    const ids = { requestId: randomUUID(), clientRequestId: call.clientRequestId };
+    const run = (): Promise<GraphResponse> => {
+      let rel = it.url.startsWith('/') ? it.url : `/${it.url}`;
+      rel = rel.replace(/^\/(v1\.0|beta)(?=\/)/i, '');
+      const u = new URL(rel, 'https://sandbox.invalid');
+      const injected = injectFault(ctx, ids);
+      if (injected) return Promise.resolve(injected);
+      return dispatch(ctx, principal, {
+        method: it.method.toUpperCase(),
+        segments: u.pathname.split('/').filter(Boolean),
+        query: u.searchParams,
+        body: it.body,
+        ...ids,
+      });
+    };
+    // Items without dependencies start now, in the same tick, as Graph runs them in parallel.
+    results.set(
+      it.id,
+      deps.length === 0
+        ? run()
+        : Promise.all(deps.map((d) => results.get(d) as Promise<GraphResponse>)).then((done) =>
+            done.some((r) => r.status >= 400)
+              ? graphError(ctx, ids, 424, 'FailedDependency', 'Failed dependency: a request this one depends on failed.')
+              : run(),
+          ),
+    );
+  }
+  const responses = await Promise.all(
+    items.map(async (it) => {
+      const r = await (results.get(it.id) as Promise<GraphResponse>);
+      const headers: Record<string, string> = { 'Content-Type': r.headers['content-type'] ?? 'application/json' };
+      if (r.headers['retry-after']) headers['Retry-After'] = r.headers['retry-after'];
+      return { id: it.id, status: r.status, headers, body: r.body };
+    }),
+  );
+  for (const r of responses) ctx.faults.stats.graph.byStatus[String(r.status)] = (ctx.faults.stats.graph.byStatus[String(r.status)] ?? 0) + 1;
+  return ok(call, 200, { responses });
+}

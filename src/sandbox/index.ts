@@ -1,0 +1,247 @@
+/**
+ * The built-in sandbox tenant: Entra ID (v2.0) and the Microsoft Graph subset the product uses, over
+ * real HTTPS on loopback, so the product's unchanged MSAL, Graph client and JWKS code run against it.
+ *
+ * One HTTPS listener serves Entra (discovery, JWKS, token), Graph (/v1.0) and the control API
+ * (/_control, loopback only). A second, plain-HTTP loopback listener serves the pages a person's
+ * browser opens (authorize: account picker, consent), so no certificate warning ever appears; the
+ * openid-configuration's authorization_endpoint points there and MSAL follows it.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { handlePages } from './authorize';
+import type { CertificateFiles } from './certs';
+import { silentLogger, type AuthRequest, type SandboxContext, type SandboxLogger } from './context';
+import { createControl, handleControl, type SandboxControl } from './control';
+import { handleEntra } from './entra';
+import { Faults } from './faults';
+import { handleGraph } from './graph';
+import { requestUrl, sendJson, sendHtml } from './http';
+import { ACCESS_TOKEN_SECONDS } from './issuance';
+import { GRAPH_APP_ID, GRAPH_RESOURCE } from './permissions';
+import { loadContosoSeed, type SandboxSeed } from './seed';
+import { World } from './state';
+import { TokenSigner, pairwiseSub } from './tokens';
+
+export { ensureCertificates, type CertificateFiles } from './certs';
+export {
+  describeDemoUsers,
+  loadContosoSeed,
+  parseSeed,
+  type SandboxSeed,
+  type SeedUser,
+  type ConsentDecision,
+  type MailboxState,
+  type LegacyConnection,
+} from './seed';
+export type { SandboxControl, FaultTarget, SandboxStats } from './control';
+export type { SandboxLogger } from './context';
+
+/** Client id of Microsoft Teams (desktop/mobile): the `azp` of Teams SSO tokens. */
+export const TEAMS_CLIENT_ID = '1fec8e78-bce4-4aaf-ab1b-5451cc387264';
+
+export interface SandboxOptions {
+  certs: CertificateFiles;
+  /** Loopback address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** HTTPS port for Entra + Graph + control (default 0: any free port). */
+  port?: number;
+  /** Plain-HTTP port for the browser sign-in pages (default 0). */
+  pagesPort?: number;
+  /** Added to the product app's redirect URIs, e.g. http://localhost:3978/auth/callback. */
+  productRedirectUris: string[];
+  /** Added to the product app's App ID URIs: `api://host[:port]` or `api://host[:port]/<clientId>`. */
+  productIdentifierUris?: string[];
+  /** Default: the Contoso seed (src/sandbox/contoso.json). */
+  seed?: SandboxSeed;
+  logger?: SandboxLogger;
+}
+
+export interface IssueTokenOptions {
+  upn: string;
+  /** `api://…/<clientId>`, the product client id, or https://graph.microsoft.com; any other string is used as is. */
+  audience: string;
+  /** Default: `access_as_user` for the product API, the user's granted scopes (or User.Read) for Graph. */
+  scp?: string;
+  /** Default: the user's app roles on the product app (e.g. ConnectionCenter.Admin). */
+  roles?: string[];
+  /** Default 3599; zero or negative gives an already expired token. */
+  expiresInSeconds?: number;
+  /** Default: the user's tenant. */
+  tenantId?: string;
+  /** `azp` (the calling client). Default: Microsoft Teams for the product API, the product app otherwise. */
+  appId?: string;
+}
+
+export interface Sandbox {
+  /** https://127.0.0.1:PORT — AAD_APP_OAUTH_AUTHORITY_HOST. */
+  authorityHost: string;
+  /** https://127.0.0.1:PORT (no /v1.0) — GRAPH_ENDPOINT. Graph client customHosts: the host without port. */
+  graphEndpoint: string;
+  /** http://127.0.0.1:PORT2 — where the browser signs in. */
+  pagesOrigin: string;
+  /** '127.0.0.1:PORT' for MSAL knownAuthorities. */
+  knownAuthority: string;
+  /** The Contoso tenant id. */
+  tenantId: string;
+  productApp: { clientId: string; clientSecret: string };
+  seed: SandboxSeed;
+  control: SandboxControl;
+  issueToken(opts: IssueTokenOptions): Promise<string>;
+  close(): Promise<void>;
+}
+
+function listen(server: http.Server | https.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: http.Server | https.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
+  if (process.env.NODE_ENV === 'production') {
+    throw new Error(
+      'Refusing to start the sandbox tenant with NODE_ENV=production: configure a real tenant (AAD_APP_CLIENT_ID, SECRET_AAD_APP_CLIENT_SECRET, AAD_APP_TENANT_ID).',
+    );
+  }
+  const host = options.host ?? '127.0.0.1';
+  if (!['127.0.0.1', '::1', 'localhost'].includes(host)) throw new Error(`The sandbox listens on loopback only, not '${host}'.`);
+  const urlHost = host === '::1' ? '[::1]' : host;
+  const seed = options.seed ?? loadContosoSeed();
+  const logger = options.logger ?? silentLogger;
+  const world = new World(seed, options.productRedirectUris, options.productIdentifierUris ?? []);
+  const signer = await TokenSigner.create();
+  const ctx: SandboxContext = {
+    world,
+    signer,
+    faults: new Faults(),
+    authorityHost: '',
+    graphEndpoint: '',
+    pagesOrigin: '',
+    logger,
+    authRequests: new Map<string, AuthRequest>(),
+  };
+  const control = createControl(ctx);
+
+  const api = https.createServer({ key: options.certs.keyPem, cert: options.certs.certPem }, (req, res) => {
+    const started = Date.now();
+    const url = requestUrl(req.url, 'https://sandbox.invalid');
+    if (!url) return sendJson(res, 400, { error: 'invalid_request', error_description: 'The request target is not a valid URL.' });
+    res.on('finish', () =>
+      logger.debug({ sandbox: 'api', method: req.method, path: url.pathname, status: res.statusCode, ms: Date.now() - started }, 'sandbox request'),
+    );
+    void (async () => {
+      try {
+        if (await handleControl(control, req, res, url)) return;
+        if (await handleGraph(ctx, req, res, url)) return;
+        if (await handleEntra(ctx, req, res, url)) return;
+        sendJson(res, 404, { error: { code: 'NotFound', message: 'No sandbox endpoint at this path.' } });
+      } catch (err) {
+        logger.error({ err: err instanceof Error ? err.message : String(err), path: url.pathname }, 'sandbox: unexpected error');
+        sendJson(res, 500, { error: 'server_error', error_description: 'The sandbox failed to handle this request.' });
+      }
+    })();
+  });
+  const pages = http.createServer((req, res) => {
+    void handlePages(ctx, req, res).catch((err: unknown) => {
+      logger.error({ err: err instanceof Error ? err.message : String(err) }, 'sandbox pages: unexpected error');
+      sendHtml(res, 500, '<!doctype html><title>Error</title><p>The sandbox sign-in page failed.</p>');
+    });
+  });
+  // Slow or stuck clients must not keep a test run alive.
+  for (const s of [api, pages]) {
+    s.keepAliveTimeout = 5000;
+    s.headersTimeout = 10_000;
+    s.requestTimeout = 30_000;
+  }
+
+  const port = await listen(api, options.port ?? 0, host);
+  let pagesPort: number;
+  try {
+    pagesPort = await listen(pages, options.pagesPort ?? 0, host);
+  } catch (err) {
+    await closeServer(api);
+    throw err;
+  }
+  ctx.authorityHost = `https://${urlHost}:${port}`;
+  ctx.graphEndpoint = ctx.authorityHost;
+  ctx.pagesOrigin = `http://${urlHost}:${pagesPort}`;
+  logger.info({ authorityHost: ctx.authorityHost, pagesOrigin: ctx.pagesOrigin }, 'sandbox tenant listening');
+
+  const productSecret = world.apps[0].secrets.find((s) => Date.parse(s.endDateTime) > Date.now()) ?? world.apps[0].secrets[0];
+
+  async function issueToken(o: IssueTokenOptions): Promise<string> {
+    const tenant = o.tenantId ? world.findTenant(o.tenantId) : undefined;
+    if (o.tenantId && !tenant) throw new Error(`issueToken: no sandbox tenant '${o.tenantId}'`);
+    const user = tenant ? world.findUser(tenant, o.upn) : world.findUserAnywhere(o.upn);
+    if (!user) throw new Error(`issueToken: no sandbox user '${o.upn}'${tenant ? ` in ${tenant.displayName}` : ''}`);
+    const tid = tenant?.id ?? user.tenantId;
+    const resourceApp = world.resolveAppUri(o.audience);
+    const isGraph = o.audience === GRAPH_RESOURCE || o.audience === `${GRAPH_RESOURCE}/` || o.audience === GRAPH_APP_ID;
+    const product = world.apps[0];
+    const azp = o.appId ?? (resourceApp ? TEAMS_CLIENT_ID : product.clientId);
+    const granted = world.grantsFor(tid, user.oid, product.clientId).filter((s) => !['openid', 'profile', 'email', 'offline_access'].includes(s.toLowerCase()));
+    const scp = o.scp ?? (resourceApp ? 'access_as_user' : isGraph ? (granted.length ? granted.join(' ') : 'User.Read') : 'access_as_user');
+    const app = resourceApp ? world.app(resourceApp) : undefined;
+    const roles = o.roles ?? (app ? user.roles.filter((r) => app.appRoles.some((ar) => ar.value === r)) : []);
+    const lifetime = o.expiresInSeconds ?? ACCESS_TOKEN_SECONDS;
+    const now = Math.floor(world.now() / 1000);
+    const iat = lifetime > 0 ? now : now + lifetime - 3600;
+    const claims: Record<string, unknown> = {
+      aud: o.audience,
+      iss: `${ctx.authorityHost}/${tid}/v2.0`,
+      iat,
+      nbf: iat,
+      exp: now + lifetime,
+      aio: randomUUID(),
+      azp,
+      azpacr: '0',
+      idtyp: 'user',
+      name: user.displayName,
+      oid: user.oid,
+      preferred_username: user.upn,
+      rh: '0.sandbox.',
+      scp,
+      sub: pairwiseSub(user.oid, resourceApp ?? azp),
+      tid,
+      ver: '2.0',
+    };
+    if (roles.length) claims.roles = roles;
+    if (isGraph) {
+      claims.appid = azp;
+      claims.upn = user.upn;
+    }
+    return signer.sign(claims);
+  }
+
+  let closed = false;
+  return {
+    authorityHost: ctx.authorityHost,
+    graphEndpoint: ctx.graphEndpoint,
+    pagesOrigin: ctx.pagesOrigin,
+    knownAuthority: `${urlHost}:${port}`,
+    tenantId: seed.tenant.id,
+    productApp: { clientId: seed.productApp.clientId, clientSecret: productSecret.value },
+    seed,
+    control,
+    issueToken,
+    async close() {
+      if (closed) return;
+      closed = true;
+      ctx.faults.release();
+      await Promise.all([closeServer(api), closeServer(pages)]);
+    },
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * The sandbox's token signing key, its JWKS, and minting/verification of RS256 JWTs with the claims
+ * Entra ID puts in v2.0 tokens. One key per sandbox instance: tokens never outlive the sandbox.
+ */
+import { createHash, generateKeyPair, randomUUID, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
+import { SignJWT, exportJWK, jwtVerify, decodeProtectedHeader, errors as joseErrors, type JWK, type JWTPayload } from 'jose';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+export interface Jwks {
+  keys: (JWK & { kid: string; use: string; x5t: string; issuer: string })[];
+}
+
+export class TokenSigner {
+  private constructor(
+    private readonly privateKey: KeyObject,
+    readonly publicKey: KeyObject,
+    readonly kid: string,
+    private readonly publicJwk: JWK,
+  ) {}
+
+  static async create(): Promise<TokenSigner> {
+    const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
+    const jwk = await exportJWK(publicKey);
+    // Entra key ids look like a base64url thumbprint; derive one from the modulus.
+    const kid = createHash('sha1')
+      .update(jwk.n ?? '')
+      .digest('base64url');
+    return new TokenSigner(privateKey, publicKey, kid, jwk);
+  }
+
+  jwks(authorityHost: string): Jwks {
+    return {
+      keys: [{ kty: 'RSA', use: 'sig', kid: this.kid, x5t: this.kid, n: this.publicJwk.n, e: this.publicJwk.e, issuer: `${authorityHost}/{tenantid}/v2.0` }],
+    };
+  }
+
+  async sign(claims: JWTPayload & Record<string, unknown>): Promise<string> {
+    return new SignJWT({ uti: randomUUID().replace(/-/g, '').slice(0, 22), ...claims })
+      .setProtectedHeader({ typ: 'JWT', alg: 'RS256', kid: this.kid })
+      .sign(this.privateKey);
+  }
+
+  /**
+   * Verify signature and lifetime (against `nowMs`, the sandbox clock). Returns a reason instead of
+   * throwing so that callers can word the error the way the real service does.
+   */
+  async verify(
+    token: string,
+    nowMs: number,
+  ): Promise<{ ok: true; claims: JWTPayload & Record<string, unknown> } | { ok: false; reason: 'malformed' | 'signature' | 'expired' | 'not-yet-valid' }> {
+    if (token.split('.').length !== 3) return { ok: false, reason: 'malformed' };
+    try {
+      const header = decodeProtectedHeader(token);
+      if (header.alg !== 'RS256' || header.kid !== this.kid) return { ok: false, reason: 'signature' };
+    } catch {
+      return { ok: false, reason: 'malformed' };
+    }
+    try {
+      const { payload } = await jwtVerify(token, this.publicKey, { algorithms: ['RS256'], currentDate: new Date(nowMs), clockTolerance: 300 });
+      return { ok: true, claims: payload as JWTPayload & Record<string, unknown> };
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) return { ok: false, reason: 'expired' };
+      if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf') return { ok: false, reason: 'not-yet-valid' };
+      if (err instanceof joseErrors.JWSSignatureVerificationFailed) return { ok: false, reason: 'signature' };
+      return { ok: false, reason: 'malformed' };
+    }
+  }
+}
+
+/** Pairwise `sub` as Entra computes it: stable per user and app, different across apps. */
+export function pairwiseSub(oid: string, clientId: string): string {
+  return createHash('sha256').update(`${oid}|${clientId}`).digest('base64url').slice(0, 43);
+}
+
+/** `client_info` lets MSAL build the home account id `oid.tid`. */
+export function clientInfo(oid: string, tid: string): string {
+  return Buffer.from(JSON.stringify({ uid: oid, utid: tid })).toString('base64url');
+}
