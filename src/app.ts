@@ -167,8 +167,13 @@ function registerTab(server: Server, tabDir: string, logger: Logger) {
     res.end();
   };
   server.get('/', toTab);
+  const index = restify.plugins.serveStatic({ directory: dir, file: 'index.html' });
+  // ignoreTrailingSlash makes /tab and /tab/ one route: serve the page at /tab/, send /tab there.
   server.get('/tab', (req: Request, res: Response, next: restify.Next) => {
-    if (req.path().endsWith('/')) return next();
+    if (req.path().endsWith('/')) {
+      res.setHeader('Cache-Control', 'no-cache');
+      return index(req, res, next);
+    }
     void toTab(req, res);
     return next(false);
   });

@@ -57,20 +57,28 @@ export interface AppConfig {
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const httpsUrl = (allowHttpLoopback: boolean) =>
-  z.string().refine((v) => {
-    try {
-      const u = new URL(v);
-      if (u.protocol === 'https:') return true;
-      return allowHttpLoopback && u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
-    } catch {
-      return false;
-    }
-  }, allowHttpLoopback ? 'must be an https:// URL (http:// only for localhost)' : 'must be an https:// URL');
+  z.string().refine(
+    (v) => {
+      try {
+        const u = new URL(v);
+        if (u.protocol === 'https:') return true;
+        return allowHttpLoopback && u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
+      } catch {
+        return false;
+      }
+    },
+    allowHttpLoopback ? 'must be an https:// URL (http:// only for localhost)' : 'must be an https:// URL',
+  );
 
 const schema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-    PORT: z.coerce.number().int('must be a whole number').min(0, 'must be 0–65535').max(65535, 'must be 0–65535').default(3978),
+    PORT: z.coerce
+      .number({ error: 'must be a whole number (a TCP port)' })
+      .int('must be a whole number')
+      .min(0, 'must be 0–65535')
+      .max(65535, 'must be 0–65535')
+      .default(3978),
     TAB_ENDPOINT: httpsUrl(true).optional(),
     AAD_APP_CLIENT_ID: z.string().regex(GUID, 'must be a GUID (the Application (client) ID)').optional(),
     SECRET_AAD_APP_CLIENT_SECRET: z.string().min(1).optional(),
@@ -116,12 +124,14 @@ function parseKeys(raw: string): EncryptionKey[] {
     const b64 = part.trim();
     const key = Buffer.from(b64, 'base64');
     if (key.length !== 32 || !/^[A-Za-z0-9+/=_-]+$/.test(b64)) {
-      throw new ConfigError('ENCRYPTION_KEY', `${i > 0 ? `(entry ${i + 1}) ` : ''}must be 32 bytes encoded as base64 (generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64'))")`);
+      throw new ConfigError(
+        'ENCRYPTION_KEY',
+        `${i > 0 ? `(entry ${i + 1}) ` : ''}must be 32 bytes encoded as base64 (generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64'))")`,
+      );
     }
     return { id: keyIdOf(key), key };
   });
 }
-
 
 export interface LoadOptions {
   /** Where the development key and the default database live; default ./data */
