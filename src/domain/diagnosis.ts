@@ -55,6 +55,8 @@ export function diagnoseTokenError(f: TokenErrorFacts): ErrorCode {
   if (f.subError === 'consent_required' || f.error === 'consent_required') return 'USER_CONSENT_REQUIRED';
   if (f.error === 'access_denied') return 'USER_CONSENT_REQUIRED';
   if (f.error === 'invalid_grant' && (f.grant === 'refresh_token' || f.grant === undefined)) return 'REFRESH_TOKEN_REVOKED';
+  // A code already redeemed (AADSTS54005), a PKCE mismatch (501481): the sign-in link is spent, start again.
+  if (f.error === 'invalid_grant' && f.grant === 'authorization_code') return 'AUTH_STATE_INVALID';
   if (f.error === 'invalid_tenant') return 'TENANT_NOT_FOUND';
   if (f.error === 'unauthorized_client') return 'APP_NOT_FOUND_IN_TENANT';
   if (f.error === 'invalid_client') return 'SECRET_ID_NOT_VALUE';
