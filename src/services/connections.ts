@@ -43,7 +43,8 @@ export class ConnectionService {
   constructor(private readonly deps: ConnectionServiceDeps) {}
 
   async enabledFeatures(tenantId: string): Promise<Feature[]> {
-    const tenant = await this.deps.store.ensureTenant(tenantId);
+    // Read first: this runs on every request, and ensureTenant writes.
+    const tenant = (await this.deps.store.getTenant(tenantId)) ?? (await this.deps.store.ensureTenant(tenantId));
     return tenant.enabledFeatures.length ? tenant.enabledFeatures : [...FEATURES];
   }
 

@@ -18,13 +18,19 @@ export interface TestProduct extends RunningProduct {
   /** An SSO token for a demo user, as Teams' getAuthToken would return it. */
   ssoToken(upn: string, overrides?: { audience?: string; scp?: string; roles?: string[]; expiresInSeconds?: number; tenantId?: string }): Promise<string>;
   /** fetch against the product with an optional bearer token. */
-  call(method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: string | Buffer }): Promise<{ status: number; body: any; headers: Headers; text: string }>;
+  call(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; headers?: Record<string, string>; raw?: string | Buffer },
+  ): Promise<{ status: number; body: any; headers: Headers; text: string }>;
   close(): Promise<void>;
 }
 
 export const KEY = Buffer.alloc(32, 3).toString('base64');
 
-export async function startTestProduct(options: { env?: Record<string, string>; now?: () => Date; background?: boolean; tabDir?: string } = {}): Promise<TestProduct> {
+export async function startTestProduct(
+  options: { env?: Record<string, string>; now?: () => Date; background?: boolean; tabDir?: string } = {},
+): Promise<TestProduct> {
   const sandbox = await startTestSandbox();
   const logs: string[] = [];
   const destination = new Writable({
@@ -33,10 +39,17 @@ export async function startTestProduct(options: { env?: Record<string, string>; 
       cb();
     },
   });
-  const logger = createLogger({ level: 'debug', destination });
+  const logger = createLogger({ level: options.env?.LOG_LEVEL ?? 'debug', destination });
   const dataDir = mkdtempSync(path.join(tmpdir(), 'cc-product-'));
   const config = loadConfig({ PORT: '0', ENCRYPTION_KEY: KEY, DATA_STORE: 'sqlite::memory:', ...options.env }, { dataDir });
-  const product = await startProduct(config, { logger, sandbox, host: '127.0.0.1', now: options.now, background: options.background ?? false, tabDir: options.tabDir });
+  const product = await startProduct(config, {
+    logger,
+    sandbox,
+    host: '127.0.0.1',
+    now: options.now,
+    background: options.background ?? false,
+    tabDir: options.tabDir,
+  });
   const tabDomain = `localhost:${product.port}`;
   const clientId = product.identity.clientId;
   return {
@@ -44,7 +57,9 @@ export async function startTestProduct(options: { env?: Record<string, string>; 
     sandbox,
     logs,
     async ssoToken(upn, overrides = {}) {
-      const user = sandbox.seed.users.find((u) => u.upn === upn) ?? sandbox.seed.otherTenants?.flatMap((t: { users: Array<{ upn: string; roles?: string[] }> }) => t.users).find((u: { upn: string }) => u.upn === upn);
+      const user =
+        sandbox.seed.users.find((u) => u.upn === upn) ??
+        sandbox.seed.otherTenants?.flatMap((t: { users: Array<{ upn: string; roles?: string[] }> }) => t.users).find((u: { upn: string }) => u.upn === upn);
       return sandbox.issueToken({
         upn,
         audience: overrides.audience ?? `api://${tabDomain}/${clientId}`,
@@ -64,7 +79,7 @@ export async function startTestProduct(options: { env?: Record<string, string>; 
         body = JSON.stringify(o.body);
         headers['content-type'] ??= 'application/json';
       }
-      const res = await fetch(`${product.url}${p}`, { method, headers, body: body as BodyInit | undefined, redirect: "manual" });
+      const res = await fetch(`${product.url}${p}`, { method, headers, body: body as BodyInit | undefined, redirect: 'manual' });
       const text = await res.text();
       let parsed: unknown;
       try {

@@ -106,7 +106,11 @@ describe('API security and error envelope', () => {
     expect(badMode.status).toBe(400);
     expect(badMode.body.error.message).toContain('mode');
 
-    const big = await p.call('PUT', '/api/admin/domains', { token: await p.ssoToken('adele.vance@contoso.com'), raw: JSON.stringify({ domains: ['x'.repeat(2 * 1024 * 1024)] }), headers: { 'content-type': 'application/json' } });
+    const big = await p.call('PUT', '/api/admin/domains', {
+      token: await p.ssoToken('adele.vance@contoso.com'),
+      raw: JSON.stringify({ domains: ['x'.repeat(2 * 1024 * 1024)] }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(big.status).toBe(413);
     expect(big.body.error.code).toBe('PAYLOAD_TOO_LARGE');
   });
@@ -118,5 +122,9 @@ describe('API security and error envelope', () => {
     expect(csp).toContain('https://teams.microsoft.com');
     expect(csp).toContain('https://outlook.office.com');
     expect(csp).toContain('https://*.microsoft365.com');
+    // The manifest's developer links.
+    for (const page of ['privacy.html', 'terms.html']) expect((await fetch(`${p.url}/tab/${page}`)).status).toBe(200);
+    const root = await fetch(`${p.url}/`, { redirect: 'manual' });
+    expect(root.headers.get('location')).toBe('/tab/');
   });
 });
