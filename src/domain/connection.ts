@@ -1,6 +1,7 @@
 /** Connection kinds and states (DESIGN §1) and what a connection allows. Pure. */
 import { DELEGATED_SCOPES, FEATURES, FEATURE_LABELS, type Feature, missingDelegatedScopes, APPLICATION_ROLES, missingApplicationRoles } from './features';
 import type { ErrorCode } from './errors';
+import { formatLongDate } from './deadlines';
 
 export const CONNECTION_KINDS = ['ews-basic', 'ews-oauth', 'graph-delegated', 'graph-app'] as const;
 export type ConnectionKind = (typeof CONNECTION_KINDS)[number];
@@ -81,7 +82,7 @@ export function legacyFeatures(kind: ConnectionKind, state: ConnectionState, ews
   for (const f of FEATURES) {
     if (f === 'taskSync') out[f] = { available: false, reason: 'Task Sync needs an Office 365 connection (Microsoft To Do).' };
     else if (state !== 'connected') out[f] = { available: false, reason: 'The Exchange connection is not working; connect Office 365 instead.' };
-    else out[f] = { available: true, reason: `Through ${kind === 'ews-basic' ? 'EWS with Basic Auth' : 'EWS'}, which stops working on ${ewsEndDate}.` };
+    else out[f] = { available: true, reason: `Through ${kind === 'ews-basic' ? 'EWS with Basic Auth' : 'EWS'}, which stops working on ${formatLongDate(ewsEndDate)}.` };
   }
   return out;
 }

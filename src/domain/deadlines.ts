@@ -99,3 +99,10 @@ export const DEADLINE_HEADLINES: Record<Deadline['id'], string> = {
   'smtp-auth-basic-disabled': 'SMTP AUTH with Basic Authentication is turned off by default',
   'ews-removed': 'Exchange Web Services stops working',
 };
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+/** "2027-04-01" → "1 April 2027": how dates read in reasons, cards and banners. */
+export function formatLongDate(isoDate: string): string {
+  const [y, m, d] = isoDate.slice(0, 10).split('-').map(Number);
+  return y && m && d ? `${d} ${MONTHS[m - 1]} ${y}` : isoDate;
+}
