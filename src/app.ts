@@ -30,6 +30,19 @@ export const FRAME_ANCESTORS = [
   'https://*.skype.com',
 ];
 
+/** Built once: it is sent with every response. */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  // Fluent UI (Griffel) injects styles at run time.
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  // teams-js fetches its list of valid host origins from the Office CDN.
+  "connect-src 'self' https://res.cdn.office.net",
+  "form-action 'self' http://localhost:* http://127.0.0.1:* https:",
+  `frame-ancestors ${FRAME_ANCESTORS.join(' ')}`,
+].join('; ');
+
 export interface RouteModule {
   (server: Server): void;
 }
@@ -82,19 +95,7 @@ export function buildApp(options: AppOptions): BuiltApp {
     }
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
-    res.setHeader(
-      'Content-Security-Policy',
-      [
-        "default-src 'self'",
-        "script-src 'self'",
-        // Fluent UI (Griffel) injects styles at run time.
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data:",
-        "connect-src 'self' https://res.cdn.office.net",
-        "form-action 'self' http://localhost:* http://127.0.0.1:* https:",
-        `frame-ancestors ${FRAME_ANCESTORS.join(' ')}`,
-      ].join('; '),
-    );
+    res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     return next();
   });
 

@@ -42,10 +42,19 @@ export function randomToken(bytes = 32): string {
 export class ConnectionService {
   constructor(private readonly deps: ConnectionServiceDeps) {}
 
+  /** Tenant settings change rarely and are read on every request: keep them for a few seconds. */
+  private readonly featureCache = new Map<string, { features: Feature[]; until: number }>();
+
   async enabledFeatures(tenantId: string): Promise<Feature[]> {
-    // Read first: this runs on every request, and ensureTenant writes.
+    const now = Date.now();
+    const hit = this.featureCache.get(tenantId);
+    if (hit && hit.until > now) return hit.features;
+    // Read first: ensureTenant writes.
     const tenant = (await this.deps.store.getTenant(tenantId)) ?? (await this.deps.store.ensureTenant(tenantId));
-    return tenant.enabledFeatures.length ? tenant.enabledFeatures : [...FEATURES];
+    const features = tenant.enabledFeatures.length ? tenant.enabledFeatures : [...FEATURES];
+    if (this.featureCache.size > 10_000) this.featureCache.clear();
+    this.featureCache.set(tenantId, { features, until: now + 5_000 });
+    return features;
   }
 
   async getMine(user: UserContext): Promise<ConnectionResponse> {
