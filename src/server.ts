@@ -243,6 +243,12 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   if (options.background !== false) {
     bot.notifier.start();
     const daily = async () => {
+      // Re-test every saved service account: a revoked consent or an expired secret is caught without anyone looking.
+      for (const tenant of await store.listTenants().catch(() => [])) {
+        if (await store.getServiceAccount(tenant.tenantId).catch(() => undefined)) {
+          await admin.testSaved(tenant.tenantId, 'system').catch((err) => logger.error({ err, tenantId: tenant.tenantId }, 'scheduled service-account test failed'));
+        }
+      }
       await bot.runDailyChecks(now()).catch((err) => logger.error({ err }, 'daily checks failed'));
       await store.purgeExpired(now()).catch((err) => logger.warn({ err }, 'purge failed'));
     };

@@ -27,9 +27,11 @@ function redirect(res: Response, location: string) {
   res.end();
 }
 
-function finishUrl(mode: 'popup' | 'redirect', outcome: { ok: true } | { ok: false; code: ErrorCode }): string {
-  if (mode === 'popup') return outcome.ok ? '/auth/end?status=success' : `/auth/end?status=failure&code=${outcome.code}`;
-  return outcome.ok ? '/tab/?connect=success' : `/tab/?connect=failure&code=${outcome.code}`;
+function finishUrl(mode: 'popup' | 'redirect', outcome: { ok: true } | { ok: false; code: ErrorCode; adminConsentUrl?: string }): string {
+  // The tenant's admin-consent link travels with ADMIN_APPROVAL_REQUIRED so the remedy can name it.
+  const extra = !outcome.ok && outcome.adminConsentUrl ? `&adminConsentUrl=${encodeURIComponent(outcome.adminConsentUrl)}` : '';
+  if (mode === 'popup') return outcome.ok ? '/auth/end?status=success' : `/auth/end?status=failure&code=${outcome.code}${extra}`;
+  return outcome.ok ? '/tab/?connect=success' : `/tab/?connect=failure&code=${outcome.code}${extra}`;
 }
 
 /** Callback parameters from the query (response_mode=query) or a form post (form_post). */
@@ -93,7 +95,8 @@ export function authRoutes(deps: AuthRouteDeps) {
       if (params.error) {
         const code = deps.connections.consentErrorCode(params.error, params.error_description);
         deps.logger.info({ code, error: params.error }, 'consent not given');
-        return redirect(res, finishUrl(record.mode, { ok: false, code }));
+        const adminConsentUrl = code === 'ADMIN_APPROVAL_REQUIRED' ? deps.connections.adminConsentUrl(record.tenantId) : undefined;
+        return redirect(res, finishUrl(record.mode, { ok: false, code, adminConsentUrl }));
       }
       if (!params.code) return redirect(res, finishUrl(record.mode, { ok: false, code: 'AUTH_STATE_INVALID' }));
       try {

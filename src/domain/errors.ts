@@ -201,6 +201,15 @@ export class AppError extends Error {
   }
 }
 
+/** The remedy for a code, made specific where the context allows (e.g. the tenant's admin-consent link). */
+export function remedyWith(code: ErrorCode, context: { adminConsentUrl?: string } = {}): string | undefined {
+  if (code === 'ADMIN_APPROVAL_REQUIRED' && context.adminConsentUrl) {
+    return `Ask an administrator to grant tenant-wide consent for Connection Center at ${context.adminConsentUrl}, then connect again.`;
+  }
+  const entry: CatalogueEntry = ERROR_CATALOGUE[code];
+  return entry.remedy;
+}
+
 /** A catalogue entry as a body, optionally with a more specific message / remedy. */
 export function errorBody(code: ErrorCode, message?: string, remedy?: string): ErrorBody {
   const entry: CatalogueEntry = ERROR_CATALOGUE[code];

@@ -3,7 +3,7 @@
  * a message and a remedy, so no screen ever shows a raw HTTP status.
  */
 import type { ErrorEnvelope } from '../../src/api/contract';
-import { ERROR_CATALOGUE, isErrorCode } from '../../src/domain/errors';
+import { ERROR_CATALOGUE, isErrorCode, remedyWith } from '../../src/domain/errors';
 
 export class ApiError extends Error {
   constructor(
@@ -18,9 +18,9 @@ export class ApiError extends Error {
 }
 
 /** An ApiError built from the catalogue entry of `code` (unknown codes fall back to INTERNAL). */
-export function catalogueError(code: string, status = 0): ApiError {
-  const entry = isErrorCode(code) ? ERROR_CATALOGUE[code] : ERROR_CATALOGUE.INTERNAL;
-  return new ApiError(isErrorCode(code) ? code : 'INTERNAL', entry.message, 'remedy' in entry ? entry.remedy : undefined, status);
+export function catalogueError(code: string, status = 0, context: { adminConsentUrl?: string } = {}): ApiError {
+  const known = isErrorCode(code) ? code : 'INTERNAL';
+  return new ApiError(known, ERROR_CATALOGUE[known].message, remedyWith(known, context), status);
 }
 
 export const UNREACHABLE = 'SERVER_UNREACHABLE';

@@ -19,7 +19,7 @@ import {
 } from '@fluentui/react-components';
 import { StrictMode, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { ERROR_CATALOGUE, isErrorCode } from '../../src/domain/errors';
+import { ERROR_CATALOGUE, isErrorCode, remedyWith } from '../../src/domain/errors';
 import { browserTheme, initializeHost, notifyAuthFailure, notifyAuthSuccess } from './host';
 import { THEMES } from './theme';
 import './index.css';
@@ -28,6 +28,8 @@ const params = new URLSearchParams(window.location.search);
 const success = params.get('status') === 'success';
 const rawCode = params.get('code') ?? '';
 const code = isErrorCode(rawCode) ? rawCode : 'INTERNAL';
+const adminConsentUrl = params.get('adminConsentUrl') ?? undefined;
+const remedy = remedyWith(code, { adminConsentUrl });
 
 const useStyles = makeStyles({
   card: {
@@ -48,7 +50,7 @@ function AuthEnd() {
     void initializeHost().then((inHost) => {
       if (!inHost) return setPhase('plain');
       if (success) notifyAuthSuccess();
-      else notifyAuthFailure(code);
+      else notifyAuthFailure(adminConsentUrl ? `${code} ${adminConsentUrl}` : code);
       setPhase('notified');
     });
   }, []);
@@ -72,7 +74,7 @@ function AuthEnd() {
         <MessageBar intent="error" layout="multiline" data-code={code}>
           <MessageBarBody>
             <MessageBarTitle>{entry.message}</MessageBarTitle>
-            {'remedy' in entry ? <div>{entry.remedy}</div> : null}
+            {remedy ? <div>{remedy}</div> : null}
             <Caption1>Code: {code}</Caption1>
           </MessageBarBody>
         </MessageBar>

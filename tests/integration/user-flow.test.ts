@@ -100,6 +100,8 @@ describe('user reconnect flow', () => {
     const { final } = await consent(p, 'lynne.robbins@contoso.com', { mode: 'redirect' });
     expect(final.searchParams.get('connect')).toBe('failure');
     expect(final.searchParams.get('code')).toBe('ADMIN_APPROVAL_REQUIRED');
+    // The remedy names the tenant's admin-consent page.
+    expect(final.searchParams.get('adminConsentUrl')).toBe(`${p.identity.authorityHost}/${CONTOSO}/adminconsent?client_id=${p.identity.clientId}`);
   });
 
   it('refuses a consent given by another account, and stores nothing for either', async () => {

@@ -131,8 +131,10 @@ function probeText(p: ProbeResult): { label: string; detail: string; remedy?: st
 
 /** The reason string of a failed Teams auth popup: our error code, or Teams' own words. */
 function popupFailure(e: unknown): { error?: ApiError; notice?: Notice } {
-  const reason = e instanceof Error ? e.message : String(e);
-  if (isErrorCode(reason)) return { error: catalogueError(reason) };
+  const raw = e instanceof Error ? e.message : String(e);
+  // auth-end reports "CODE" or "CODE <admin-consent URL>".
+  const [reason = '', adminConsentUrl] = raw.split(' ');
+  if (isErrorCode(reason)) return { error: catalogueError(reason, 0, { adminConsentUrl }) };
   if (reason === 'CancelledByUser')
     return {
       notice: {
