@@ -6,6 +6,7 @@ import type { ConnectionKind, ConnectionState, FeatureAvailability } from '../do
 import type { ErrorBody } from '../domain/errors';
 import type { Feature } from '../domain/features';
 import type { DeadlineView } from '../domain/deadlines';
+import type { FeatureMatrixEntry, TestStep } from '../store/types';
 
 export type { ErrorBody };
 export interface ErrorEnvelope {
@@ -92,20 +93,10 @@ export interface ServiceAccountInput {
   features: Feature[];
 }
 
-export type StepStatus = 'passed' | 'failed' | 'warning' | 'skipped';
-export interface TestStepView {
-  id: string;
-  status: StepStatus;
-  code?: string;
-  message: string;
-  remedy?: string;
-}
-export interface FeatureMatrixView {
-  required: string[];
-  granted: string[];
-  missing: string[];
-  available: boolean;
-}
+/** Test steps and the per-feature matrix are stored as they are shown. */
+export type { StepStatus } from '../store/types';
+export type TestStepView = TestStep;
+export type FeatureMatrixView = FeatureMatrixEntry;
 /** POST /api/admin/service-account/test */
 export interface ServiceAccountTestResponse {
   ok: boolean;
