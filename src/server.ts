@@ -184,7 +184,8 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   });
   const signIn = new SignInService({ store, auth: authPort, verifier, now, appIdUri: `api://${tabDomain}/${identity.clientId}`, tenantId: identity.tenantId });
 
-  let botRef: ReturnType<typeof createBot> | undefined;
+  // The admin service notifies the bot, which itself reads the admin service: tie the knot once both exist.
+  const late: { bot?: ReturnType<typeof createBot> } = {};
   const admin = new AdminService({
     store,
     tester,
@@ -193,7 +194,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     authorityHost: identity.authorityHost,
     hashKey: config.encryptionKeys[0]!.key,
     onTestOutcome: async (tenantId, previous, current) => {
-      await botRef?.emitTestOutcome(tenantId, previous, current);
+      await late.bot?.emitTestOutcome(tenantId, previous, current);
     },
   });
   const bot = createBot({
@@ -205,7 +206,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     logger: logger.child({ component: 'bot' }),
     now,
   });
-  botRef = bot;
+  late.bot = bot;
 
   const authDeps = { verifier, store, adminUpns: config.adminUpns, now };
   const app = buildApp({

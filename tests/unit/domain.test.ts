@@ -54,7 +54,7 @@ describe('connection state', () => {
     expect(delegatedState(full, [...all], 'ACCESS_DENIED')).toBe('failing');
   });
   it('explains legacy and app-only features', () => {
-    expect(legacyFeatures('ews-basic', 'connected', '2027-04-01').emailSync.reason).toContain('2027-04-01');
+    expect(legacyFeatures('ews-basic', 'connected', '2027-04-01').emailSync.reason).toContain('1 April 2027');
     expect(legacyFeatures('ews-basic', 'connected', '2027-04-01').taskSync.available).toBe(false);
     expect(appOnlyFeatures(['Mail.Read', 'Mail.ReadWrite'], 'connected', ['emailSync']).emailSync.available).toBe(true);
     expect(appOnlyFeatures(['Mail.Read'], 'connected', ['emailSync']).emailSync.reason).toContain('Mail.ReadWrite');
