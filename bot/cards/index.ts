@@ -1,0 +1,4 @@
+/** The bot's Adaptive Cards: templates (*.json), typed models, the builder and the views. */
+export * from './models';
+export * from './build';
+export * from './views';

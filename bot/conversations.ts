@@ -1,0 +1,44 @@
+/** Reading Teams activities: tenant, scope, conversation id and the reference to store. */
+import { TurnContext, type Activity, type ConversationReference } from 'botbuilder';
+import type { ConversationScope } from '../src/store/types';
+
+/** Tenant ids are GUIDs; the product keys every record by the lower-cased form. */
+export function tenantOf(activity: Partial<Activity>): string | undefined {
+  const fromConversation = (activity.conversation as { tenantId?: unknown } | undefined)?.tenantId;
+  const fromChannelData = (activity.channelData as { tenant?: { id?: unknown } } | undefined)?.tenant?.id;
+  const id = typeof fromConversation === 'string' && fromConversation ? fromConversation : typeof fromChannelData === 'string' ? fromChannelData : undefined;
+  return id?.trim().toLowerCase() || undefined;
+}
+
+export function scopeOf(activity: Partial<Activity>): ConversationScope {
+  const type = activity.conversation?.conversationType;
+  if (type === 'channel') return 'team';
+  if (type === 'groupChat') return 'groupChat';
+  return 'personal';
+}
+
+/** A channel thread reply carries `;messageid=…`; alerts go to the channel itself. */
+export function conversationIdOf(activity: Partial<Activity>): string | undefined {
+  const id = activity.conversation?.id;
+  return typeof id === 'string' && id ? id.split(';messageid=')[0] : undefined;
+}
+
+/** The reference used later for proactive messages (continueConversationAsync). */
+export function referenceOf(activity: Partial<Activity>): Partial<ConversationReference> {
+  const ref = TurnContext.getConversationReference(activity);
+  const id = conversationIdOf(activity);
+  if (ref.conversation && id) ref.conversation = { ...ref.conversation, id };
+  // A reference names a conversation, not the message it came from.
+  delete ref.activityId;
+  return ref;
+}
+
+export function isLoopbackUrl(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    const host = new URL(value).hostname.replace(/^\[|\]$/g, '');
+    return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  } catch {
+    return false;
+  }
+}

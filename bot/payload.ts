@@ -1,0 +1,39 @@
+/**
+ * What an outbox item carries: a card name and its model. The card is built when it is delivered,
+ * so the stored payload stays small and a template fix reaches messages still waiting.
+ */
+import type { OutboxKind } from '../src/store/types';
+import { buildCard, cardAttachment, isCardName, type CardModels, type CardName } from './cards';
+
+export interface CardPayload<K extends CardName = CardName> {
+  card: K;
+  model: CardModels[K];
+}
+
+export function cardPayload<K extends CardName>(card: K, model: CardModels[K]): Record<string, unknown> {
+  return { card, model } satisfies CardPayload<K>;
+}
+
+export interface OutgoingActivity {
+  type: 'message';
+  attachments: Array<{ contentType: string; content: unknown }>;
+  /** Shown in notifications and the activity feed. */
+  summary?: string;
+}
+
+/** The message for an outbox payload; throws when the payload is not one this bot wrote. */
+export function activityFromPayload(payload: Record<string, unknown>): OutgoingActivity {
+  const { card, model } = payload as Partial<CardPayload>;
+  if (!isCardName(card) || !model || typeof model !== 'object') throw new Error('Outbox payload is not a card payload.');
+  const content = buildCard(card, model as CardModels[typeof card]);
+  const summary = typeof (model as { title?: unknown }).title === 'string' ? (model as { title: string }).title : undefined;
+  return { type: 'message', attachments: [cardAttachment(content)], ...(summary ? { summary } : {}) };
+}
+
+/**
+ * The event key of DESIGN §3 (tenant, kind, subject, milestone) plus the conversation: one event
+ * fans out to several admin conversations, and each delivery is deduplicated on its own.
+ */
+export function idempotencyKey(parts: { tenantId: string; kind: OutboxKind; subject: string; milestone: string | number; conversationId: string }): string {
+  return [parts.tenantId, parts.kind, parts.subject, String(parts.milestone), parts.conversationId].join('|');
+}

@@ -1,0 +1,22 @@
+/**
+ * What the bot needs from the rest of the product. The server implements it (src/api/routes-bot.ts);
+ * the bot never imports src/api or src/graph, so Teams specifics stay in bot/ (DESIGN §2).
+ */
+import type { PermissionsResponse, ServiceAccountTestResponse, SummaryResponse } from '../src/api/contract';
+import type { ConnectionRecord } from '../src/store/types';
+
+export interface BotServices {
+  /** True when this Entra user may run admin commands in this tenant. */
+  isAdmin(tenantId: string, userOid: string): Promise<boolean>;
+  summary(tenantId: string): Promise<SummaryResponse>;
+  /**
+   * Runs the test of the saved service account and stores it. The server also calls
+   * `bot.emitTestOutcome` for every stored test, so the bot does not do it again.
+   */
+  runServiceAccountTest(tenantId: string, actor: string): Promise<ServiceAccountTestResponse | { notConfigured: true }>;
+  /** Users on ews-basic or needing to reconnect (the `remind` audience). */
+  usersToNudge(tenantId: string): Promise<ConnectionRecord[]>;
+  permissions(tenantId: string): Promise<PermissionsResponse>;
+  /** Deep link to the personal tab (the "Reconnect" button). */
+  tabUrl(): string;
+}
