@@ -4,7 +4,9 @@ import path from 'node:path';
 import { ERROR_CATALOGUE, type CatalogueEntry } from '../src/domain/errors';
 
 export function renderErrorsDoc(): string {
-  const rows = Object.entries(ERROR_CATALOGUE).map(([code, e]: [string, CatalogueEntry]) => `| \`${code}\` | ${e.status} | ${e.message} | ${e.remedy ?? '—'} |`);
+  const rows = Object.entries(ERROR_CATALOGUE).map(
+    ([code, e]: [string, CatalogueEntry]) => `| \`${code}\` | ${e.status} | ${e.message} | ${e.remedy ?? '—'} |`,
+  );
   return [
     '# Error codes',
     '',

@@ -247,7 +247,9 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       // Re-test every saved service account: a revoked consent or an expired secret is caught without anyone looking.
       for (const tenant of await store.listTenants().catch(() => [])) {
         if (await store.getServiceAccount(tenant.tenantId).catch(() => undefined)) {
-          await admin.testSaved(tenant.tenantId, 'system').catch((err) => logger.error({ err, tenantId: tenant.tenantId }, 'scheduled service-account test failed'));
+          await admin
+            .testSaved(tenant.tenantId, 'system')
+            .catch((err) => logger.error({ err, tenantId: tenant.tenantId }, 'scheduled service-account test failed'));
         }
       }
       await bot.runDailyChecks(now()).catch((err) => logger.error({ err }, 'daily checks failed'));

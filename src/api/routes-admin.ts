@@ -21,10 +21,25 @@ export function adminRoutes(deps: AdminRouteDeps) {
 
   return (server: Server) => {
     server.get('/api/admin/domains', admin(step('readDomains', async (_req, res, s) => sendJson(res, 200, await deps.admin.getDomains(userOf(s))))));
-    server.put('/api/admin/domains', admin(parseJsonBody(), step('saveDomains', async (_req, res, s) => sendJson(res, 200, await deps.admin.putDomains(userOf(s), s.body)))));
+    server.put(
+      '/api/admin/domains',
+      admin(
+        parseJsonBody(),
+        step('saveDomains', async (_req, res, s) => sendJson(res, 200, await deps.admin.putDomains(userOf(s), s.body))),
+      ),
+    );
 
-    server.get('/api/admin/service-account', admin(step('readServiceAccount', async (_req, res, s) => sendJson(res, 200, await deps.admin.getServiceAccount(userOf(s))))));
-    server.put('/api/admin/service-account', admin(parseJsonBody(), step('saveServiceAccount', async (_req, res, s) => sendJson(res, 200, await deps.admin.putServiceAccount(userOf(s), s.body)))));
+    server.get(
+      '/api/admin/service-account',
+      admin(step('readServiceAccount', async (_req, res, s) => sendJson(res, 200, await deps.admin.getServiceAccount(userOf(s))))),
+    );
+    server.put(
+      '/api/admin/service-account',
+      admin(
+        parseJsonBody(),
+        step('saveServiceAccount', async (_req, res, s) => sendJson(res, 200, await deps.admin.putServiceAccount(userOf(s), s.body))),
+      ),
+    );
     server.del(
       '/api/admin/service-account',
       admin(
@@ -37,12 +52,21 @@ export function adminRoutes(deps: AdminRouteDeps) {
     );
     server.post(
       '/api/admin/service-account/test',
-      admin(parseJsonBody({ optional: true }), step('runServiceAccountTest', async (_req, res, s) => sendJson(res, 200, await deps.admin.test(userOf(s), s.body)))),
+      admin(
+        parseJsonBody({ optional: true }),
+        step('runServiceAccountTest', async (_req, res, s) => sendJson(res, 200, await deps.admin.test(userOf(s), s.body))),
+      ),
     );
-    server.get('/api/admin/permissions', admin(step('readPermissions', async (_req, res, s) => sendJson(res, 200, await deps.admin.permissions(userOf(s).tenantId)))));
+    server.get(
+      '/api/admin/permissions',
+      admin(step('readPermissions', async (_req, res, s) => sendJson(res, 200, await deps.admin.permissions(userOf(s).tenantId)))),
+    );
 
     server.get('/api/admin/summary', admin(step('summarise', async (_req, res, s) => sendJson(res, 200, await deps.admin.summary(userOf(s).tenantId)))));
-    server.get('/api/admin/connections', admin(step('listConnections', async (req, res, s) => sendJson(res, 200, await deps.admin.connections(userOf(s).tenantId, q(req))))));
+    server.get(
+      '/api/admin/connections',
+      admin(step('listConnections', async (req, res, s) => sendJson(res, 200, await deps.admin.connections(userOf(s).tenantId, q(req))))),
+    );
     server.get(
       '/api/admin/connections.csv',
       admin(
@@ -64,7 +88,8 @@ export function adminRoutes(deps: AdminRouteDeps) {
       admin(
         step('importConnections', async (req, res, s) => {
           const raw = rawBody(req);
-          if (!raw || raw.length === 0) throw new AppError('VALIDATION_FAILED', { message: 'body: send a CSV file (upn,kind[,lastSyncAt]) or JSON { "connections": [...] }.' });
+          if (!raw || raw.length === 0)
+            throw new AppError('VALIDATION_FAILED', { message: 'body: send a CSV file (upn,kind[,lastSyncAt]) or JSON { "connections": [...] }.' });
           sendJson(res, 200, await deps.admin.importConnections(userOf(s), (req.header('content-type') ?? '').toLowerCase(), raw));
         }),
       ),

@@ -41,7 +41,8 @@ function callbackParams(req: Request): Record<string, string> {
   for (const [k, v] of Object.entries(q)) if (typeof v === 'string') out[k] = v;
   if (req.method === 'POST') {
     const type = (req.header('content-type') ?? '').toLowerCase();
-    if (!type.startsWith('application/x-www-form-urlencoded')) throw new AppError('UNSUPPORTED_MEDIA_TYPE', { message: 'The callback accepts a form post (application/x-www-form-urlencoded).' });
+    if (!type.startsWith('application/x-www-form-urlencoded'))
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', { message: 'The callback accepts a form post (application/x-www-form-urlencoded).' });
     const body = rawBody(req)?.toString('utf8') ?? '';
     for (const [k, v] of new URLSearchParams(body)) out[k] = v;
   }
@@ -80,11 +81,15 @@ export function authRoutes(deps: AuthRouteDeps) {
         return redirect(res, finishUrl('popup', { ok: false, code: 'AUTH_STATE_INVALID' }));
       }
       if (record.purpose === 'signin') {
-        if (params.error || !params.code) return redirect(res, `/tab/?signin=failure&code=${params.error === 'access_denied' ? 'USER_CONSENT_REQUIRED' : 'INVALID_TOKEN'}`);
+        if (params.error || !params.code)
+          return redirect(res, `/tab/?signin=failure&code=${params.error === 'access_denied' ? 'USER_CONSENT_REQUIRED' : 'INVALID_TOKEN'}`);
         try {
           const { session, returnTo } = await deps.signIn.complete(record, params.code);
           const maxAge = Math.floor((Date.parse(session.expiresAt) - deps.now().getTime()) / 1000);
-          res.setHeader('Set-Cookie', `${SESSION_COOKIE}=${session.id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${deps.secureCookies ? '; Secure' : ''}`);
+          res.setHeader(
+            'Set-Cookie',
+            `${SESSION_COOKIE}=${session.id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${deps.secureCookies ? '; Secure' : ''}`,
+          );
           return redirect(res, returnTo);
         } catch (err) {
           const e = toAppError(err);

@@ -12,7 +12,13 @@ import { pipeline, rawBody, sendError, step } from './http';
 /** The static tab's entity id in appPackage/manifest.json. */
 export const TAB_ENTITY_ID = 'connection-center';
 
-export function createBotServices(deps: { store: Store; admin: AdminService; tabEndpoint: string; teamsAppId?: string; adminUpns?: readonly string[] }): BotServices {
+export function createBotServices(deps: {
+  store: Store;
+  admin: AdminService;
+  tabEndpoint: string;
+  teamsAppId?: string;
+  adminUpns?: readonly string[];
+}): BotServices {
   return {
     async isAdmin(tenantId, userOid) {
       const user = await deps.store.getUser(tenantId.toLowerCase(), userOid.toLowerCase());
@@ -31,9 +37,7 @@ export function createBotServices(deps: { store: Store; admin: AdminService; tab
     },
     permissions: (tenantId) => deps.admin.permissions(tenantId.toLowerCase()),
     tabUrl() {
-      return deps.teamsAppId
-        ? `https://teams.microsoft.com/l/entity/${encodeURIComponent(deps.teamsAppId)}/${TAB_ENTITY_ID}`
-        : `${deps.tabEndpoint}/tab/`;
+      return deps.teamsAppId ? `https://teams.microsoft.com/l/entity/${encodeURIComponent(deps.teamsAppId)}/${TAB_ENTITY_ID}` : `${deps.tabEndpoint}/tab/`;
     },
   };
 }

@@ -52,7 +52,8 @@ export function meRoutes(deps: MeRouteDeps) {
         parseJsonBody({ optional: true }),
         step('issueStartUrl', async (_req, res, state) => {
           const body = (state.body ?? {}) as { mode?: unknown };
-          if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new AppError('VALIDATION_FAILED', { message: 'The body must be a JSON object.' });
+          if (body === null || typeof body !== 'object' || Array.isArray(body))
+            throw new AppError('VALIDATION_FAILED', { message: 'The body must be a JSON object.' });
           const mode = body.mode ?? 'popup';
           if (mode !== 'popup' && mode !== 'redirect') throw new AppError('VALIDATION_FAILED', { message: 'mode must be "popup" or "redirect".' });
           sendJson(res, 200, { url: await deps.connections.startUrl(userOf(state), mode) });

@@ -82,7 +82,11 @@ export function legacyFeatures(kind: ConnectionKind, state: ConnectionState, ews
   for (const f of FEATURES) {
     if (f === 'taskSync') out[f] = { available: false, reason: 'Task Sync needs an Office 365 connection (Microsoft To Do).' };
     else if (state !== 'connected') out[f] = { available: false, reason: 'The Exchange connection is not working; connect Office 365 instead.' };
-    else out[f] = { available: true, reason: `Through ${kind === 'ews-basic' ? 'EWS with Basic Auth' : 'EWS'}, which stops working on ${formatLongDate(ewsEndDate)}.` };
+    else
+      out[f] = {
+        available: true,
+        reason: `Through ${kind === 'ews-basic' ? 'EWS with Basic Auth' : 'EWS'}, which stops working on ${formatLongDate(ewsEndDate)}.`,
+      };
   }
   return out;
 }
@@ -93,7 +97,8 @@ export function appOnlyFeatures(grantedRoles: readonly string[], state: Connecti
   for (const f of FEATURES) {
     if (APPLICATION_ROLES[f] === null) out[f] = { available: false, reason: `${FEATURE_LABELS[f]} needs your own consent: click Connect Office 365.` };
     else if (!enabled.includes(f)) out[f] = { available: false, reason: `${FEATURE_LABELS[f]} is not enabled for the service account.` };
-    else if (state !== 'connected' && state !== 'unknown') out[f] = { available: false, reason: 'The service account is not working; your administrator has been told.' };
+    else if (state !== 'connected' && state !== 'unknown')
+      out[f] = { available: false, reason: 'The service account is not working; your administrator has been told.' };
     else {
       const missing = missingApplicationRoles(f, grantedRoles);
       out[f] = missing.length ? { available: false, reason: `Application permission missing: ${missing.join(', ')}.` } : { available: true };

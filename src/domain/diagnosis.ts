@@ -83,7 +83,13 @@ export function diagnoseGraphError(f: GraphErrorFacts): ErrorCode {
   }
   if (f.status === 404) {
     if (code === 'mailboxnotenabledforrestapi' || /MailboxNotEnabledForRESTAPI/i.test(message)) return 'MAILBOX_NOT_REST_ENABLED';
-    if (code === 'request_resourcenotfound' || code === 'resourcenotfound' || code === 'errorinvaliduser' || code === 'erroritemnotfound' || /does not exist|not found/i.test(message)) {
+    if (
+      code === 'request_resourcenotfound' ||
+      code === 'resourcenotfound' ||
+      code === 'errorinvaliduser' ||
+      code === 'erroritemnotfound' ||
+      /does not exist|not found/i.test(message)
+    ) {
       return 'TEST_ACCOUNT_NOT_FOUND';
     }
   }

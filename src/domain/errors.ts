@@ -19,7 +19,8 @@ export const ERROR_CATALOGUE = {
   ADMIN_ROLE_REQUIRED: {
     status: 403,
     message: 'This action needs the Connection Center administrator role.',
-    remedy: 'Ask a Global Administrator to assign you the ConnectionCenter.Admin app role in Entra ID (Enterprise applications → Connection Center → Users and groups).',
+    remedy:
+      'Ask a Global Administrator to assign you the ConnectionCenter.Admin app role in Entra ID (Enterprise applications → Connection Center → Users and groups).',
   },
   VALIDATION_FAILED: {
     status: 400,
@@ -76,7 +77,8 @@ export const ERROR_CATALOGUE = {
   SECRET_ID_NOT_VALUE: {
     status: 400,
     message: 'The client secret looks like the Secret ID, not the Secret Value.',
-    remedy: 'In Entra ID open App registrations → your app → Certificates & secrets, create a new client secret and copy its Value column (shown only once, right after creation), not the Secret ID.',
+    remedy:
+      'In Entra ID open App registrations → your app → Certificates & secrets, create a new client secret and copy its Value column (shown only once, right after creation), not the Secret ID.',
   },
   SECRET_EXPIRED: {
     status: 400,
@@ -116,7 +118,8 @@ export const ERROR_CATALOGUE = {
   ACCESS_POLICY_NOT_RESTRICTING: {
     status: 200,
     message: 'The out-of-scope mailbox was reachable: the access policy does not restrict the app.',
-    remedy: 'Create an application access policy (New-ApplicationAccessPolicy -AccessRight RestrictAccess) for the app, or remove the tenant-wide grant if you use RBAC for Applications.',
+    remedy:
+      'Create an application access policy (New-ApplicationAccessPolicy -AccessRight RestrictAccess) for the app, or remove the tenant-wide grant if you use RBAC for Applications.',
   },
   MAILBOX_NOT_REST_ENABLED: {
     status: 404,

@@ -16,7 +16,15 @@ import type {
   ServiceAccountView,
   SummaryResponse,
 } from '../api/contract';
-import { CONNECTION_KINDS, CONNECTION_STATES, isConnectionKind, isConnectionState, isLegacyKind, type ConnectionKind, type ConnectionState } from '../domain/connection';
+import {
+  CONNECTION_KINDS,
+  CONNECTION_STATES,
+  isConnectionKind,
+  isConnectionState,
+  isLegacyKind,
+  type ConnectionKind,
+  type ConnectionState,
+} from '../domain/connection';
 import { DEFAULT_DEADLINES, upcomingDeadlines } from '../domain/deadlines';
 import { AppError } from '../domain/errors';
 import { looksLikeSecretId, isGuid } from '../domain/diagnosis';
@@ -50,24 +58,55 @@ function fail(field: string, message: string): never {
 /** The first zod issue as one line naming the field. */
 function zodFail(error: z.ZodError, prefix = ''): never {
   const issue = error.issues[0]!;
-  const field = prefix + (issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : 'body');
+  const field =
+    prefix +
+    (issue.path.length
+      ? issue.path
+          .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+          .join('')
+          .replace(/^\./, '')
+      : 'body');
   fail(field, issue.message);
 }
 
 const serviceAccountSchema = z.strictObject({
-  tenant: z.string({ error: 'is required' }).trim().min(1, 'is required').transform((v) => v.toLowerCase()).refine((v) => isGuid(v) || DNS_NAME.test(v), 'must be a tenant GUID or a domain such as contoso.com'),
-  clientId: z.string({ error: 'is required' }).trim().refine(isGuid, 'must be a GUID (the Application (client) ID from the app’s Overview page)').transform((v) => v.toLowerCase()),
+  tenant: z
+    .string({ error: 'is required' })
+    .trim()
+    .min(1, 'is required')
+    .transform((v) => v.toLowerCase())
+    .refine((v) => isGuid(v) || DNS_NAME.test(v), 'must be a tenant GUID or a domain such as contoso.com'),
+  clientId: z
+    .string({ error: 'is required' })
+    .trim()
+    .refine(isGuid, 'must be a GUID (the Application (client) ID from the app’s Overview page)')
+    .transform((v) => v.toLowerCase()),
   clientSecret: z.string().min(1, 'must not be empty').max(1024, 'is too long').optional(),
-  secretExpiresAt: z.iso.date('must be a date as YYYY-MM-DD').optional().or(z.literal('').transform(() => undefined)),
+  secretExpiresAt: z.iso
+    .date('must be a date as YYYY-MM-DD')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
   testAccount: z.string({ error: 'is required' }).trim().toLowerCase().regex(EMAIL, 'must be a mailbox address such as user@contoso.com'),
-  outOfScopeAccount: z.string().trim().toLowerCase().regex(EMAIL, 'must be a mailbox address such as user@contoso.com').optional().or(z.literal('').transform(() => undefined)),
-  features: z.array(z.string().refine(isFeature, `must be one of ${FEATURES.join(', ')}`), { error: 'must be a list of features' }).min(1, 'must enable at least one feature').transform((f) => [...new Set(f)] as Feature[]),
+  outOfScopeAccount: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(EMAIL, 'must be a mailbox address such as user@contoso.com')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  features: z
+    .array(z.string().refine(isFeature, `must be one of ${FEATURES.join(', ')}`), { error: 'must be a list of features' })
+    .min(1, 'must enable at least one feature')
+    .transform((f) => [...new Set(f)] as Feature[]),
 });
 
 export type ParsedServiceAccount = z.infer<typeof serviceAccountSchema>;
 
 /** Keyed (HMAC) so the stored fingerprint of a configuration says nothing about its secret. */
-export function configHash(key: Buffer, c: { tenant: string; clientId: string; clientSecret: string; testAccount: string; outOfScopeAccount?: string; features: readonly string[] }): string {
+export function configHash(
+  key: Buffer,
+  c: { tenant: string; clientId: string; clientSecret: string; testAccount: string; outOfScopeAccount?: string; features: readonly string[] },
+): string {
   return createHmac('sha256', key)
     .update(JSON.stringify([c.tenant, c.clientId, c.clientSecret, c.testAccount, c.outOfScopeAccount ?? '', [...c.features].sort()]))
     .digest('hex');
@@ -121,7 +160,9 @@ export class AdminService {
     });
     const sa = await this.deps.store.getServiceAccount(user.tenantId);
     if (sa && !domains.includes(sa.testAccount.split('@')[1]!)) {
-      throw new AppError('TEST_ACCOUNT_DOMAIN_NOT_PREDEFINED', { message: `The saved service account’s test mailbox ${sa.testAccount} would fall outside the domains; keep its domain or change the test mailbox first.` });
+      throw new AppError('TEST_ACCOUNT_DOMAIN_NOT_PREDEFINED', {
+        message: `The saved service account’s test mailbox ${sa.testAccount} would fall outside the domains; keep its domain or change the test mailbox first.`,
+      });
     }
     await this.deps.store.setDomains(user.tenantId, domains);
     await this.deps.store.audit({ tenantId: user.tenantId, actor: user.upn, action: 'domains.updated', details: { domains } });
@@ -157,7 +198,9 @@ export class AdminService {
     if (domains.length === 0) throw new AppError('DOMAINS_NOT_PREDEFINED');
     const testDomain = input.testAccount.split('@')[1]!;
     if (!domains.includes(testDomain)) {
-      throw new AppError('TEST_ACCOUNT_DOMAIN_NOT_PREDEFINED', { message: `The test mailbox ${input.testAccount} is not in a pre-defined domain (${domains.join(', ')}).` });
+      throw new AppError('TEST_ACCOUNT_DOMAIN_NOT_PREDEFINED', {
+        message: `The test mailbox ${input.testAccount} is not in a pre-defined domain (${domains.join(', ')}).`,
+      });
     }
     const record: ServiceAccountRecord = {
       tenantId: user.tenantId,
@@ -179,7 +222,12 @@ export class AdminService {
       actor: user.upn,
       action: previous ? 'service-account.updated' : 'service-account.created',
       target: input.clientId,
-      details: { tenant: input.tenant, testAccount: input.testAccount, features: input.features, secretChanged: !previous || previous.clientSecret !== input.clientSecret },
+      details: {
+        tenant: input.tenant,
+        testAccount: input.testAccount,
+        features: input.features,
+        secretChanged: !previous || previous.clientSecret !== input.clientSecret,
+      },
     });
     return { serviceAccount: toView(record) };
   }
@@ -210,7 +258,11 @@ export class AdminService {
     return this.runAndRecord(tenantId, actor, saved);
   }
 
-  private async runAndRecord(tenantId: string, actor: string, input: { tenant: string; clientId: string; clientSecret: string; testAccount: string; outOfScopeAccount?: string; features: Feature[] }): Promise<ServiceAccountTestResponse> {
+  private async runAndRecord(
+    tenantId: string,
+    actor: string,
+    input: { tenant: string; clientId: string; clientSecret: string; testAccount: string; outOfScopeAccount?: string; features: Feature[] },
+  ): Promise<ServiceAccountTestResponse> {
     const domains = await this.deps.store.getDomains(tenantId);
     const outcome = await this.deps.tester.run({ ...input, domains });
     const ranAt = this.deps.now().toISOString();
@@ -218,9 +270,24 @@ export class AdminService {
     const saved = await this.deps.store.getServiceAccount(tenantId);
     const savedHash = saved ? configHash(this.deps.hashKey, saved) : undefined;
     const previousOfSaved = (await this.deps.store.getServiceAccountTests(tenantId)).find((t) => t.configHash === savedHash);
-    const record: ServiceAccountTestRecord = { tenantId, ranAt, ranBy: actor, configHash: hash, ok: outcome.ok, steps: outcome.steps, features: outcome.features, grantedRoles: outcome.grantedRoles };
+    const record: ServiceAccountTestRecord = {
+      tenantId,
+      ranAt,
+      ranBy: actor,
+      configHash: hash,
+      ok: outcome.ok,
+      steps: outcome.steps,
+      features: outcome.features,
+      grantedRoles: outcome.grantedRoles,
+    };
     await this.deps.store.putServiceAccountTest(record);
-    await this.deps.store.audit({ tenantId, actor, action: 'service-account.tested', target: input.clientId, details: { ok: outcome.ok, failed: outcome.steps.filter((s) => s.status === 'failed').map((s) => s.code) } });
+    await this.deps.store.audit({
+      tenantId,
+      actor,
+      action: 'service-account.tested',
+      target: input.clientId,
+      details: { ok: outcome.ok, failed: outcome.steps.filter((s) => s.status === 'failed').map((s) => s.code) },
+    });
     if (hash === savedHash && this.deps.onTestOutcome) {
       await this.deps.onTestOutcome(tenantId, previousOfSaved, record).catch((err) => this.deps.logger.error({ err }, 'could not queue the test notification'));
     }
@@ -258,7 +325,14 @@ export class AdminService {
     }));
     const saved = await this.deps.store.getServiceAccount(tenantId);
     const [last] = saved ? await this.deps.store.getServiceAccountTests(tenantId) : [];
-    return { total, byKind, byState, needAction, deadlines, serviceAccount: { configured: !!saved, ...(last ? { lastTest: { ok: last.ok, ranAt: last.ranAt } } : {}) } };
+    return {
+      total,
+      byKind,
+      byState,
+      needAction,
+      deadlines,
+      serviceAccount: { configured: !!saved, ...(last ? { lastTest: { ok: last.ok, ranAt: last.ranAt } } : {}) },
+    };
   }
 
   async connections(tenantId: string, query: Record<string, unknown>): Promise<ConnectionsResponse> {
@@ -270,7 +344,13 @@ export class AdminService {
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) fail('limit', 'must be a whole number from 1 to 500');
     const search = typeof query.search === 'string' && query.search.trim() ? query.search.trim().slice(0, 200) : undefined;
     const cursor = typeof query.cursor === 'string' && query.cursor ? query.cursor : undefined;
-    const page = await this.deps.store.queryConnections(tenantId, { state: state as ConnectionState | undefined, kind: kind as ConnectionKind | undefined, search, cursor, limit });
+    const page = await this.deps.store.queryConnections(tenantId, {
+      state: state as ConnectionState | undefined,
+      kind: kind as ConnectionKind | undefined,
+      search,
+      cursor,
+      limit,
+    });
     return {
       items: page.items.map((r) => ({
         upn: r.upn,
@@ -313,7 +393,8 @@ export class AdminService {
         fail(line ? `line ${line}` : 'csv', (err as Error).message.replace(/^Invalid [^:]*: /, ''));
       }
       const header = (records[0] ?? []).map((h) => h.trim());
-      if (header[0]?.toLowerCase() !== 'upn' || header[1]?.toLowerCase() !== 'kind') fail('line 1', 'the header must start with upn,kind (then optionally lastSyncAt, displayName, state)');
+      if (header[0]?.toLowerCase() !== 'upn' || header[1]?.toLowerCase() !== 'kind')
+        fail('line 1', 'the header must start with upn,kind (then optionally lastSyncAt, displayName, state)');
       const known = ['upn', 'kind', 'lastsyncat', 'displayname', 'state'];
       header.forEach((h, i) => {
         if (!known.includes(h.toLowerCase())) fail(`line 1, column ${i + 1}`, `unknown column "${h}"`);
@@ -338,7 +419,9 @@ export class AdminService {
       if (!Array.isArray(list)) fail('connections', 'must be a list');
       rows = list.map((row, i) => ({ where: `connections[${i}] (item ${i + 1})`, row: (row ?? {}) as Row }));
     } else {
-      throw new AppError('UNSUPPORTED_MEDIA_TYPE', { message: `Content-Type ${contentType || '(none)'} is not supported here; send text/csv or application/json.` });
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', {
+        message: `Content-Type ${contentType || '(none)'} is not supported here; send text/csv or application/json.`,
+      });
     }
     if (rows.length === 0) fail('body', 'contains no connections');
     if (rows.length > MAX_IMPORT_ROWS) fail('body', `at most ${MAX_IMPORT_ROWS} connections per import`);
@@ -357,8 +440,10 @@ export class AdminService {
         if (Number.isNaN(t)) fail(where, `lastSyncAt "${String(row.lastSyncAt).slice(0, 40)}" is not a date (use ISO 8601, e.g. 2026-11-01T08:00:00Z)`);
         lastSyncAt = new Date(t).toISOString();
       }
-      if (row.state !== undefined && !isConnectionState(row.state)) fail(where, `state "${String(row.state).slice(0, 40)}" must be one of ${CONNECTION_STATES.join(', ')}`);
-      if (row.displayName !== undefined && (typeof row.displayName !== 'string' || row.displayName.length > 256)) fail(where, 'displayName must be text of at most 256 characters');
+      if (row.state !== undefined && !isConnectionState(row.state))
+        fail(where, `state "${String(row.state).slice(0, 40)}" must be one of ${CONNECTION_STATES.join(', ')}`);
+      if (row.displayName !== undefined && (typeof row.displayName !== 'string' || row.displayName.length > 256))
+        fail(where, 'displayName must be text of at most 256 characters');
       const key = `${upn}/${row.kind}`;
       if (seen.has(key)) fail(where, `duplicates an earlier row for ${upn} (${row.kind})`);
       seen.add(key);
@@ -384,7 +469,9 @@ export class AdminService {
     const limit = query.limit === undefined ? 100 : Number(query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) fail('limit', 'must be a whole number from 1 to 1000');
     const items = await this.deps.store.listAudit(tenantId, { limit, ...(typeof query.before === 'string' ? { before: query.before } : {}) });
-    return { items: items.map(({ at, actor, action, target, details }) => ({ at, actor, action, ...(target ? { target } : {}), ...(details ? { details } : {}) })) };
+    return {
+      items: items.map(({ at, actor, action, target, details }) => ({ at, actor, action, ...(target ? { target } : {}), ...(details ? { details } : {}) })),
+    };
   }
 }
 

@@ -4,15 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ConnectionResponse, ConnectionTestResponse, ConnectionView, ProbeResult } from '../api/contract';
-import {
-  delegatedFeatures,
-  delegatedState,
-  isLegacyKind,
-  legacyFeatures,
-  appOnlyFeatures,
-  type ConnectionKind,
-  type FeatureMap,
-} from '../domain/connection';
+import { delegatedFeatures, delegatedState, isLegacyKind, legacyFeatures, appOnlyFeatures, type ConnectionKind, type FeatureMap } from '../domain/connection';
 import { deadlineById, nextDeadlineFor } from '../domain/deadlines';
 import { AppError, errorBody, type ErrorCode, ERROR_CATALOGUE } from '../domain/errors';
 import { FEATURES, delegatedScopesFor, missingDelegatedScopes, type Feature } from '../domain/features';
@@ -87,7 +79,11 @@ export class ConnectionService {
       features = appOnlyFeatures(lastTest?.grantedRoles ?? [], lastTest?.ok === false ? 'failing' : primary.state, sa?.features ?? enabled);
     } else features = legacyFeatures(primary.kind, primary.state, ewsEnd);
 
-    const legacy = isLegacyKind(primary.kind) ? undefined : KIND_PRIORITY.filter(isLegacyKind).map((k) => byKind.get(k)).find(Boolean);
+    const legacy = isLegacyKind(primary.kind)
+      ? undefined
+      : KIND_PRIORITY.filter(isLegacyKind)
+          .map((k) => byKind.get(k))
+          .find(Boolean);
     const connection: ConnectionView = {
       kind: primary.kind,
       state: primary.state,
@@ -172,7 +168,13 @@ export class ConnectionService {
       updatedAt: now,
     };
     await this.deps.store.putConnection(connection);
-    await this.deps.store.audit({ tenantId: record.tenantId, actor: record.upn, action: 'connection.connected', target: record.upn, details: { scopes: account.grantedScopes } });
+    await this.deps.store.audit({
+      tenantId: record.tenantId,
+      actor: record.upn,
+      action: 'connection.connected',
+      target: record.upn,
+      details: { scopes: account.grantedScopes },
+    });
     // First health check right away, with the token just stored (no second refresh needed).
     try {
       const token = account.accessToken
@@ -205,14 +207,26 @@ export class ConnectionService {
     const enabled = await this.enabledFeatures(user.tenantId);
     let token: { accessToken: string; grantedScopes: string[] };
     try {
-      token = await this.deps.auth.acquireSilent({ tenantId: user.tenantId, homeAccountId: record.homeAccountId!, scopes: delegatedScopesFor(enabled), forceRefresh: true });
+      token = await this.deps.auth.acquireSilent({
+        tenantId: user.tenantId,
+        homeAccountId: record.homeAccountId!,
+        scopes: delegatedScopesFor(enabled),
+        forceRefresh: true,
+      });
     } catch (err) {
       const code: ErrorCode = err instanceof AppError ? err.code : 'GRAPH_UNAVAILABLE';
       if (!(err instanceof AppError)) this.deps.logger.error({ err }, 'silent token acquisition failed');
       const updated = await this.recordError(record, code, enabled);
-      return { probes: [{ feature: 'profile', probe: 'token', ok: false, code, message: updated.error?.message }], connection: (await this.view(user.tenantId, await this.deps.store.getConnections(user.tenantId, user.upn))).connection };
+      return {
+        probes: [{ feature: 'profile', probe: 'token', ok: false, code, message: updated.error?.message }],
+        connection: (await this.view(user.tenantId, await this.deps.store.getConnections(user.tenantId, user.upn))).connection,
+      };
     }
-    const probes = await this.probeAndRecord({ ...record, grantedScopes: token.grantedScopes.length ? token.grantedScopes : record.grantedScopes }, token.accessToken, enabled);
+    const probes = await this.probeAndRecord(
+      { ...record, grantedScopes: token.grantedScopes.length ? token.grantedScopes : record.grantedScopes },
+      token.accessToken,
+      enabled,
+    );
     const view = await this.view(user.tenantId, await this.deps.store.getConnections(user.tenantId, user.upn));
     return { probes, connection: view.connection };
   }
@@ -238,7 +252,13 @@ export class ConnectionService {
 
   private async recordError(record: ConnectionRecord, code: ErrorCode, enabled: Feature[]): Promise<ConnectionRecord> {
     const now = this.deps.now().toISOString();
-    const next: ConnectionRecord = { ...record, state: delegatedState(record.grantedScopes, enabled, code), error: errorBody(code), lastCheckedAt: now, updatedAt: now };
+    const next: ConnectionRecord = {
+      ...record,
+      state: delegatedState(record.grantedScopes, enabled, code),
+      error: errorBody(code),
+      lastCheckedAt: now,
+      updatedAt: now,
+    };
     await this.deps.store.putConnection(next);
     if (code === 'REFRESH_TOKEN_REVOKED') {
       await this.deps.store.audit({ tenantId: record.tenantId, actor: 'system', action: 'connection.lost', target: record.upn, details: { code } });
@@ -252,7 +272,13 @@ export class ConnectionService {
     const legacy = records.filter((r) => isLegacyKind(r.kind));
     if (legacy.length === 0) throw new AppError('NOT_FOUND', { message: 'You have no Exchange (EWS) connection to remove.' });
     for (const r of legacy) await this.deps.store.deleteConnection(user.tenantId, user.upn, r.kind);
-    await this.deps.store.audit({ tenantId: user.tenantId, actor: user.upn, action: 'connection.exchange.removed', target: user.upn, details: { kinds: legacy.map((r) => r.kind) } });
+    await this.deps.store.audit({
+      tenantId: user.tenantId,
+      actor: user.upn,
+      action: 'connection.exchange.removed',
+      target: user.upn,
+      details: { kinds: legacy.map((r) => r.kind) },
+    });
   }
 
   /** DELETE /api/me/connection: drop the user's tokens and their Graph connection. */

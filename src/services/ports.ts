@@ -19,7 +19,12 @@ export interface DelegatedAuthPort {
     /** false: a browser sign-in; the tokens are used once and not kept. */
     persist?: boolean;
   }): Promise<RedeemedAccount & { accessToken?: string }>;
-  acquireSilent(options: { tenantId: string; homeAccountId: string; scopes: string[]; forceRefresh?: boolean }): Promise<{ accessToken: string; grantedScopes: string[]; expiresOn?: Date | null }>;
+  acquireSilent(options: {
+    tenantId: string;
+    homeAccountId: string;
+    scopes: string[];
+    forceRefresh?: boolean;
+  }): Promise<{ accessToken: string; grantedScopes: string[]; expiresOn?: Date | null }>;
   removeUser(tenantId: string, homeAccountId: string): Promise<void>;
 }
 

@@ -54,7 +54,14 @@ export class SignInService {
 
   /** Redeems the code (tokens are not kept) and opens a session; returns it with where to go next. */
   async complete(record: AuthStateRecord, code: string): Promise<{ session: SessionRecord; returnTo: string }> {
-    const redeemed = await this.deps.auth.redeemCode({ code, codeVerifier: record.codeVerifier, nonce: record.nonce, scopes: record.scopes, tenantId: record.tenantId, persist: false });
+    const redeemed = await this.deps.auth.redeemCode({
+      code,
+      codeVerifier: record.codeVerifier,
+      nonce: record.nonce,
+      scopes: record.scopes,
+      tenantId: record.tenantId,
+      persist: false,
+    });
     if (!redeemed.accessToken) throw new AppError('INTERNAL', { message: 'The sign-in returned no access token.' });
     const user = await this.deps.verifier.verify(redeemed.accessToken, this.deps.now().getTime());
     const session: SessionRecord = {
@@ -68,7 +75,14 @@ export class SignInService {
       expiresAt: new Date(this.deps.now().getTime() + SESSION_TTL_MS).toISOString(),
     };
     await this.deps.store.putSession(session);
-    await this.deps.store.putUser({ tenantId: user.tenantId, oid: user.oid, upn: user.upn, displayName: user.name, roles: user.roles, lastSeenAt: this.deps.now().toISOString() });
+    await this.deps.store.putUser({
+      tenantId: user.tenantId,
+      oid: user.oid,
+      upn: user.upn,
+      displayName: user.name,
+      roles: user.roles,
+      lastSeenAt: this.deps.now().toISOString(),
+    });
     return { session, returnTo: record.upn || '/tab/' };
   }
 }

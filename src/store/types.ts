@@ -153,7 +153,8 @@ export interface ConversationRecord {
   updatedAt: string;
 }
 
-export type OutboxKind = 'permissions.missing' | 'test.failed' | 'test.passed' | 'deadline.approaching' | 'connection.lost' | 'secret.expiring' | 'reconnect.nudge';
+export type OutboxKind =
+  'permissions.missing' | 'test.failed' | 'test.passed' | 'deadline.approaching' | 'connection.lost' | 'secret.expiring' | 'reconnect.nudge';
 export type OutboxStatus = 'pending' | 'sent' | 'failed';
 export interface OutboxRecord {
   id: string;

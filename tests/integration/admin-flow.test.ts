@@ -15,7 +15,13 @@ const ALL_ROLES = ['Mail.Read', 'Mail.ReadWrite', 'Calendars.Read', 'Calendars.R
 describe('admin: service account, test, overview', () => {
   let p: TestProduct;
   let admin: string;
-  const base = () => ({ tenant: 'contoso.com', clientId: SA.clientId, clientSecret: SA.secretValue, testAccount: 'megan.bowen@contoso.com', features: ['emailSync', 'calendarSync'] });
+  const base = () => ({
+    tenant: 'contoso.com',
+    clientId: SA.clientId,
+    clientSecret: SA.secretValue,
+    testAccount: 'megan.bowen@contoso.com',
+    features: ['emailSync', 'calendarSync'],
+  });
 
   beforeAll(async () => {
     p = await startTestProduct();
@@ -31,7 +37,11 @@ describe('admin: service account, test, overview', () => {
   const test = async (body: Record<string, unknown> | undefined) => {
     const res = await p.call('POST', '/api/admin/service-account/test', { token: admin, ...(body ? { body } : {}) });
     expect(res.status).toBe(200);
-    return res.body as { ok: boolean; steps: Array<{ id: string; status: string; code?: string; message: string; remedy?: string }>; features: Record<string, { available: boolean; missing: string[] }> };
+    return res.body as {
+      ok: boolean;
+      steps: Array<{ id: string; status: string; code?: string; message: string; remedy?: string }>;
+      features: Record<string, { available: boolean; missing: string[] }>;
+    };
   };
   const stepWith = (r: Awaited<ReturnType<typeof test>>, code: string) => {
     const s = r.steps.find((x) => x.code === code);
@@ -72,7 +82,13 @@ describe('admin: service account, test, overview', () => {
   it('saves the service account; the secret is write-only', async () => {
     const res = await p.call('PUT', '/api/admin/service-account', { token: admin, body: { ...base(), secretExpiresAt: '2027-06-30' } });
     expect(res.status).toBe(200);
-    expect(res.body.serviceAccount).toMatchObject({ tenant: 'contoso.com', clientId: SA.clientId, secretHint: 'wrH', secretExpiresAt: '2027-06-30', testAccount: 'megan.bowen@contoso.com' });
+    expect(res.body.serviceAccount).toMatchObject({
+      tenant: 'contoso.com',
+      clientId: SA.clientId,
+      secretHint: 'wrH',
+      secretExpiresAt: '2027-06-30',
+      testAccount: 'megan.bowen@contoso.com',
+    });
     expect(res.text).not.toContain(SA.secretValue);
     const read = await p.call('GET', '/api/admin/service-account', { token: admin });
     expect(read.text).not.toContain(SA.secretValue);
@@ -94,7 +110,10 @@ describe('admin: service account, test, overview', () => {
     const fixed = await test(undefined);
     expect(fixed.steps.filter((x) => x.status === 'failed')).toEqual([]);
     expect(fixed.ok).toBe(true);
-    expect((await p.call('GET', '/api/admin/permissions', { token: admin })).body).toMatchObject({ ok: true, features: { emailSync: { available: true, missing: [] } } });
+    expect((await p.call('GET', '/api/admin/permissions', { token: admin })).body).toMatchObject({
+      ok: true,
+      features: { emailSync: { available: true, missing: [] } },
+    });
   });
 
   it.each([
@@ -199,9 +218,20 @@ describe('admin: service account, test, overview', () => {
       headers: { 'content-type': 'text/csv' },
     });
     expect(good.body).toEqual({ imported: 2 });
-    const json = await p.call('POST', '/api/admin/connections/import', { token: admin, body: { connections: [{ upn: 'new.three@contoso.com', kind: 'ews-basic' }] } });
+    const json = await p.call('POST', '/api/admin/connections/import', {
+      token: admin,
+      body: { connections: [{ upn: 'new.three@contoso.com', kind: 'ews-basic' }] },
+    });
     expect(json.body).toEqual({ imported: 1 });
-    const jsonBad = await p.call('POST', '/api/admin/connections/import', { token: admin, body: { connections: [{ upn: 'x@contoso.com', kind: 'ews-basic' }, { upn: 'nope', kind: 'ews-basic' }] } });
+    const jsonBad = await p.call('POST', '/api/admin/connections/import', {
+      token: admin,
+      body: {
+        connections: [
+          { upn: 'x@contoso.com', kind: 'ews-basic' },
+          { upn: 'nope', kind: 'ews-basic' },
+        ],
+      },
+    });
     expect(jsonBad.body.error.message).toContain('connections[1]');
     expect((await p.call('GET', '/api/admin/summary', { token: admin })).body.total).toBe(before + 3);
     const wrongType = await p.call('POST', '/api/admin/connections/import', { token: admin, raw: 'upn,kind', headers: { 'content-type': 'text/plain' } });

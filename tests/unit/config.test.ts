@@ -83,7 +83,11 @@ describe('config', () => {
     [{ BOT_ID: '11111111-2222-3333-4444-555555555555' }, 'SECRET_BOT_PASSWORD', /required/],
     [{ AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555', AAD_APP_TENANT_ID: 'organizations' }, 'SECRET_AAD_APP_CLIENT_SECRET', /required/],
     [
-      { AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555', AAD_APP_TENANT_ID: 'organizations', SECRET_AAD_APP_CLIENT_SECRET: '11111111-2222-3333-4444-555555555555' },
+      {
+        AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+        AAD_APP_TENANT_ID: 'organizations',
+        SECRET_AAD_APP_CLIENT_SECRET: '11111111-2222-3333-4444-555555555555',
+      },
       'SECRET_AAD_APP_CLIENT_SECRET',
       /Secret ID/,
     ],
@@ -102,7 +106,12 @@ describe('config', () => {
 
   it('refuses the sandbox and a missing key in production', () => {
     expect(errorOf(() => load({ NODE_ENV: 'production', ENCRYPTION_KEY: KEY, TAB_ENDPOINT: 'https://cc.contoso.com' })).key).toBe('AAD_APP_CLIENT_ID');
-    const tenant = { AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555', AAD_APP_TENANT_ID: 'organizations', SECRET_AAD_APP_CLIENT_SECRET: 'abc~value', TAB_ENDPOINT: 'https://cc.contoso.com' };
+    const tenant = {
+      AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+      AAD_APP_TENANT_ID: 'organizations',
+      SECRET_AAD_APP_CLIENT_SECRET: 'abc~value',
+      TAB_ENDPOINT: 'https://cc.contoso.com',
+    };
     expect(errorOf(() => load({ NODE_ENV: 'production', ...tenant })).key).toBe('ENCRYPTION_KEY');
     expect(load({ NODE_ENV: 'production', ENCRYPTION_KEY: KEY, ...tenant }).sandbox).toBe(false);
   });

@@ -19,7 +19,14 @@ import {
 
 describe('permission matrix', () => {
   it('asks for sign-in scopes plus each enabled feature’s scopes, once', () => {
-    expect(delegatedScopesFor(['emailSync', 'calendarScheduling'])).toEqual(['openid', 'profile', 'offline_access', 'User.Read', 'Mail.ReadWrite', 'Calendars.ReadWrite']);
+    expect(delegatedScopesFor(['emailSync', 'calendarScheduling'])).toEqual([
+      'openid',
+      'profile',
+      'offline_access',
+      'User.Read',
+      'Mail.ReadWrite',
+      'Calendars.ReadWrite',
+    ]);
     expect(delegatedScopesFor(['taskSync'])).toContain('Tasks.ReadWrite');
   });
 
@@ -109,8 +116,14 @@ describe('diagnosis', () => {
 
   it.each([
     [{ status: 403, code: 'ErrorAccessDenied', message: 'Access is denied. Check credentials and try again.' }, 'ACCESS_DENIED'],
-    [{ status: 403, code: 'ErrorAccessDenied', message: 'Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.' }, 'ACCESS_POLICY_DENIED'],
-    [{ status: 404, code: 'MailboxNotEnabledForRESTAPI', message: 'The mailbox is either inactive, soft-deleted, or is hosted on-premise.' }, 'MAILBOX_NOT_REST_ENABLED'],
+    [
+      { status: 403, code: 'ErrorAccessDenied', message: 'Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.' },
+      'ACCESS_POLICY_DENIED',
+    ],
+    [
+      { status: 404, code: 'MailboxNotEnabledForRESTAPI', message: 'The mailbox is either inactive, soft-deleted, or is hosted on-premise.' },
+      'MAILBOX_NOT_REST_ENABLED',
+    ],
     [{ status: 404, code: 'Request_ResourceNotFound', message: "Resource 'x@contoso.com' does not exist" }, 'TEST_ACCOUNT_NOT_FOUND'],
     [{ status: 401, code: 'InvalidAuthenticationToken' }, 'INVALID_TOKEN'],
     [{ status: 429, code: 'ApplicationThrottled' }, 'THROTTLED'],
@@ -135,6 +148,10 @@ describe('error catalogue', () => {
   it('builds the envelope body from the catalogue', () => {
     const e = new AppError('SECRET_ID_NOT_VALUE');
     expect(e.status).toBe(400);
-    expect(e.toBody()).toEqual({ code: 'SECRET_ID_NOT_VALUE', message: ERROR_CATALOGUE.SECRET_ID_NOT_VALUE.message, remedy: ERROR_CATALOGUE.SECRET_ID_NOT_VALUE.remedy });
+    expect(e.toBody()).toEqual({
+      code: 'SECRET_ID_NOT_VALUE',
+      message: ERROR_CATALOGUE.SECRET_ID_NOT_VALUE.message,
+      remedy: ERROR_CATALOGUE.SECRET_ID_NOT_VALUE.remedy,
+    });
   });
 });
