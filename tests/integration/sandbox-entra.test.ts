@@ -9,7 +9,7 @@ import type { Sandbox } from '../../src/sandbox';
 import { authorizeWithoutPages, msalClient, PRODUCT_REDIRECT_URI, startTestSandbox } from '../helpers/sandbox';
 
 /** A response body; the assertions check it field by field. */
- 
+
 type Json = any;
 
 let sb: Sandbox;

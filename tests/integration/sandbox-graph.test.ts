@@ -12,7 +12,7 @@ import type { Sandbox } from '../../src/sandbox';
 import { graphClient, msalClient, startTestSandbox } from '../helpers/sandbox';
 
 /** A response body; the assertions check it field by field. */
- 
+
 type Json = any;
 
 let sb: Sandbox;
