@@ -1,0 +1,93 @@
+/**
+ * The product as `npm start` runs it (scripts/start.ts → src/index.ts, sandbox mode): it answers
+ * /healthz, stops cleanly on SIGTERM, and expected start-up failures end with one clear line.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort } from '../../src/server';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+function launch(env: Record<string, string>) {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'cc-start-'));
+  const child = spawn(process.execPath, ['--disable-warning=DEP0111', '--import', 'tsx', 'scripts/start.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_STORE: `sqlite:${path.join(dataDir, 'cc.db')}`, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, out: () => stdout, err: () => stderr, dataDir };
+}
+
+async function waitForHealth(url: string, exited: Promise<unknown>): Promise<void> {
+  let done = false;
+  void exited.then(() => (done = true));
+  for (let i = 0; i < 300 && !done; i++) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the server never answered /healthz');
+}
+
+describe('npm start', () => {
+  it('runs on its embedded defaults, prints where to go, and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const run = launch({ PORT: String(port) });
+    await waitForHealth(`http://127.0.0.1:${port}/healthz`, run.exited);
+    expect(await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()).toEqual({ status: 'ready' });
+    expect((await fetch(`http://127.0.0.1:${port}/tab/`)).status).toBe(200);
+    expect(run.out()).toContain(`http://localhost:${port}/tab/`);
+    expect(run.out()).toContain('/api/messages');
+    expect(run.out()).toContain('SANDBOX MODE');
+    expect(run.out()).toContain('adele.vance@contoso.com');
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+  });
+
+  it.each([
+    ['a malformed setting', { PORT: 'eighty' }, /^connection-center: Configuration error: PORT must be a whole number/m],
+    ['the sandbox in production', { NODE_ENV: 'production', ENCRYPTION_KEY: Buffer.alloc(32).toString('base64') }, /sandbox/i],
+  ])('refuses %s with one line and exit code 1', async (_what, env, pattern) => {
+    const run = launch(env as Record<string, string>);
+    expect(await run.exited).toBe(1);
+    expect(run.err()).toMatch(pattern);
+    expect(run.err()).not.toMatch(/^\s+at /m);
+  });
+
+  it('refuses a corrupt database file without touching it', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cc-corrupt-'));
+    const file = path.join(dir, 'cc.db');
+    writeFileSync(file, 'this is not a database\n');
+    const run = launch({ PORT: String(await freePort()), DATA_STORE: `sqlite:${file}` });
+    expect(await run.exited).toBe(1);
+    expect(run.err()).toMatch(/^connection-center: Cannot open the data store .*not a SQLite database/m);
+    expect(run.err()).not.toMatch(/^\s+at /m);
+    expect(readFileSync(file, 'utf8')).toBe('this is not a database\n');
+  });
+
+  it('refuses a port already in use', async () => {
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const run = launch({ PORT: String(port) });
+      expect(await run.exited).toBe(1);
+      expect(run.err()).toMatch(new RegExp(`^connection-center: port ${port} is already in use`, 'm'));
+      expect(run.err()).not.toMatch(/^\s+at /m);
+    } finally {
+      busy.close();
+    }
+  });
+});
