@@ -99,9 +99,10 @@ export function buildApp(options: AppOptions): BuiltApp {
     return next();
   });
 
-  // Raw body only (parsed per route, so a wrong content type is a clear 415, not a silent ignore).
-  server.use(restify.plugins.queryParser({ mapParams: false }));
-  server.use(restify.plugins.bodyReader({ maxBodySize: MAX_BODY_BYTES }));
+  // Raw body only (parsed per route, so a wrong content type is a clear 415, not a silent ignore),
+  // and only for methods that carry one: GETs are the hot path. Query strings are parsed per route.
+  const readBody = restify.plugins.bodyReader({ maxBodySize: MAX_BODY_BYTES });
+  server.use((req: Request, res: Response, next: restify.Next) => (req.method === 'GET' || req.method === 'HEAD' ? next() : readBody(req, res, next)));
 
   server.on('restifyError', (req: Request, res: Response, err: Error & { statusCode?: number; body?: unknown; toJSON?: () => unknown }, cb: () => void) => {
     const status = err.statusCode ?? 500;

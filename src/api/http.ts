@@ -98,6 +98,13 @@ export function rawBody(req: Request): Buffer | undefined {
   return Buffer.from(JSON.stringify(b));
 }
 
+/** The query string as plain values (the first of repeated keys), parsed only by routes that read it. */
+export function queryOf(req: Request): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(req.getQuery() ?? '')) if (!(k in out)) out[k] = v;
+  return out;
+}
+
 /** Reads a cookie by name from the Cookie header. */
 export function cookie(req: Request, name: string): string | undefined {
   const header = req.header('cookie');

@@ -1,10 +1,10 @@
 /** Admin routes of DESIGN §7: every one needs the ConnectionCenter.Admin role; data is per tenant. */
-import type { Server } from 'restify';
+import type { Request, Server } from 'restify';
 import { stringify } from 'csv-stringify/sync';
 import type { Logger } from '../log';
 import type { AdminService } from '../services/admin';
 import { authenticate, requireAdmin, userOf, type AuthDeps } from './auth-steps';
-import { parseJsonBody, pipeline, rawBody, sendJson, step } from './http';
+import { parseJsonBody, pipeline, queryOf, rawBody, sendJson, step } from './http';
 import { AppError } from '../domain/errors';
 
 export interface AdminRouteDeps extends AuthDeps {
@@ -17,7 +17,7 @@ const CSV_COLUMNS = ['upn', 'displayName', 'kind', 'state', 'lastCheckedAt', 'la
 export function adminRoutes(deps: AdminRouteDeps) {
   const auth = authenticate(deps);
   const admin = (...steps: Parameters<typeof pipeline>[1][]) => pipeline(deps.logger, auth, requireAdmin, ...steps);
-  const q = (req: { query?: unknown }) => (req.query ?? {}) as Record<string, unknown>;
+  const q = (req: Request): Record<string, unknown> => queryOf(req);
 
   return (server: Server) => {
     server.get('/api/admin/domains', admin(step('readDomains', async (_req, res, s) => sendJson(res, 200, await deps.admin.getDomains(userOf(s))))));

@@ -9,7 +9,7 @@ import type { ConnectionService } from '../services/connections';
 import type { SignInService } from '../services/signin';
 import type { Store } from '../store/types';
 import { SESSION_COOKIE, constantTimeEqual } from './auth-steps';
-import { cookie, pipeline, rawBody, step, toAppError } from './http';
+import { cookie, pipeline, queryOf, rawBody, step, toAppError } from './http';
 
 export interface AuthRouteDeps {
   logger: Logger;
@@ -37,7 +37,7 @@ function finishUrl(mode: 'popup' | 'redirect', outcome: { ok: true } | { ok: fal
 /** Callback parameters from the query (response_mode=query) or a form post (form_post). */
 function callbackParams(req: Request): Record<string, string> {
   const out: Record<string, string> = {};
-  const q = (req.query ?? {}) as Record<string, unknown>;
+  const q: Record<string, unknown> = queryOf(req);
   for (const [k, v] of Object.entries(q)) if (typeof v === 'string') out[k] = v;
   if (req.method === 'POST') {
     const type = (req.header('content-type') ?? '').toLowerCase();
@@ -54,7 +54,7 @@ export function authRoutes(deps: AuthRouteDeps) {
 
   const start = run(
     step('spendTicket', async (req, res) => {
-      const ticket = (req.query as Record<string, unknown> | undefined)?.ticket;
+      const ticket = queryOf(req).ticket;
       if (typeof ticket !== 'string' || !ticket) return redirect(res, finishUrl('popup', { ok: false, code: 'AUTH_STATE_INVALID' }));
       try {
         redirect(res, await deps.connections.beginConsent(ticket));
@@ -123,7 +123,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       '/auth/signin',
       run(
         step('beginSignIn', async (req, res) => {
-          const returnTo = (req.query as Record<string, unknown> | undefined)?.returnTo;
+          const returnTo = queryOf(req).returnTo;
           redirect(res, await deps.signIn.begin(typeof returnTo === 'string' ? returnTo : undefined));
         }),
       ),
