@@ -181,7 +181,7 @@ function StepItem({ step }: { step: TestStepView }) {
   );
 }
 
-export function TestResults({ result }: { result: ServiceAccountTestResponse }) {
+export function TestResults({ result, tested }: { result: ServiceAccountTestResponse; tested?: readonly string[] }) {
   const s = useStyles();
   const failed = result.steps.filter((x) => x.status === 'failed').length;
   const warnings = result.steps.filter((x) => x.status === 'warning').length;
@@ -209,7 +209,8 @@ export function TestResults({ result }: { result: ServiceAccountTestResponse }) 
         <ul className={s.list} style={{ marginTop: 8, rowGap: 4 }}>
           {FEATURES.map((f) => {
             const m = result.features[f];
-            if (!m) return null;
+            // Only the features this configuration enables: the others were not part of the test.
+            if (!m || (tested && !tested.includes(f))) return null;
             return (
               <li key={f} className={s.step}>
                 <StatusIcon status={m.available ? 'passed' : 'failed'} label={m.available ? 'Available' : 'Unavailable'} />
@@ -242,6 +243,7 @@ export function ServiceAccountForm({ api, account, onChanged }: { api: Api; acco
   const [formError, setFormError] = useState<unknown>();
   const [busy, setBusy] = useState<'test' | 'save' | 'delete' | null>(null);
   const [result, setResult] = useState<ServiceAccountTestResponse>();
+  const [tested, setTested] = useState<string[]>();
   const [saved, setSaved] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
 
@@ -266,7 +268,9 @@ export function ServiceAccountForm({ api, account, onChanged }: { api: Api; acco
     try {
       if (what === 'test') {
         setResult(undefined);
-        setResult(await api.post<ServiceAccountTestResponse>('/api/admin/service-account/test', toInput(form)));
+        const input = toInput(form);
+        setResult(await api.post<ServiceAccountTestResponse>('/api/admin/service-account/test', input));
+        setTested([...input.features]);
       } else {
         const res = await api.put<ServiceAccountResponse>('/api/admin/service-account', toInput(form));
         account.setData(res);
@@ -450,7 +454,7 @@ export function ServiceAccountForm({ api, account, onChanged }: { api: Api; acco
           ) : null}
           {result ? (
             <div className={s.wide}>
-              <TestResults result={result} />
+              <TestResults result={result} tested={tested} />
             </div>
           ) : null}
         </form>
