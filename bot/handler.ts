@@ -16,8 +16,9 @@ import type { Logger } from 'pino';
 import { ERROR_CATALOGUE } from '../src/domain/errors';
 import type { ConversationRecord, Store } from '../src/store/types';
 import { ADMIN_COMMANDS, VERBS, parseCommand, type ParsedCommand } from './commands';
-import { buildCard, cardAttachment, errorModel, helpModel, statusModel, testCard, type AdaptiveCardJson, type CommandName } from './cards';
+import { buildCard, cardAttachment, errorModel, escapeCardMarkdown, helpModel, statusModel, testCard, type AdaptiveCardJson, type CommandName } from './cards';
 import { conversationIdOf, referenceOf, scopeOf, tenantOf } from './conversations';
+import { loggableError } from './safe-error';
 import type { BotServices } from './services';
 import type { Triggers } from './triggers';
 
@@ -138,7 +139,7 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
     try {
       return await this.deps.services.isAdmin(tenantId, oid.toLowerCase());
     } catch (err) {
-      this.deps.logger.warn({ tenantId, err: String(err) }, 'bot: admin check failed; treating the user as not an admin');
+      this.deps.logger.warn({ tenantId, err: loggableError(err) }, 'bot: admin check failed; treating the user as not an admin');
       return false;
     }
   }
@@ -179,7 +180,7 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
     try {
       await this.#run(context, turn, command);
     } catch (err) {
-      this.deps.logger.error({ tenantId: turn.tenantId, command: command.name, err: String(err) }, 'bot: command failed');
+      this.deps.logger.error({ tenantId: turn.tenantId, command: command.name, err: loggableError(err) }, 'bot: command failed');
       await this.#reply(context, buildCard('Error', errorModel({ code: 'INTERNAL', tabUrl: this.deps.services.tabUrl() })));
     }
   }
@@ -222,7 +223,9 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
   async #testCard(turn: Turn): Promise<AdaptiveCardJson> {
     const { services, store } = this.deps;
     const tabUrl = services.tabUrl();
-    const result = await services.runServiceAccountTest(turn.tenantId, await this.#actor(turn));
+    const actor = await this.#actor(turn);
+    // The verdict alert this test may trigger skips this conversation: the reply below is the answer.
+    const result = await this.deps.triggers.answering(turn.tenantId, turn.conversationId, () => services.runServiceAccountTest(turn.tenantId, actor));
     if ('notConfigured' in result) {
       return buildCard('Error', errorModel({ code: 'SERVICE_ACCOUNT_NOT_CONFIGURED', title: 'No service account to test', tabUrl, style: 'warning' }));
     }
@@ -284,7 +287,7 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
       'Error',
       errorModel({
         title: 'This button is not supported',
-        message: `This card asked for an action I do not know ("${verb.slice(0, 40)}"). It may come from an older version of Connection Center.`,
+        message: `This card asked for an action I do not know ("${escapeCardMarkdown(verb.slice(0, 40))}"). It may come from an older version of Connection Center.`,
         remedy: 'Type "help" to see what I can do.',
         tabUrl: this.deps.services.tabUrl(),
       }),
@@ -318,7 +321,7 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
       // The message response carries plain text (botbuilder types `value` as an object).
       return { statusCode: 200, type: MESSAGE_RESPONSE, value: (await this.#remind(turn)) as unknown as Record<string, unknown> };
     } catch (err) {
-      this.deps.logger.error({ verb, err: String(err) }, 'bot: card action failed');
+      this.deps.logger.error({ verb: verb.slice(0, 40), err: loggableError(err) }, 'bot: card action failed');
       return asCard(buildCard('Error', errorModel({ code: 'INTERNAL', tabUrl })));
     }
   }

@@ -14,6 +14,7 @@ import type { TestOutcome } from './cards';
 import { isLoopbackUrl } from './conversations';
 import { ConnectionCenterBot } from './handler';
 import { Notifier, type NotifierOptions } from './notifier';
+import { loggableError } from './safe-error';
 import type { OutgoingActivity } from './payload';
 import type { BotServices } from './services';
 import { Triggers } from './triggers';
@@ -77,7 +78,7 @@ export function createBot(options: CreateBotOptions): Bot {
   );
   const adapter = new CloudAdapter(auth);
   adapter.onTurnError = async (context: TurnContext, err: unknown) => {
-    logger.error({ err: err instanceof Error ? `${err.name}: ${err.message}` : String(err), activityType: context.activity?.type }, 'bot: turn failed');
+    logger.error({ err: loggableError(err), activityType: context.activity?.type }, 'bot: turn failed');
     if (context.activity?.type === 'message') {
       await context.sendActivity('Sorry, something went wrong on my side. Please try again in a moment.').catch(() => undefined);
     }
@@ -128,7 +129,7 @@ export function createBot(options: CreateBotOptions): Bot {
       try {
         await adapter.process(req as never, res as never, (context) => handler.run(context));
       } catch (err) {
-        logger.error({ err: err instanceof Error ? `${err.name}: ${err.message}` : String(err) }, 'bot: activity not processed');
+        logger.error({ err: loggableError(err) }, 'bot: activity not processed');
         if (!res.headersSent) res.send(500, { error: errorBody('INTERNAL') });
       }
     },

@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import type { ConversationRecord, OutboxRecord, Store } from '../src/store/types';
 import { activityFromPayload, type OutgoingActivity } from './payload';
+import { loggableError } from './safe-error';
 
 export interface Clock {
   now(): number;
@@ -195,7 +196,7 @@ export class Notifier {
         try {
           await this.drain();
         } catch (err) {
-          this.#logger.error({ err: errSummary(err) }, 'notifier: drain failed; retrying after the poll interval');
+          this.#logger.error({ err: loggableError(err) }, 'notifier: drain failed; retrying after the poll interval');
         }
         if (this.#stopping) break;
         const signal = this.#wake.signal;
@@ -342,7 +343,7 @@ export class Notifier {
       result.sent++;
     } catch (err) {
       // A store error: the item stays pending and is picked up again by a later drain.
-      this.#logger.error({ ...log, err: errSummary(err) }, 'notifier: store error while delivering');
+      this.#logger.error({ ...log, err: loggableError(err) }, 'notifier: store error while delivering');
     }
   }
 
@@ -359,11 +360,17 @@ export class Notifier {
       }
       await this.#store.markRetry(item.id, new Date(now + delay), failure.summary);
       result.retried++;
-      this.#logger.info({ ...log, status: failure.status, retryInMs: delay }, 'notifier: send throttled or failed; will retry');
+      this.#logger.info(
+        { ...log, status: failure.status, retryInMs: delay, err: loggableError(err, { stack: false }) },
+        'notifier: send throttled or failed; will retry',
+      );
     } else {
       await this.#store.markFailed(item.id, failure.summary);
       result.failed++;
-      this.#logger.warn({ ...log, status: failure.status, error: failure.summary }, 'notifier: giving up on message');
+      this.#logger.warn(
+        { ...log, status: failure.status, error: failure.summary, err: loggableError(err, { stack: false }) },
+        'notifier: giving up on message',
+      );
     }
   }
 
@@ -373,8 +380,4 @@ export class Notifier {
     const jittered = exp / 2 + (this.#random() * exp) / 2;
     return Math.round(Math.max(Math.min(this.#opts.maxDelayMs, jittered), retryAfterMs ?? 0));
   }
-}
-
-function errSummary(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 300) : String(err).slice(0, 300);
 }

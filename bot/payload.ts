@@ -3,7 +3,7 @@
  * so the stored payload stays small and a template fix reaches messages still waiting.
  */
 import type { OutboxKind } from '../src/store/types';
-import { buildCard, cardAttachment, isCardName, type CardModels, type CardName } from './cards';
+import { buildCard, cardAttachment, isCardName, plainFromCardMarkdown, type CardModels, type CardName } from './cards';
 
 export interface CardPayload<K extends CardName = CardName> {
   card: K;
@@ -26,7 +26,8 @@ export function activityFromPayload(payload: Record<string, unknown>): OutgoingA
   const { card, model } = payload as Partial<CardPayload>;
   if (!isCardName(card) || !model || typeof model !== 'object') throw new Error('Outbox payload is not a card payload.');
   const content = buildCard(card, model as CardModels[typeof card]);
-  const summary = typeof (model as { title?: unknown }).title === 'string' ? (model as { title: string }).title : undefined;
+  // Notifications show the summary as plain text: no markdown escapes in it.
+  const summary = typeof (model as { title?: unknown }).title === 'string' ? plainFromCardMarkdown((model as { title: string }).title) : undefined;
   return { type: 'message', attachments: [cardAttachment(content)], ...(summary ? { summary } : {}) };
 }
 

@@ -11,7 +11,8 @@ export interface BotServices {
   summary(tenantId: string): Promise<SummaryResponse>;
   /**
    * Runs the test of the saved service account and stores it. The server also calls
-   * `bot.emitTestOutcome` for every stored test, so the bot does not do it again.
+   * `bot.emitTestOutcome` for every stored test, so the bot does not do it again; it does so before
+   * this promise settles, which is how the alert knows to skip the conversation that asked.
    */
   runServiceAccountTest(tenantId: string, actor: string): Promise<ServiceAccountTestResponse | { notConfigured: true }>;
   /** Users on ews-basic or needing to reconnect (the `remind` audience). */

@@ -3,6 +3,7 @@
  * checks, and the reconnect nudges of `remind`. Each enqueues with an idempotency key, so running a
  * trigger twice (a restart, two schedulers, a double click) never sends twice.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import { DEADLINE_MILESTONES, DEFAULT_DEADLINES, daysUntil, viewOf, type Deadline } from '../src/domain/deadlines';
 import type { ConnectionKind } from '../src/domain/connection';
@@ -10,6 +11,7 @@ import type { ConnectionRecord, NewOutboxItem, OutboxKind, Store } from '../src/
 import type { BotServices } from './services';
 import { deadlineDigestModel, reconnectNudgeModel, secretExpiringModel, testCard, verdictOf, verdictSignature, type TestOutcome } from './cards';
 import { cardPayload, idempotencyKey } from './payload';
+import { loggableError } from './safe-error';
 
 /** Days before a client secret expires at which admins hear about it (0 = it has expired). */
 export const SECRET_MILESTONES = [30, 14, 7, 1] as const;
@@ -39,7 +41,21 @@ export function tenantDeadlines(overrides?: Record<string, string>): Deadline[] 
 }
 
 export class Triggers {
+  /** The conversation whose command started the test now under way in this async call chain. */
+  readonly #asking = new AsyncLocalStorage<{ tenantId: string; conversationId: string }>();
+
   constructor(private readonly deps: TriggerDeps) {}
+
+  /**
+   * Runs a service-account test that a conversation asked for (`test`, "Run test again"). The
+   * server emits the outcome from inside that call (BotServices.runServiceAccountTest), and the
+   * alert then skips the asking conversation: its reply already shows the result. Other admin
+   * conversations still get it, and so does the asker for tests started elsewhere meanwhile (the
+   * tab, the daily schedule), which run in their own call chains.
+   */
+  answering<T>(tenantId: string, conversationId: string, test: () => Promise<T>): Promise<T> {
+    return this.#asking.run({ tenantId, conversationId }, test);
+  }
 
   async #adminConversations(tenantId: string) {
     return this.deps.store.listConversations(tenantId, { subscribed: true });
@@ -64,18 +80,20 @@ export class Triggers {
     // A first test that passes tells nobody anything new; the admin who ran it saw the result.
     if (now.kind === 'passed' && (!before || before.kind === 'passed')) return 0;
     const kind: OutboxKind = now.kind === 'passed' ? 'test.passed' : now.kind === 'permissions' ? 'permissions.missing' : 'test.failed';
-    const [tenant, account, conversations] = await Promise.all([
+    const [tenant, account, subscribed] = await Promise.all([
       this.deps.store.getTenant(tenantId),
       this.deps.store.getServiceAccount(tenantId),
       this.#adminConversations(tenantId),
     ]);
+    const asking = this.#asking.getStore();
+    const conversations = subscribed.filter((c) => !(asking?.tenantId === tenantId && asking.conversationId === c.conversationId));
     if (conversations.length === 0) return 0;
     let portal;
     if (now.kind === 'permissions') {
       try {
         portal = (await this.deps.services.permissions(tenantId)).portal;
       } catch (err) {
-        this.deps.logger.warn({ tenantId, err: String(err) }, 'bot: permissions unavailable; card goes without portal links');
+        this.deps.logger.warn({ tenantId, err: loggableError(err) }, 'bot: permissions unavailable; card goes without portal links');
       }
     }
     const card = testCard(current, {
@@ -104,7 +122,7 @@ export class Triggers {
       try {
         queued += await this.#dailyForTenant(tenant.tenantId, tenant.deadlineOverrides, now);
       } catch (err) {
-        this.deps.logger.error({ tenantId: tenant.tenantId, err: String(err) }, 'bot: daily check failed for tenant');
+        this.deps.logger.error({ tenantId: tenant.tenantId, err: loggableError(err) }, 'bot: daily check failed for tenant');
       }
     }
     return queued;

@@ -95,8 +95,15 @@ export function cardAttachment(card: AdaptiveCardJson): { contentType: string; c
 }
 
 function clipStrings(value: unknown): unknown {
-  if (typeof value === 'string') return value.length > MAX_TEXT_CHARS ? `${value.slice(0, MAX_TEXT_CHARS - 1)}…` : value;
+  if (typeof value === 'string') return value.length > MAX_TEXT_CHARS ? `${clipEscaped(value, MAX_TEXT_CHARS - 1)}…` : value;
   if (Array.isArray(value)) return value.map(clipStrings);
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clipStrings(v)]));
   return value;
+}
+
+/** Cuts text without leaving half of a markdown escape (a lone backslash) at the end. */
+function clipEscaped(text: string, length: number): string {
+  const head = text.slice(0, length);
+  const trailing = head.length - head.replace(/\\+$/, '').length;
+  return trailing % 2 === 1 ? head.slice(0, -1) : head;
 }

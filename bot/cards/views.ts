@@ -1,6 +1,8 @@
 /**
  * Product data → card models. Every label, message and remedy comes from src/domain (features,
- * kinds, states, the error catalogue, deadlines); this file only arranges them.
+ * kinds, states, the error catalogue, deadlines); this file only arranges them. Anything else —
+ * names, UPNs, tenant names, role names from a token, the server's step messages that quote them,
+ * what someone typed — goes through `md` (escapeCardMarkdown) on its way into a model.
  */
 import type { PermissionsResponse, ServiceAccountTestResponse, SummaryResponse } from '../../src/api/contract';
 import { CONNECTION_KINDS, CONNECTION_STATES, KIND_LABELS, STATE_LABELS, isLegacyKind, legacyFeatures, type ConnectionKind } from '../../src/domain/connection';
@@ -8,6 +10,7 @@ import { DEADLINE_HEADLINES, DEFAULT_DEADLINES, daysUntil, nextDeadlineFor, type
 import { ERROR_CATALOGUE, isErrorCode, type ErrorCode } from '../../src/domain/errors';
 import { FEATURES, FEATURE_LABELS, APPLICATION_ROLES, type Feature } from '../../src/domain/features';
 import type { ConnectionRecord } from '../../src/store/types';
+import { escapeCardMarkdown as md } from './markdown';
 import type {
   DeadlineDigestModel,
   ErrorModel,
@@ -100,7 +103,7 @@ export interface TestCardContext {
 }
 
 function subtitleFor(ctx: { tenantName?: string }, ranAt: string): string {
-  return `${ctx.tenantName ? `${ctx.tenantName} · ` : ''}service account test, ${formatDateTime(ranAt)}`;
+  return `${ctx.tenantName ? `${md(ctx.tenantName)} · ` : ''}service account test, ${formatDateTime(ranAt)}`;
 }
 
 export function testFailedModel(test: TestOutcome, ctx: TestCardContext): TestFailedModel {
@@ -111,12 +114,12 @@ export function testFailedModel(test: TestOutcome, ctx: TestCardContext): TestFa
   return {
     title: 'The service account test failed',
     subtitle: subtitleFor(ctx, test.ranAt),
-    step: failed ? humanise(failed.id) : 'Unknown step',
-    code,
+    step: failed ? md(humanise(failed.id)) : 'Unknown step',
+    code: md(code),
     ranAt: formatDateTime(test.ranAt),
-    message: failed?.message || known.message || 'The test did not pass.',
-    remedy: failed?.remedy || known.remedy || ERROR_CATALOGUE.INTERNAL.remedy,
-    otherIssues: others.map((s) => ({ text: `${s.status === 'failed' ? 'Failed' : 'Warning'}: ${s.message}${s.code ? ` (${s.code})` : ''}` })),
+    message: failed?.message ? md(failed.message) : known.message || 'The test did not pass.',
+    remedy: failed?.remedy ? md(failed.remedy) : known.remedy || ERROR_CATALOGUE.INTERNAL.remedy,
+    otherIssues: others.map((s) => ({ text: `${s.status === 'failed' ? 'Failed' : 'Warning'}: ${md(s.message)}${s.code ? ` (${md(s.code)})` : ''}` })),
     moreIssues: 0,
     tabUrl: ctx.tabUrl,
   };
@@ -131,7 +134,7 @@ export function testPassedModel(test: TestOutcome, ctx: TestCardContext): TestPa
     if (APPLICATION_ROLES[f] === null) [status, color] = ['Users connect it themselves', 'default'];
     else if (enabled && !enabled.includes(f)) [status, color] = ['Not enabled', 'default'];
     else if (entry?.available) [status, color] = ['Available', 'good'];
-    else [status, color] = [`Missing ${entry?.missing.join(', ') || 'permissions'}`, 'attention'];
+    else [status, color] = [`Missing ${md(entry?.missing.join(', ') ?? '') || 'permissions'}`, 'attention'];
     return { label: FEATURE_LABELS[f], status, color };
   });
   const warnings = test.steps.filter((s) => s.status === 'warning');
@@ -142,7 +145,7 @@ export function testPassedModel(test: TestOutcome, ctx: TestCardContext): TestPa
       ? 'The last test failed; this one passed. Mail and calendar sync through the service account are back.'
       : 'Every step passed: the service account reaches the test mailbox with the permissions your features need.',
     features,
-    warnings: warnings.map((s) => ({ text: `${s.message}${s.remedy ? ` ${s.remedy}` : ''}` })),
+    warnings: warnings.map((s) => ({ text: `${md(s.message)}${s.remedy ? ` ${md(s.remedy)}` : ''}` })),
     moreWarnings: 0,
     tabUrl: ctx.tabUrl,
   };
@@ -150,21 +153,23 @@ export function testPassedModel(test: TestOutcome, ctx: TestCardContext): TestPa
 
 export function permissionsMissingModel(test: TestOutcome, ctx: TestCardContext): PermissionsMissingModel {
   const enabled = ctx.enabled;
-  const rows = FEATURES.filter((f) => (test.features?.[f]?.missing.length ?? 0) > 0 && (!enabled || enabled.includes(f))).map((f) => {
+  const shown = FEATURES.filter((f) => (test.features?.[f]?.missing.length ?? 0) > 0 && (!enabled || enabled.includes(f)));
+  // Role names come from the token's roles claim: shown as data, never as markdown.
+  const rows = shown.map((f) => {
     const entry = test.features[f];
-    return { label: FEATURE_LABELS[f], missing: entry.missing.join(', '), granted: entry.granted.join(', ') || 'none' };
+    return { label: FEATURE_LABELS[f], missing: md(entry.missing.join(', ')), granted: md(entry.granted.join(', ')) || 'none' };
   });
   const failed = test.steps.find((s) => s.status === 'failed');
   const code: ErrorCode = failed?.code === 'ADMIN_CONSENT_MISSING' ? 'ADMIN_CONSENT_MISSING' : 'PERMISSION_MISSING';
-  const allMissing = [...new Set(rows.flatMap((r) => r.missing.split(', ')))];
+  const allMissing = [...new Set(shown.flatMap((f) => test.features[f].missing))];
   return {
     title: code === 'ADMIN_CONSENT_MISSING' ? 'Admin consent is missing for the service account' : 'The service account is missing permissions',
     subtitle: subtitleFor(ctx, test.ranAt),
     message: `${ERROR_CATALOGUE[code].message} ${rows.length ? `${plural(rows.length, 'feature')} cannot sync until it is fixed.` : ''}`.trim(),
-    missingText: allMissing.join(', ') || 'see the admin page',
+    missingText: md(allMissing.join(', ')) || 'see the admin page',
     features: rows,
     moreFeatures: 0,
-    remedy: failed?.remedy || ERROR_CATALOGUE[code].remedy,
+    remedy: failed?.remedy ? md(failed.remedy) : ERROR_CATALOGUE[code].remedy,
     apiPermissionsUrl: ctx.portal?.apiPermissionsUrl ?? '',
     adminConsentUrl: ctx.portal?.adminConsentUrl ?? '',
   };
@@ -225,7 +230,7 @@ export function deadlineDigestModel(input: DigestInput): DeadlineDigestModel {
     kinds: (Object.entries(input.counts) as Array<[ConnectionKind, number]>)
       .filter(([, n]) => n > 0)
       .map(([kind, n]) => ({ label: KIND_LABELS[kind], count: String(n) })),
-    users: input.users.map((u) => ({ name: u.displayName || u.upn, detail: `${KIND_LABELS[u.kind]}, ${STATE_LABELS[u.state].toLowerCase()}` })),
+    users: input.users.map((u) => ({ name: md(u.displayName || u.upn), detail: `${KIND_LABELS[u.kind]}, ${STATE_LABELS[u.state].toLowerCase()}` })),
     moreUsers: input.moreUsers,
     tabUrl: input.tabUrl,
   };
@@ -237,7 +242,7 @@ export function reconnectNudgeModel(
   tabUrl: string,
   deadlines: readonly Deadline[] = DEFAULT_DEADLINES,
 ): ReconnectNudgeModel {
-  const name = connection.displayName?.split(' ')[0] || connection.upn;
+  const name = md(connection.displayName?.split(' ')[0] || connection.upn);
   const legacy = isLegacyKind(connection.kind);
   const next = legacy ? nextDeadlineFor(connection.kind, now, deadlines) : undefined;
   if (legacy) {
@@ -254,14 +259,14 @@ export function reconnectNudgeModel(
       tabUrl,
     };
   }
-  const reason = connection.error?.message || ERROR_CATALOGUE.REFRESH_TOKEN_REVOKED.message;
+  const reason = connection.error?.message ? md(connection.error.message) : ERROR_CATALOGUE.REFRESH_TOKEN_REVOKED.message;
   return {
     title: `${name}, please reconnect Office 365`,
     subtitle: `${KIND_LABELS[connection.kind]}: ${STATE_LABELS[connection.state].toLowerCase()}`,
     when: reason,
     stopsHeading: 'Not syncing until you reconnect',
     stops: FEATURES.map((f) => ({ label: FEATURE_LABELS[f] })),
-    action: connection.error?.remedy || ERROR_CATALOGUE.REFRESH_TOKEN_REVOKED.remedy,
+    action: connection.error?.remedy ? md(connection.error.remedy) : ERROR_CATALOGUE.REFRESH_TOKEN_REVOKED.remedy,
     tabUrl,
   };
 }
@@ -293,7 +298,7 @@ export function helpModel(opts: { isAdmin: boolean; welcome: boolean; subscribed
     ? 'I tell you when the service account fails or lacks permissions, count down the EWS and Basic Auth deadlines, and remind people who still have to reconnect.'
     : 'I remind you when your mailbox needs to be reconnected to Office 365. Open Connection Center to see your connection and which features it allows.';
   let note = '';
-  if (opts.unknown) note = `I did not understand "${opts.unknown}". Here is what I can do.`;
+  if (opts.unknown) note = `I did not understand "${md(opts.unknown)}". Here is what I can do.`;
   else if (opts.welcome && opts.isAdmin && opts.subscribed) note = 'Admin alerts will arrive in this chat.';
   return {
     title: opts.welcome ? `Welcome to ${PRODUCT_NAME}` : `${PRODUCT_NAME} commands`,
@@ -316,7 +321,7 @@ export function statusModel(summary: SummaryResponse, now: Date, tabUrl: string,
   else [serviceAccount, serviceAccountColor] = [`Last test failed (${formatDateTime(sa.lastTest.ranAt)}). Type "test" for the details.`, 'attention'];
   return {
     title: `${PRODUCT_NAME} status`,
-    subtitle: `${tenantName ? `${tenantName} · ` : ''}${formatDateTime(now.toISOString())}`,
+    subtitle: `${tenantName ? `${md(tenantName)} · ` : ''}${formatDateTime(now.toISOString())}`,
     total: String(summary.total),
     needAction: String(summary.needAction),
     needActionColor: summary.needAction > 0 ? 'attention' : 'good',
@@ -335,6 +340,7 @@ export function statusModel(summary: SummaryResponse, now: Date, tabUrl: string,
   };
 }
 
+/** `title`, `message` and `remedy` are shown as markdown: escape (md) anything people wrote first. */
 export function errorModel(input: {
   code?: string;
   title?: string;
@@ -360,7 +366,7 @@ export function secretExpiringModel(input: { expiresAt: string; daysLeft: number
   return errorModel({
     style: expired || input.daysLeft <= 7 ? 'attention' : 'warning',
     title: expired ? 'The service account’s client secret has expired' : `The service account’s client secret expires ${daysText(input.daysLeft)}`,
-    message: `${expired ? ERROR_CATALOGUE.SECRET_EXPIRED.message : `The client secret of app ${input.clientId} expires on ${formatDate(input.expiresAt)}.`} Mail and calendar sync through the service account stop when it does.`,
+    message: `${expired ? ERROR_CATALOGUE.SECRET_EXPIRED.message : `The client secret of app ${md(input.clientId)} expires on ${formatDate(input.expiresAt)}.`} Mail and calendar sync through the service account stop when it does.`,
     remedy: ERROR_CATALOGUE.SECRET_EXPIRED.remedy,
     code: expired ? 'SECRET_EXPIRED' : '',
     tabUrl: input.tabUrl,

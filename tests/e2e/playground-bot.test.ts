@@ -4,6 +4,7 @@
  * the Playground's REST surface and WebSocket, then through its web UI in headless Chromium, which
  * also takes docs/screenshots/playground-testfailed.png.
  */
+import { SCREENSHOTS_DIR } from '../helpers/browser';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -142,10 +143,19 @@ test('help, status and test answer with their cards', async () => {
   expect(cardProblems(status)).toEqual([]);
   expect(cardTexts(status)).toEqual(expect.arrayContaining(['13', '8 users still on EWS or needing to reconnect.']));
 
-  const failed = await cardAfter(await say('test'), 'The service account test failed');
+  // As the server does: the test's outcome goes to emitTestOutcome; the verdict changes (passed → failed).
+  services.emitOutcome = (tenantId, previous, current) => srv.bot.emitTestOutcome(tenantId, previous, current);
+  services.lastTest = testResult('passed');
+  const mark = await say('test');
+  const failed = await cardAfter(mark, 'The service account test failed');
   expect(cardProblems(failed)).toEqual([]);
   expect(cardTexts(failed)).toEqual(expect.arrayContaining(['SECRET_ID_NOT_VALUE', 'Run test again']));
   expect(services.testsRun.at(-1)).toEqual({ tenantId: TENANT_ID, actor: ADMIN.oid });
+  // The chat that asked has its answer: no test.failed alert is queued for it, so none arrives on top.
+  expect((await srv.store.listOutbox(TENANT_ID)).filter((r) => r.conversationId === chatId)).toEqual([]);
+  expect(await srv.bot.notifier.drain()).toEqual({ sent: 0, retried: 0, failed: 0 });
+  const cards = frames.slice(mark).filter((f) => f.action === 'createMessage' && f.message?.attachments?.length);
+  expect(cards).toHaveLength(1);
 });
 
 test('a proactive alert reaches the chat through the Playground’s connector', async () => {
@@ -156,8 +166,9 @@ test('a proactive alert reaches the chat through the Playground’s connector', 
   expect(cardProblems(card)).toEqual([]);
 });
 
-test('in the Playground UI: "test" shows the TestFailed card, and "Run test again" refreshes it in place', async () => {
-  browser = await chromium.launch({
+/** The Playground's web UI in headless Chromium, offline, ready to type into. */
+async function playgroundPage() {
+  browser ??= await chromium.launch({
     executablePath: '/usr/bin/chromium',
     args: [
       '--headless',
@@ -180,6 +191,11 @@ test('in the Playground UI: "test" shows the TestFailed card, and "Run test agai
   await page.goto(base);
   // The compose box is a rich-text editor (contenteditable) under a "Type a message..." hint.
   await page.getByText('Type a message...').waitFor({ timeout: 20_000 });
+  return page;
+}
+
+test('in the Playground UI: "test" shows the TestFailed card, and "Run test again" refreshes it in place', async () => {
+  const page = await playgroundPage();
   const box = page.getByText('Type a message...').locator('xpath=..').locator('[contenteditable="true"]');
   services.nextTest = testResult('secret');
   await box.click();
@@ -190,7 +206,8 @@ test('in the Playground UI: "test" shows the TestFailed card, and "Run test agai
   await page.getByText('SECRET_ID_NOT_VALUE').last().waitFor();
   await title.scrollIntoViewIfNeeded();
 
-  const shot = path.join(ROOT, 'docs/screenshots/playground-testfailed.png');
+  // Refresh the committed picture only on request (it carries times): UPDATE_DOCS=1 npm test.
+  const shot = path.join(process.env.UPDATE_DOCS === '1' ? path.join(ROOT, 'docs/screenshots') : SCREENSHOTS_DIR, 'playground-testfailed.png');
   mkdirSync(path.dirname(shot), { recursive: true });
   await page.screenshot({ path: shot });
 
@@ -200,4 +217,14 @@ test('in the Playground UI: "test" shows the TestFailed card, and "Run test agai
   await page.getByRole('button', { name: 'Run test again' }).last().click();
   await page.getByText('The service account test passed').last().waitFor({ timeout: 20_000 });
   expect(await page.getByText('The service account test failed').count()).toBe(failedCards - 1);
+});
+
+test('in the Playground UI, which renders card markdown: text someone typed shows as typed, not as a link', async () => {
+  const page = await playgroundPage();
+  await say('make me a *sandwich* [now](https://evil.example)');
+  const note = page.getByText('I did not understand', { exact: false }).last();
+  await note.waitFor({ timeout: 20_000 });
+  expect(await note.innerText()).toBe('I did not understand "make me a *sandwich* [now](https://evil.example)". Here is what I can do.');
+  expect(await note.locator('a, em, strong').count()).toBe(0);
+  expect(await page.locator('a[href*="evil.example"]').count()).toBe(0);
 });

@@ -9,7 +9,8 @@ import type { PermissionsResponse, ServiceAccountTestResponse, SummaryResponse }
 import { applicationFeatureMatrix, FEATURES, type Feature } from '../../src/domain/features';
 import { Keyring, openStore } from '../../src/store';
 import type { ConnectionRecord, Store } from '../../src/store/types';
-import type { BotServices } from '../../bot/services';
+import type { BotServices, TestOutcome } from '../../bot';
+import { createLogger } from '../../src/log';
 import type { Clock } from '../../bot/notifier';
 import * as restify from 'restify';
 import { createBot, type Bot, type CreateBotOptions } from '../../bot';
@@ -40,7 +41,11 @@ export function openTestStore(): Promise<Store> {
   return openStore('sqlite::memory:', Keyring.fromKeys(randomBytes(32)));
 }
 
-export function captureLogger(): { logger: Logger; lines: string[] } {
+/**
+ * A log captured in memory: the product's logger (its redaction and `err` serializer) by default,
+ * or a bare pino logger, to show the bot keeps secrets out of any logger it is given.
+ */
+export function captureLogger(kind: 'product' | 'bare' = 'product'): { logger: Logger; lines: string[] } {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -48,7 +53,7 @@ export function captureLogger(): { logger: Logger; lines: string[] } {
       cb();
     },
   });
-  return { logger: pino({ level: 'debug' }, destination), lines };
+  return { logger: kind === 'bare' ? pino({ level: 'debug' }, destination) : createLogger({ level: 'debug', destination }), lines };
 }
 
 /** Time moves only when something sleeps; a sleep yields to the event loop so I/O can finish. */
@@ -58,8 +63,18 @@ export class VirtualClock implements Clock {
     return this.t;
   }
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
-    if (!signal?.aborted) this.t += Math.max(0, ms);
+    if (!signal?.aborted) this.t = this.now() + Math.max(0, ms);
     return new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/**
+ * A virtual clock that never runs behind the wall clock. The Store stamps enqueued items with the
+ * real time, so items enqueued after a slow setup are still due however long that setup took.
+ */
+export class WallFloorClock extends VirtualClock {
+  override now(): number {
+    return Math.max(this.t, Date.now());
   }
 }
 
@@ -185,6 +200,12 @@ export interface FakeServices extends BotServices {
   nextTest: ServiceAccountTestResponse | { notConfigured: true };
   nudge: ConnectionRecord[];
   testsRun: Array<{ tenantId: string; actor: string }>;
+  /**
+   * Set it to do what the server does after every stored test (bot.emitTestOutcome with the
+   * previous outcome), inside runServiceAccountTest.
+   */
+  emitOutcome?: (tenantId: string, previous: TestOutcome | undefined, current: TestOutcome) => Promise<unknown>;
+  lastTest?: TestOutcome;
 }
 
 /** BotServices over plain data the test controls. */
@@ -202,7 +223,13 @@ export function fakeServices(init: Partial<Pick<FakeServices, 'nextTest' | 'nudg
     },
     async runServiceAccountTest(tenantId, actor) {
       s.testsRun.push({ tenantId, actor });
-      return s.nextTest;
+      const result = s.nextTest;
+      if (!('notConfigured' in result)) {
+        const previous = s.lastTest;
+        s.lastTest = result;
+        await s.emitOutcome?.(tenantId, previous, result);
+      }
+      return result;
     },
     async usersToNudge() {
       return s.nudge;
@@ -360,12 +387,20 @@ export interface BotServer {
 
 /** A minimal restify server mounting createBot, as the product server does, on 127.0.0.1:0. */
 export async function startBotServer(
-  options: { store?: Store; services?: FakeServices; botId?: string; botPassword?: string; notifier?: CreateBotOptions['notifier']; now?: () => Date } = {},
+  options: {
+    store?: Store;
+    services?: FakeServices;
+    botId?: string;
+    botPassword?: string;
+    notifier?: CreateBotOptions['notifier'];
+    now?: () => Date;
+    logger?: 'product' | 'bare';
+  } = {},
 ): Promise<BotServer> {
   const store = options.store ?? (await openTestStore());
   await store.ensureTenant(TENANT, { displayName: 'Contoso' });
   const services = options.services ?? fakeServices();
-  const { logger, lines } = captureLogger();
+  const { logger, lines } = captureLogger(options.logger);
   const bot = createBot({ botId: options.botId, botPassword: options.botPassword, store, services, logger, notifier: options.notifier, now: options.now });
   const server = restify.createServer({ handleUncaughtExceptions: false });
   server.use(restify.plugins.bodyParser({ mapParams: false }));

@@ -23,14 +23,21 @@ export interface FakeConnectorOptions {
   members?: Record<string, Record<string, unknown>>;
 }
 
+export interface ScriptedFailure {
+  status: number;
+  headers?: Record<string, string>;
+  /** The error body; `{ error: { code: 'Scripted', message: 'scripted <status>' } }` when absent. */
+  body?: unknown;
+}
+
 export interface FakeConnector {
   url: string;
   received: ReceivedActivity[];
   /** Every POST seen, accepted or not. */
   requests: number;
   throttled: number;
-  /** The next requests get these statuses (and headers) before normal service resumes. */
-  failNext(...responses: Array<{ status: number; headers?: Record<string, string> }>): void;
+  /** The next requests get these statuses (headers, error bodies) before normal service resumes. */
+  failNext(...responses: ScriptedFailure[]): void;
   close(): Promise<void>;
 }
 
@@ -38,7 +45,7 @@ export async function startFakeConnector(options: FakeConnectorOptions = {}): Pr
   const latency = options.latencyMs ?? 0;
   const byConversation = new Map<string, number[]>();
   const byTenant = new Map<string, number[]>();
-  const scripted: Array<{ status: number; headers?: Record<string, string> }> = [];
+  const scripted: ScriptedFailure[] = [];
   let nextId = 1;
 
   const state = {
@@ -83,7 +90,7 @@ export async function startFakeConnector(options: FakeConnectorOptions = {}): Pr
       const failure = scripted.shift();
       if (failure) {
         if (failure.status === 429) state.throttled++;
-        answer(res, failure.status, { error: { code: 'Scripted', message: `scripted ${failure.status}` } }, failure.headers);
+        answer(res, failure.status, failure.body ?? { error: { code: 'Scripted', message: `scripted ${failure.status}` } }, failure.headers);
         return;
       }
       const now = Date.now();

@@ -139,6 +139,10 @@ describe('commands', () => {
     const card = lastCard('a:admin-chat');
     expect(cardProblems(card)).toEqual([]);
     expect(cardTexts(card)).toContain('I did not understand "make me a sandwich". Here is what I can do.');
+    await srv.post(message('make me a *sandwich* [now](https://evil.example)', admin));
+    expect(cardTexts(lastCard('a:admin-chat'))).toContain(
+      'I did not understand "make me a \\*sandwich\\* \\[now\\](https://evil.example)". Here is what I can do.',
+    );
   });
 
   test('status answers with the tenant summary card', async () => {
@@ -219,6 +223,9 @@ describe('commands', () => {
     const card = lastCard('a:admin-chat');
     expect(cardTexts(card)).toContain('Something went wrong on our side.');
     expect(JSON.stringify(card)).not.toContain('hunter2');
+    const line = srv.logs.find((l) => l.includes('command failed'));
+    expect(JSON.parse(line!).err).toMatchObject({ message: 'database password=[redacted] unreachable' });
+    expect(srv.logs.join('')).not.toContain('hunter2');
   });
 });
 
@@ -257,6 +264,12 @@ describe('card actions (Action.Execute)', () => {
     expect(cardTexts(unknown.body.value)).toContain('This button is not supported');
     expect(cardProblems(unknown.body.value)).toEqual([]);
 
+    // The verb is the sender's text: shown as typed, not as a link.
+    const hostile = await srv.post(cardAction('[go](https://evil.example)', admin));
+    expect(cardTexts(hostile.body.value)).toContain(
+      'This card asked for an action I do not know ("\\[go\\](https://evil.example)"). It may come from an older version of Connection Center.',
+    );
+
     const bare = await srv.post({ ...cardAction('x', admin), value: undefined });
     expect(bare.status).toBe(200);
     expect(cardTexts(bare.body.value)).toContain('This button is not supported');
@@ -264,6 +277,66 @@ describe('card actions (Action.Execute)', () => {
     const refused = await srv.post(cardAction('runTest', { ...admin, fromOid: USER_OID, conversationId: 'a:user-chat' }));
     expect(cardTexts(refused.body.value)).toEqual(expect.arrayContaining(['Only administrators can do this', 'Code: ADMIN_ROLE_REQUIRED']));
     expect(srv.services.testsRun).toEqual([]);
+  });
+});
+
+describe('a test the asker started: one answer, no alert on top', () => {
+  const alerts = '19:alerts@thread.tacv2';
+  beforeEach(async () => {
+    await srv.post(installation(admin));
+    const channel: ActivityOptions = { serviceUrl: connector.url, conversationId: alerts, conversationType: 'channel', fromOid: ADMIN_OID };
+    await srv.post(installation(channel));
+    await srv.post(message('subscribe here', channel));
+    expect((await srv.store.listConversations(TENANT, { subscribed: true })).map((c) => c.conversationId).sort()).toEqual([alerts, 'a:admin-chat']);
+    // As the server does: every stored test of the saved configuration goes to emitTestOutcome.
+    srv.services.emitOutcome = (tenantId, previous, current) => srv.bot.emitTestOutcome(tenantId, previous, current);
+    srv.services.lastTest = testResult('passed', '2026-11-26T08:00:00.000Z');
+  });
+
+  const cardsIn = (conversationId: string) =>
+    sentTo(conversationId)
+      .filter((a) => a.attachments?.length)
+      .map((a) => cardTexts(a.attachments[0].content)[0]);
+
+  test('"test" with a changed verdict: the asker gets the reply card only; the other admin conversation gets the alert', async () => {
+    const before = sentTo('a:admin-chat').length;
+    srv.services.nextTest = testResult('secret');
+    await srv.post(message('test', admin));
+    expect((await srv.store.listOutbox(TENANT)).map((r) => [r.kind, r.conversationId])).toEqual([['test.failed', alerts]]);
+    expect(await srv.bot.notifier.drain()).toEqual({ sent: 1, retried: 0, failed: 0 });
+
+    const toAsker = sentTo('a:admin-chat').slice(before);
+    expect(toAsker.map((a) => a.type)).toEqual(['typing', 'message']);
+    expect(cardTexts(toAsker[1].attachments[0].content)).toContain('The service account test failed');
+    expect(cardsIn(alerts)).toEqual(['The service account test failed']);
+  });
+
+  test('"Run test again": the card is refreshed in place, and only the others are alerted', async () => {
+    srv.services.lastTest = testResult('secret', '2026-11-26T08:00:00.000Z');
+    srv.services.nextTest = testResult('passed');
+    const res = await srv.post(cardAction('runTest', admin));
+    expect(cardTexts(res.body.value)).toContain('The service account test passed');
+    await srv.bot.notifier.drain();
+    expect(sentTo('a:admin-chat')).toEqual([]);
+    expect(cardsIn(alerts)).toEqual(['The service account works again']);
+  });
+
+  test('a test started elsewhere (the tab, the schedule) still alerts every subscribed conversation, the asker’s included', async () => {
+    srv.services.nextTest = testResult('secret');
+    await srv.post(message('test', admin));
+    // The next test is the tab's: no conversation asked for it.
+    expect(await srv.bot.emitTestOutcome(TENANT, testResult('secret'), testResult('permissions', '2026-11-26T11:00:00.000Z'))).toBe(2);
+    await srv.bot.notifier.drain();
+    expect(cardsIn('a:admin-chat')).toEqual(['The service account test failed', 'The service account is missing permissions']);
+    expect(cardsIn(alerts)).toEqual(['The service account test failed', 'The service account is missing permissions']);
+  });
+
+  test('the same verdict again sends nothing anywhere; the asker still gets its reply', async () => {
+    srv.services.lastTest = testResult('secret', '2026-11-26T08:00:00.000Z');
+    srv.services.nextTest = testResult('secret');
+    await srv.post(message('test', admin));
+    expect(await srv.store.listOutbox(TENANT)).toEqual([]);
+    expect(cardsIn('a:admin-chat')).toEqual(['The service account test failed']);
   });
 });
 

@@ -4,15 +4,15 @@
  * outbox transition.
  */
 import { startFakeConnector, type FakeConnector } from '../helpers/fake-connector';
-import { ADMIN_OID, TENANT, cardProblems, cardTexts, installation, startBotServer, testResult, VirtualClock, type BotServer } from '../helpers/bot-kit';
+import { ADMIN_OID, TENANT, cardProblems, cardTexts, installation, startBotServer, testResult, WallFloorClock, type BotServer } from '../helpers/bot-kit';
 
 let connector: FakeConnector;
 let srv: BotServer;
-let clock: VirtualClock;
+let clock: WallFloorClock;
 
 beforeEach(async () => {
   connector = await startFakeConnector();
-  clock = new VirtualClock(Date.now() + 1000);
+  clock = new WallFloorClock(Date.now() + 1000);
   srv = await startBotServer({ notifier: { clock, random: () => 0.5 } });
   await srv.post(installation({ serviceUrl: connector.url, conversationId: 'a:admin-chat', fromOid: ADMIN_OID }));
 });
@@ -90,4 +90,43 @@ test('the daily check sends the deadline digest through the same path', async ()
   expect(cardTexts(card)).toEqual(
     expect.arrayContaining(['SMTP AUTH with Basic Authentication is turned off by default in 1 day', 'Megan Bowen — Exchange (EWS, Basic Auth), connected']),
   );
+});
+
+describe('a failed proactive send whose error carries a bearer token', () => {
+  const TOKEN = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL2FwaS5ib3RmcmFtZXdvcmsuY29tIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+  const OPAQUE = 'opaque-Secret-0123456789abcdef';
+
+  test.each(['product', 'bare'] as const)('is logged with its status and a scrubbed message, never the token (%s logger)', async (kind) => {
+    const own = await startBotServer({ notifier: { clock, random: () => 0.5 }, logger: kind });
+    try {
+      await own.post(installation({ serviceUrl: connector.url, conversationId: 'a:admin-chat', fromOid: ADMIN_OID }));
+      await own.bot.emitTestOutcome(TENANT, undefined, testResult('secret'));
+      // A connector (or proxy) that echoes the request's credentials into its error.
+      connector.failNext({
+        status: 401,
+        body: {
+          error: {
+            code: 'Unauthorized',
+            message: `Authorization: Bearer ${TOKEN} was rejected; {"access_token":"${OPAQUE}"}`,
+          },
+        },
+      });
+      expect(await own.bot.notifier.drain()).toEqual({ sent: 0, retried: 0, failed: 1 });
+      const log = own.logs.join('');
+      const line = own.logs.find((l) => l.includes('giving up'));
+      expect(line).toBeDefined();
+      expect(JSON.parse(line!)).toMatchObject({
+        status: 401,
+        error: 'HTTP 401 Unauthorized',
+        err: { message: expect.stringContaining('Bearer [redacted] was rejected') },
+      });
+      expect(log).not.toContain(TOKEN);
+      expect(log).not.toContain(TOKEN.split('.')[1]);
+      expect(log).not.toContain(OPAQUE);
+      const [row] = await own.store.listOutbox(TENANT, 'failed');
+      expect(JSON.stringify(row)).not.toContain(TOKEN.split('.')[1]);
+    } finally {
+      await own.close();
+    }
+  });
 });

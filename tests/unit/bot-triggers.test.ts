@@ -98,6 +98,40 @@ describe('emitTestOutcome', () => {
     expect(await outbox()).toEqual([]);
   });
 
+  test('a test a conversation asked for skips that conversation (its reply is the answer); everyone else still hears', async () => {
+    const failed = testResult('secret', '2026-11-26T09:00:00.000Z');
+    let finish!: () => void;
+    const running = new Promise<void>((resolve) => (finish = resolve));
+    const asked = triggers.answering(TENANT, 'admin-chat', async () => {
+      await running;
+      return triggers.emitTestOutcome(TENANT, undefined, failed);
+    });
+    // Meanwhile a test started elsewhere (the tab, the schedule) ends: the asker hears of that one.
+    expect(await triggers.emitTestOutcome(TENANT, failed, testResult('permissions', '2026-11-26T09:00:01.000Z'))).toBe(2);
+    finish();
+    expect(await asked).toBe(1);
+    expect((await outbox('test.failed')).map((r) => r.conversationId)).toEqual(['19:alerts@thread.tacv2']);
+    expect((await outbox('permissions.missing')).map((r) => r.conversationId).sort()).toEqual(['19:alerts@thread.tacv2', 'admin-chat']);
+
+    // Only that tenant's conversation of that id, and only while the asked-for test runs.
+    await conversation('admin-chat', true, { tenantId: 'other-tenant', userOid: ADMIN_OID });
+    await triggers.answering(TENANT, 'admin-chat', () => triggers.emitTestOutcome('other-tenant', undefined, failed));
+    expect((await store.listOutbox('other-tenant')).map((r) => r.conversationId)).toEqual(['admin-chat']);
+    expect(
+      await triggers.emitTestOutcome(TENANT, testResult('permissions', '2026-11-26T09:00:01.000Z'), testResult('passed', '2026-11-26T10:00:00.000Z')),
+    ).toBe(2);
+  });
+
+  test('the asking conversation alone subscribed: nothing is queued, and what the test returns comes back', async () => {
+    await store.deleteConversation(TENANT, '19:alerts@thread.tacv2');
+    const result = await triggers.answering(TENANT, 'admin-chat', async () => {
+      expect(await triggers.emitTestOutcome(TENANT, undefined, testResult('secret'))).toBe(0);
+      return 'the test result';
+    });
+    expect(result).toBe('the test result');
+    expect(await outbox()).toEqual([]);
+  });
+
   test('different missing roles are a different verdict', async () => {
     const consent = testResult('consent', '2026-11-26T09:00:00.000Z');
     const partial = testResult('permissions', '2026-11-26T10:00:00.000Z');
