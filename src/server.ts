@@ -289,7 +289,12 @@ async function startOwnSandbox(config: Readonly<AppConfig>, tabEndpoint: string,
   if (path.resolve(process.env.NODE_EXTRA_CA_CERTS ?? '') !== path.resolve(certs.caCertPath)) {
     throw new StartupError(`the sandbox tenant needs its local CA trusted at process start: run "npm start" (it sets NODE_EXTRA_CA_CERTS=${certs.caCertPath})`);
   }
-  return startSandbox({ certs, productRedirectUris: [`${tabEndpoint}/auth/callback`], logger: logger.child({ component: 'sandbox' }) });
+  return startSandbox({
+    certs,
+    productRedirectUris: [`${tabEndpoint}/auth/callback`],
+    logger: logger.child({ component: 'sandbox' }),
+    stateFile: path.join(config.dataDir, 'sandbox', 'state.json'),
+  });
 }
 
 /** First start in sandbox mode: the demo tenant's legacy connections, so there is something to migrate. */

@@ -313,7 +313,7 @@ async function token(ctx: SandboxContext, req: IncomingMessage, params: URLSearc
 
   if (grantType === 'refresh_token') {
     const rt = required(params, 'refresh_token');
-    const record = ctx.world.refreshTokens.get(rt);
+    const record = ctx.world.refreshToken(rt);
     if (!record) return fail(Aad.malformedGrant());
     if (record.clientId !== client.clientId || (tenant && tenant.id !== record.tenantId)) fail(Aad.grantInvalid());
     const { tenant: t, user } = userFor(ctx, record.tenantId, record.oid);

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { handlePages } from './authorize';
 import type { CertificateFiles } from './certs';
 import { silentLogger, type AuthRequest, type SandboxContext, type SandboxLogger } from './context';
@@ -20,6 +21,7 @@ import { Faults } from './faults';
 import { handleGraph } from './graph';
 import { requestUrl, sendJson, sendHtml } from './http';
 import { ACCESS_TOKEN_SECONDS } from './issuance';
+import { loadStateFile, restoreState, snapshotState, StateWriter, type LoadedState } from './persist';
 import { GRAPH_APP_ID, GRAPH_RESOURCE } from './permissions';
 import { loadContosoSeed, type SandboxSeed } from './seed';
 import { World } from './state';
@@ -46,9 +48,9 @@ export interface SandboxOptions {
   certs: CertificateFiles;
   /** Loopback address to listen on (default 127.0.0.1). */
   host?: string;
-  /** HTTPS port for Entra + Graph + control (default 0: any free port). */
+  /** HTTPS port for Entra + Graph + control (default: the restored state's port when free, else any free port). */
   port?: number;
-  /** Plain-HTTP port for the browser sign-in pages (default 0). */
+  /** Plain-HTTP port for the browser sign-in pages (default as for `port`). */
   pagesPort?: number;
   /** Added to the product app's redirect URIs, e.g. http://localhost:3978/auth/callback. */
   productRedirectUris: string[];
@@ -57,6 +59,11 @@ export interface SandboxOptions {
   /** Default: the Contoso seed (src/sandbox/contoso.json). */
   seed?: SandboxSeed;
   logger?: SandboxLogger;
+  /**
+   * Keep the tenant's state (grants, consent presets, roles, secrets, mailboxes, revocations, refresh
+   * tokens, clock, signing key) in this JSON file across restarts. Unset: in memory only (tests).
+   */
+  stateFile?: string;
 }
 
 export interface IssueTokenOptions {
@@ -89,8 +96,30 @@ export interface Sandbox {
   productApp: { clientId: string; clientSecret: string };
   seed: SandboxSeed;
   control: SandboxControl;
+  /** Absolute path of the state file in use; undefined when the state lives in memory only. */
+  stateFile?: string;
   issueToken(opts: IssueTokenOptions): Promise<string>;
+  /** Stops both listeners, then writes the state file one last time (when there is one). */
   close(): Promise<void>;
+}
+
+const READ_ONLY_CONTROL = new Set<keyof SandboxControl>(['stats', 'inFlight']);
+
+/** The same control, asking for a save after every method that may change the world. */
+function savingAfterChanges(control: SandboxControl, touch: () => void): SandboxControl {
+  const wrapped: Record<string, unknown> = { ...control };
+  for (const name of Object.keys(control) as (keyof SandboxControl)[]) {
+    if (READ_ONLY_CONTROL.has(name)) continue;
+    const fn = control[name] as (opts?: unknown) => unknown;
+    wrapped[name] = (opts?: unknown) => {
+      try {
+        return fn(opts);
+      } finally {
+        touch();
+      }
+    };
+  }
+  return wrapped as unknown as SandboxControl;
 }
 
 function listen(server: http.Server | https.Server, port: number, host: string): Promise<number> {
@@ -101,6 +130,28 @@ function listen(server: http.Server | https.Server, port: number, host: string):
       resolve((server.address() as AddressInfo).port);
     });
   });
+}
+
+/** Listen on `wanted` if given; else on `previous` (a restored run's port) if free, warning and taking any port if not. */
+async function listenPreferring(
+  server: http.Server | https.Server,
+  wanted: number | undefined,
+  previous: number | undefined,
+  host: string,
+  logger: SandboxLogger,
+  what: string,
+): Promise<number> {
+  if (wanted !== undefined || previous === undefined) return listen(server, wanted ?? 0, host);
+  try {
+    return await listen(server, previous, host);
+  } catch (err) {
+    const port = await listen(server, 0, host);
+    logger.warn(
+      { previousPort: previous, port, err: (err as NodeJS.ErrnoException).code ?? String(err) },
+      `sandbox ${what} port ${previous} of the previous run is taken; using ${port}: users connected in that run may have to reconnect`,
+    );
+    return port;
+  }
 }
 
 function closeServer(server: http.Server | https.Server): Promise<void> {
@@ -122,7 +173,30 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const seed = options.seed ?? loadContosoSeed();
   const logger = options.logger ?? silentLogger;
   const world = new World(seed, options.productRedirectUris, options.productIdentifierUris ?? []);
-  const signer = await TokenSigner.create();
+  const stateFile = options.stateFile === undefined ? undefined : path.resolve(options.stateFile);
+  let restoredSigner: TokenSigner | undefined;
+  let loaded: LoadedState | undefined;
+  if (stateFile) {
+    loaded = await loadStateFile(stateFile, seed, logger, async (doc) => {
+      const saved = await TokenSigner.create(doc.signingKey.pkcs8);
+      if (saved.kid !== doc.signingKey.kid) throw new Error('its signing key does not match its kid');
+      try {
+        restoreState(world, doc);
+      } catch (err) {
+        world.build();
+        throw err;
+      }
+      restoredSigner = saved;
+    });
+    if (loaded.doc) logger.info({ stateFile, refreshTokens: world.refreshTokens.size, grants: world.grants.size }, 'sandbox state restored');
+  }
+  const signer = restoredSigner ?? (await TokenSigner.create());
+  const ports: { port?: number; pagesPort?: number } = {};
+  let writer: StateWriter | undefined;
+  if (stateFile && loaded?.writable) {
+    const key = { kid: signer.kid, pkcs8: signer.privateKeyPem() };
+    writer = new StateWriter(stateFile, () => snapshotState(world, key, ports), logger);
+  }
   const ctx: SandboxContext = {
     world,
     signer,
@@ -133,7 +207,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     logger,
     authRequests: new Map<string, AuthRequest>(),
   };
-  const control = createControl(ctx);
+  const control = writer ? savingAfterChanges(createControl(ctx), () => writer?.touch()) : createControl(ctx);
 
   const api = https.createServer({ key: options.certs.keyPem, cert: options.certs.certPem }, (req, res) => {
     const started = Date.now();
@@ -142,6 +216,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     res.on('finish', () =>
       logger.debug({ sandbox: 'api', method: req.method, path: url.pathname, status: res.statusCode, ms: Date.now() - started }, 'sandbox request'),
     );
+    // Token grants, Graph writes and control calls arrive as POSTs; GETs here never change the world.
+    if (writer && req.method !== 'GET' && req.method !== 'HEAD') res.on('close', () => writer.touch());
     void (async () => {
       try {
         if (await handleControl(control, req, res, url)) return;
@@ -155,6 +231,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     })();
   });
   const pages = http.createServer((req, res) => {
+    // A GET of the authorize page can record consent (a preset decision applies without a page).
+    if (writer) res.on('close', () => writer.touch());
     void handlePages(ctx, req, res).catch((err: unknown) => {
       logger.error({ err: err instanceof Error ? err.message : String(err) }, 'sandbox pages: unexpected error');
       sendHtml(res, 500, '<!doctype html><title>Error</title><p>The sandbox sign-in page failed.</p>');
@@ -167,18 +245,25 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     s.requestTimeout = 30_000;
   }
 
-  const port = await listen(api, options.port ?? 0, host);
+  // A restored sandbox comes back on its previous ports: the product's MSAL cache keys tokens by the
+  // authority's host:port, so another port would make every connected user reconnect.
+  const saved = loaded?.doc?.listen;
+  const port = await listenPreferring(api, options.port, saved?.port, host, logger, 'Entra/Graph');
   let pagesPort: number;
   try {
-    pagesPort = await listen(pages, options.pagesPort ?? 0, host);
+    pagesPort = await listenPreferring(pages, options.pagesPort, saved?.pagesPort, host, logger, 'sign-in pages');
   } catch (err) {
     await closeServer(api);
     throw err;
   }
+  ports.port = port;
+  ports.pagesPort = pagesPort;
   ctx.authorityHost = `https://${urlHost}:${port}`;
   ctx.graphEndpoint = ctx.authorityHost;
   ctx.pagesOrigin = `http://${urlHost}:${pagesPort}`;
   logger.info({ authorityHost: ctx.authorityHost, pagesOrigin: ctx.pagesOrigin }, 'sandbox tenant listening');
+  // Saves the signing key of a first start at once, so the JWKS is stable from the first token on.
+  writer?.touch();
 
   const productSecret = world.apps[0].secrets.find((s) => Date.parse(s.endDateTime) > Date.now()) ?? world.apps[0].secrets[0];
 
@@ -236,12 +321,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     productApp: { clientId: seed.productApp.clientId, clientSecret: productSecret.value },
     seed,
     control,
+    stateFile,
     issueToken,
     async close() {
       if (closed) return;
       closed = true;
       ctx.faults.release();
       await Promise.all([closeServer(api), closeServer(pages)]);
+      await writer?.close();
     },
   };
 }

@@ -196,7 +196,7 @@ export async function delegatedTokenResponse(ctx: SandboxContext, input: Delegat
   };
   if (input.oidc.includes('offline_access')) {
     const rt = opaqueToken(REFRESH_TOKEN_PREFIX);
-    ctx.world.refreshTokens.set(rt, { tenantId: tenant.id, oid: user.oid, clientId: client.clientId, issuedAt: ctx.world.now() });
+    ctx.world.addRefreshToken(rt, { tenantId: tenant.id, oid: user.oid, clientId: client.clientId, issuedAt: ctx.world.now() });
     body.refresh_token = rt;
   }
   if (input.idToken && input.oidc.includes('openid')) body.id_token = await mintIdToken(ctx, tenant, user, client, input.nonce, input.oidc);

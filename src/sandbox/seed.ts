@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { CONNECTION_KINDS, CONNECTION_STATES } from '../domain/connection';
 import contosoJson from './contoso.json';
 
-const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID');
+export const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID');
 
 const domainSchema = z.object({
   name: z.string().min(3),
@@ -15,7 +15,7 @@ const domainSchema = z.object({
   isInitial: z.boolean().default(false),
 });
 
-const tenantSchema = z.object({
+export const tenantSchema = z.object({
   id: guid,
   displayName: z.string(),
   countryLetterCode: z.string().length(2).default('US'),
@@ -26,7 +26,7 @@ const tenantSchema = z.object({
 /** What a user does when asked to consent (without a person clicking: login_hint + preset). */
 const consentDecisionSchema = z.union([z.literal('accept'), z.literal('decline'), z.literal('adminApproval'), z.object({ partial: z.array(z.string()) })]);
 
-const userSchema = z.object({
+export const userSchema = z.object({
   oid: guid,
   upn: z.string().includes('@'),
   displayName: z.string(),
@@ -44,7 +44,7 @@ const userSchema = z.object({
   note: z.string().optional(),
 });
 
-const secretSchema = z.object({
+export const secretSchema = z.object({
   id: guid,
   displayName: z.string().optional(),
   value: z.string().min(8),

@@ -1,7 +1,8 @@
 /**
  * The sandbox's mutable world, built from a seed: tenants, app registrations, service principals,
  * users' consent grants, mailboxes, and the short-lived artefacts of sign-in (codes, refresh tokens).
- * Everything is in memory; `reset()` in control.ts rebuilds it from the seed.
+ * It lives in memory; `reset()` in control.ts rebuilds it from the seed, and persist.ts can save it to
+ * a file and restore it at the next start.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { MailboxState, SandboxSeed, SeedSecret, SeedTenant, SeedUser } from './seed';
@@ -114,6 +115,10 @@ export function graphId(...parts: string[]): string {
   return 'AAMkA' + createHash('sha256').update(parts.join('|')).digest('base64url').slice(0, 38);
 }
 
+export function refreshTokenKey(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
 export function opaqueToken(prefix: string): string {
   return `${prefix}${randomBytes(32).toString('base64url')}`;
 }
@@ -146,6 +151,7 @@ export class World {
   grants = new Map<string, string[]>();
   mailboxes = new Map<string, Mailbox>();
   codes = new Map<string, AuthCode>();
+  /** Keyed by the token's SHA-256 (refreshTokenKey), so a saved state file holds no usable token. */
   refreshTokens = new Map<string, RefreshTokenRecord>();
   clockOffsetMs = 0;
 
@@ -397,6 +403,14 @@ export class World {
 
   setGrants(tenantId: string, oid: string, clientId: string, scopes: readonly string[]): void {
     this.grants.set(`${tenantId}|${oid}|${clientId}`, scopes.map(canonicalScope));
+  }
+
+  addRefreshToken(token: string, record: RefreshTokenRecord): void {
+    this.refreshTokens.set(refreshTokenKey(token), record);
+  }
+
+  refreshToken(token: string): RefreshTokenRecord | undefined {
+    return this.refreshTokens.get(refreshTokenKey(token));
   }
 
   setMailbox(user: UserState, state: MailboxState): void {

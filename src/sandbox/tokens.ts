@@ -1,8 +1,9 @@
 /**
  * The sandbox's token signing key, its JWKS, and minting/verification of RS256 JWTs with the claims
- * Entra ID puts in v2.0 tokens. One key per sandbox instance: tokens never outlive the sandbox.
+ * Entra ID puts in v2.0 tokens. A new key per sandbox instance, unless a saved one is given back
+ * (the persisted sandbox keeps its key so tokens issued before a restart still verify).
  */
-import { createHash, generateKeyPair, randomUUID, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPair, randomUUID, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { SignJWT, exportJWK, jwtVerify, decodeProtectedHeader, errors as joseErrors, type JWK, type JWTPayload } from 'jose';
 
@@ -20,14 +21,30 @@ export class TokenSigner {
     private readonly publicJwk: JWK,
   ) {}
 
-  static async create(): Promise<TokenSigner> {
-    const { privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 });
+  /** A fresh RSA-2048 key, or the given PKCS#8 PEM (throws when it is not an RSA key of 2048 bits or more). */
+  static async create(privateKeyPem?: string): Promise<TokenSigner> {
+    let privateKey: KeyObject;
+    let publicKey: KeyObject;
+    if (privateKeyPem === undefined) {
+      ({ privateKey, publicKey } = await generateKeyPairAsync('rsa', { modulusLength: 2048 }));
+    } else {
+      privateKey = createPrivateKey({ key: privateKeyPem, format: 'pem' });
+      if (privateKey.asymmetricKeyType !== 'rsa' || (privateKey.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) {
+        throw new Error('the signing key is not an RSA key of at least 2048 bits');
+      }
+      publicKey = createPublicKey(privateKey);
+    }
     const jwk = await exportJWK(publicKey);
     // Entra key ids look like a base64url thumbprint; derive one from the modulus.
     const kid = createHash('sha1')
       .update(jwk.n ?? '')
       .digest('base64url');
     return new TokenSigner(privateKey, publicKey, kid, jwk);
+  }
+
+  /** The private key as PKCS#8 PEM, for the state file only. */
+  privateKeyPem(): string {
+    return this.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   }
 
   jwks(authorityHost: string): Jwks {

@@ -6,15 +6,18 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { freePort } from '../../src/server';
 
 const ROOT = path.resolve(__dirname, '../..');
+const TSX = pathToFileURL(require.resolve('tsx')).href;
 
 function launch(env: Record<string, string>) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'cc-start-'));
-  const child = spawn(process.execPath, ['--disable-warning=DEP0111', '--import', 'tsx', 'scripts/start.ts'], {
-    cwd: ROOT,
+  // Its own working directory: ./data (dev key, sandbox CA and state) must not be the developer's.
+  const child = spawn(process.execPath, ['--disable-warning=DEP0111', '--import', TSX, path.join(ROOT, 'scripts', 'start.ts')], {
+    cwd: dataDir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_STORE: `sqlite:${path.join(dataDir, 'cc.db')}`, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
