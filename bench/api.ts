@@ -3,10 +3,14 @@
  * bare restify route in the same run. Prints both throughputs, their ratio and p99.
  * Targets (issue 4): ratio ≥ 0.6 of the bare route and p99 ≤ 20 ms. Prints figures; asserts nothing.
  *
- *   npm run bench:api [-- --seconds 10 --connections 50 --users 200]
+ * Both routes get the same requests (one prebuilt request per user token, from the same load
+ * generator) after the same warm-up, so the ratio measures the server, not a difference in what the
+ * client had to build or how warm the JIT was. See bench/README.md.
+ *
+ *   npm run bench:api [-- --seconds 10 --connections 50 --users 200 --warmup 2]
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import restify from 'restify';
@@ -22,16 +26,24 @@ interface LoadResult {
   p50: number;
   p99: number;
   errors: number;
+  /** Cores used by the load generator. */
+  cpu: number;
+  /** Cores used by this process (the server under load) during the run. */
+  serverCpu: number;
 }
 
 /** Runs bench/load.ts in a child process: the load must not share the server's event loop. */
-function run(url: string, seconds: number, connections: number, tokens?: string[]): Promise<LoadResult> {
-  const jobFile = path.join(mkdtempSync(path.join(tmpdir(), 'cc-bench-')), 'job.json');
+function run(url: string, seconds: number, connections: number, tokens: string[]): Promise<LoadResult> {
+  const jobDir = mkdtempSync(path.join(tmpdir(), 'cc-bench-'));
+  const jobFile = path.join(jobDir, 'job.json');
   writeFileSync(jobFile, JSON.stringify({ url, seconds, connections, tokens }));
+  const cpu0 = process.cpuUsage();
   return new Promise((resolve, reject) => {
     execFile(process.execPath, ['--import', 'tsx', path.join(__dirname, 'load.ts'), jobFile], { maxBuffer: 1 << 20 }, (err, stdout) => {
+      const cpu = process.cpuUsage(cpu0);
+      rmSync(jobDir, { recursive: true, force: true });
       if (err) reject(err);
-      else resolve(JSON.parse(stdout) as LoadResult);
+      else resolve({ ...(JSON.parse(stdout) as Omit<LoadResult, 'serverCpu'>), serverCpu: (cpu.user + cpu.system) / 1e6 / seconds });
     });
   });
 }
@@ -40,6 +52,7 @@ async function main() {
   const seconds = arg('seconds', 10);
   const connections = arg('connections', 50);
   const userCount = arg('users', 200);
+  const warmup = arg('warmup', 2);
 
   const bare = restify.createServer();
   bare.get('/bare', async (_req: restify.Request, res: restify.Response) => {
@@ -53,17 +66,20 @@ async function main() {
   const upns = product.sandbox.seed.users.map((u) => u.upn);
   const tokens: string[] = [];
   for (let i = 0; i < userCount; i++) tokens.push(await product.ssoToken(upns[i % upns.length]!));
-  const bareResult = await run(bareUrl, seconds, connections);
-  const apiResult = await run(`${product.url}/api/me/connection`, seconds, connections, tokens);
+  const apiUrl = `${product.url}/api/me/connection`;
+  if (warmup > 0) {
+    await run(bareUrl, warmup, connections, tokens);
+    await run(apiUrl, warmup, connections, tokens);
+  }
+  const bareResult = await run(bareUrl, seconds, connections, tokens);
+  const apiResult = await run(apiUrl, seconds, connections, tokens);
   const ratio = apiResult.rps / bareResult.rps;
 
-  console.log(`bench:api  ${connections} connections, ${seconds} s each, ${userCount} distinct users`);
-  console.log(
-    `  bare restify route    ${bareResult.rps.toFixed(0).padStart(7)} req/s   p50 ${bareResult.p50} ms   p99 ${bareResult.p99} ms   errors ${bareResult.errors}`,
-  );
-  console.log(
-    `  GET /api/me/connection ${apiResult.rps.toFixed(0).padStart(6)} req/s   p50 ${apiResult.p50} ms   p99 ${apiResult.p99} ms   errors ${apiResult.errors}`,
-  );
+  const line = (name: string, r: LoadResult) =>
+    `  ${name.padEnd(22)} ${r.rps.toFixed(0).padStart(6)} req/s   p50 ${r.p50} ms   p99 ${r.p99} ms   errors ${r.errors}   CPU: server ${r.serverCpu.toFixed(2)}, load generator ${r.cpu.toFixed(2)}`;
+  console.log(`bench:api  ${connections} connections, ${seconds} s each after ${warmup} s warm-up, ${userCount} distinct users' tokens on both routes`);
+  console.log(line('bare restify route', bareResult));
+  console.log(line('GET /api/me/connection', apiResult));
   console.log(`  ratio ${ratio.toFixed(2)} (target ≥ 0.60)   p99 ${apiResult.p99} ms (target ≤ 20 ms)`);
 
   bare.close();

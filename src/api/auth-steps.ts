@@ -4,7 +4,8 @@ import { AppError } from '../domain/errors';
 import { ADMIN_APP_ROLE } from '../domain/features';
 import { bearerOf, type TokenVerifier, type UserContext } from '../identity/verify';
 import type { Store } from '../store/types';
-import { cookie, step, type Step } from './http';
+import type { Request } from 'restify';
+import { cookie, step, type Step, type StepState } from './http';
 
 export const SESSION_COOKIE = 'cc_session';
 
@@ -21,30 +22,53 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return ab.length === bb.length && timingSafeEqual(ab, bb);
 }
 
-/** Remembers who was seen with which roles so the bot can find admins; writes only on change. */
+/**
+ * Remembers who was seen with which roles so the bot can find admins; writes only on change.
+ * Returns undefined (nothing to await) when nothing changed: the common case on every request.
+ */
 function userRecorder(store: Store, now: () => Date) {
   const seen = new Map<string, string>();
-  return async (ctx: UserContext) => {
-    const key = `${ctx.tenantId}/${ctx.oid}`;
-    const fingerprint = `${ctx.upn}|${ctx.name ?? ''}|${ctx.roles.join(',')}`;
-    if (seen.get(key) === fingerprint) return;
-    await store.putUser({ tenantId: ctx.tenantId, oid: ctx.oid, upn: ctx.upn, displayName: ctx.name, roles: ctx.roles, lastSeenAt: now().toISOString() });
-    if (seen.size > 50_000) seen.clear();
-    seen.set(key, fingerprint);
+  // Verified contexts are shared while their token lives: derive their key and fingerprint once.
+  const ids = new WeakMap<UserContext, { key: string; fingerprint: string }>();
+  return (ctx: UserContext): Promise<void> | undefined => {
+    let id = ids.get(ctx);
+    if (!id) {
+      id = { key: `${ctx.tenantId}/${ctx.oid}`, fingerprint: `${ctx.upn}|${ctx.name ?? ''}|${ctx.roles.join(',')}` };
+      ids.set(ctx, id);
+    }
+    const { key, fingerprint } = id;
+    if (seen.get(key) === fingerprint) return undefined;
+    return store
+      .putUser({ tenantId: ctx.tenantId, oid: ctx.oid, upn: ctx.upn, displayName: ctx.name, roles: ctx.roles, lastSeenAt: now().toISOString() })
+      .then(() => {
+        if (seen.size > 50_000) seen.clear();
+        seen.set(key, fingerprint);
+      });
   };
 }
 
 export function authenticate(deps: AuthDeps): Step {
   const record = userRecorder(deps.store, deps.now);
-  return step('authenticate', async (req, _res, state) => {
+  const verifyBearer = async (header: string, state: StepState) => {
+    const token = bearerOf(header);
+    if (!token) throw new AppError('INVALID_TOKEN', { message: 'The Authorization header must be "Bearer <token>".' });
+    state.user = await deps.verifier.verify(token, deps.now().getTime());
+    await record(state.user);
+  };
+  return step('authenticate', (req, _res, state) => {
     const header = req.header('authorization');
     if (header) {
-      const token = bearerOf(header);
-      if (!token) throw new AppError('INVALID_TOKEN', { message: 'The Authorization header must be "Bearer <token>".' });
-      state.user = await deps.verifier.verify(token, deps.now().getTime());
-      await record(state.user);
-      return;
+      // Hot path: a token verified before (so free of whitespace, exactly what bearerOf would
+      // extract) is found synchronously; this step then needs no promise at all.
+      const user = header.startsWith('Bearer ') ? deps.verifier.cached(header.slice(7), deps.now().getTime()) : undefined;
+      if (!user) return verifyBearer(header, state);
+      state.user = user;
+      return record(user);
     }
+    return fromSession(req, state);
+  });
+
+  async function fromSession(req: Request, state: StepState): Promise<void> {
     const sessionId = cookie(req, SESSION_COOKIE);
     if (sessionId) {
       const session = await deps.store.getSession(sessionId, deps.now());
@@ -69,7 +93,7 @@ export function authenticate(deps: AuthDeps): Step {
       }
     }
     throw new AppError('INVALID_TOKEN', { message: 'Sign in first: no access token or session was sent.' });
-  });
+  }
 }
 
 export const requireAdmin: Step = step('requireAdmin', (_req, _res, state) => {

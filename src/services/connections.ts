@@ -27,6 +27,14 @@ export interface ConnectionServiceDeps {
   clientId: string;
 }
 
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
@@ -37,10 +45,16 @@ export class ConnectionService {
   /** Tenant settings change rarely and are read on every request: keep them for a few seconds. */
   private readonly featureCache = new Map<string, { features: Feature[]; until: number }>();
 
+  /** The kept settings while still fresh, without an await. */
+  private freshFeatures(tenantId: string, now = Date.now()): Feature[] | undefined {
+    const hit = this.featureCache.get(tenantId);
+    return hit && hit.until > now ? hit.features : undefined;
+  }
+
   async enabledFeatures(tenantId: string): Promise<Feature[]> {
     const now = Date.now();
-    const hit = this.featureCache.get(tenantId);
-    if (hit && hit.until > now) return hit.features;
+    const fresh = this.freshFeatures(tenantId, now);
+    if (fresh) return fresh;
     // Read first: ensureTenant writes.
     const tenant = (await this.deps.store.getTenant(tenantId)) ?? (await this.deps.store.ensureTenant(tenantId));
     const features = tenant.enabledFeatures.length ? tenant.enabledFeatures : [...FEATURES];
@@ -49,9 +63,27 @@ export class ConnectionService {
     return features;
   }
 
+  /**
+   * Each user's last answer, kept only while nothing it derives from can have changed: the store
+   * (its change stamp), the tenant's feature settings (the same array until re-read) and the UTC
+   * day (days left to a deadline). GET /api/me/connection is the tab's hot path.
+   */
+  private readonly mine = new Map<string, { stamp: string; enabled: Feature[]; day: number; response: ConnectionResponse }>();
+
   async getMine(user: UserContext): Promise<ConnectionResponse> {
-    const records = await this.deps.store.getConnections(user.tenantId, user.upn);
-    return this.view(user.tenantId, records);
+    // The stamp is taken before reading: a write landing in between only costs a later miss.
+    const stamp = this.deps.store.changeStamp?.();
+    if (stamp === undefined) return this.view(user.tenantId, await this.deps.store.getConnections(user.tenantId, user.upn));
+    const key = `${user.tenantId}/${user.upn}`;
+    const enabled = this.freshFeatures(user.tenantId) ?? (await this.enabledFeatures(user.tenantId));
+    const day = Math.floor(this.deps.now().getTime() / 86_400_000);
+    const hit = this.mine.get(key);
+    if (hit && hit.stamp === stamp && hit.enabled === enabled && hit.day === day) return hit.response;
+    // Frozen: shared by later requests, and sendJson serializes a frozen answer only once.
+    const response = deepFreeze(await this.view(user.tenantId, await this.deps.store.getConnections(user.tenantId, user.upn)));
+    if (this.mine.size >= 10_000) this.mine.clear();
+    this.mine.set(key, { stamp, enabled, day, response });
+    return response;
   }
 
   private async view(tenantId: string, records: ConnectionRecord[]): Promise<ConnectionResponse> {

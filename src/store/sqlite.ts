@@ -100,6 +100,14 @@ export class SqliteStore implements Store {
     this.#q.ping.get();
   }
 
+  /**
+   * total_changes() counts every row this connection wrote (triggers and cascades included);
+   * data_version moves when another connection commits. Two tiny statements, no table read.
+   */
+  changeStamp(): string {
+    return `${this.#q.totalChanges.get() as number}/${this.#q.dataVersion.get() as number}`;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -675,6 +683,8 @@ function prepareAll(db: Db) {
   const p = (sql: string): Stmt => db.prepare(sql);
   return {
     ping: p('SELECT 1'),
+    totalChanges: p('SELECT total_changes()').pluck(),
+    dataVersion: p('PRAGMA data_version').pluck(),
 
     tenantGet: p('SELECT * FROM tenants WHERE tenant_id = ?'),
     tenantInsertIgnore: p(

@@ -188,6 +188,12 @@ export interface Store {
   /** Readiness probe: resolves when the store can serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Optional, synchronous and cheap: a value that differs whenever any record may have changed
+   * since it was last read (a write by this process or by another one), so hot read paths can
+   * keep what they derived in between. A store that cannot tell this cheaply leaves it out.
+   */
+  changeStamp?(): string;
 
   // Tenants
   getTenant(tenantId: string): Promise<TenantRecord | undefined>;
