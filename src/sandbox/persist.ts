@@ -10,7 +10,7 @@
  * rename; mode 0600), debounced, skipped when nothing changed, and flushed on close.
  * Authorization codes and pending sign-ins are not kept: they live seconds.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -89,12 +89,21 @@ const mailboxSchema = z.object({
   ),
 });
 
+/** The saved signing key must load as a private key: checked by parsing it, not by its header. */
+function isPrivateKeyPem(pem: string): boolean {
+  try {
+    return createPrivateKey({ key: pem, format: 'pem' }).type === 'private';
+  } catch {
+    return false;
+  }
+}
+
 const stateDocumentSchema = z.object({
   format: z.literal(STATE_FORMAT),
   version: z.literal(STATE_VERSION),
   /** Fingerprint of the seed the state grew from: another seed makes the file incompatible. */
   seed: z.string(),
-  signingKey: z.object({ kid: z.string(), pkcs8: z.string().startsWith('-----BEGIN PRIVATE KEY-----') }),
+  signingKey: z.object({ kid: z.string(), pkcs8: z.string().refine(isPrivateKeyPem, 'must be a PEM private key') }),
   /** The loopback ports of the run that saved it, taken again at the next start when free. */
   listen: z.object({ port: z.number().int().min(1).max(65535), pagesPort: z.number().int().min(1).max(65535) }).optional(),
   clockOffsetMs: z.number().nonnegative(),

@@ -2,6 +2,7 @@
  * Renders every card in headless Chromium with the adaptivecards browser renderer and a Teams-like
  * host config, and writes docs/cards/<Card>.png (committed: the cards as people see them).
  */
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../helpers/browser';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -57,17 +58,8 @@ let page: Page;
 beforeAll(async () => {
   // playwright gives every launch a fresh temporary profile.
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    executablePath: CHROMIUM_PATH,
+    args: CHROMIUM_ARGS,
   });
   context = await browser.newContext({ deviceScaleFactor: 1, viewport: { width: 520, height: 900 } });
   // Nothing in a card render may reach the network.

@@ -4,7 +4,7 @@
  * the Playground's REST surface and WebSocket, then through its web UI in headless Chromium, which
  * also takes docs/screenshots/playground-testfailed.png.
  */
-import { SCREENSHOTS_DIR } from '../helpers/browser';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, SCREENSHOTS_DIR } from '../helpers/browser';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -169,17 +169,8 @@ test('a proactive alert reaches the chat through the Playground’s connector', 
 /** The Playground's web UI in headless Chromium, offline, ready to type into. */
 async function playgroundPage() {
   browser ??= await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    executablePath: CHROMIUM_PATH,
+    args: CHROMIUM_ARGS,
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, deviceScaleFactor: 1 });
   // Offline: the Playground's web fonts and animations come from a CDN; keep everything local.

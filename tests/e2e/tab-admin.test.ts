@@ -16,7 +16,7 @@ const ADELE = 'adele.vance@contoso.com';
 const MEGAN = 'megan.bowen@contoso.com';
 const SERVICE_ACCOUNT = {
   clientId: '66193c42-2023-423c-acba-f7f851f7f085',
-  secretValue: 'wrH8Q~RSwS7JyArdqqg-QunSRypOXSrDS-CcN5Wb',
+  secretValue: 'demo-sync-2026-sandbox-only-value',
 };
 const ALL_ROLES = ['Mail.Read', 'Mail.ReadWrite', 'Calendars.Read', 'Calendars.ReadWrite'];
 
@@ -116,7 +116,7 @@ describe('tab in a browser: an admin sets up and tests the service account', () 
       await form.getByText(/^Service account saved by adele\.vance@contoso\.com/).waitFor({ timeout: UI_TIMEOUT_MS });
       // The secret is write-only: the field is emptied and only its first characters are hinted.
       expect(await form.getByLabel('Client secret').inputValue()).toBe('');
-      expect(await form.getByLabel('Client secret').getAttribute('placeholder')).toBe('•••• (saved, starts with wrH)');
+      expect(await form.getByLabel('Client secret').getAttribute('placeholder')).toBe('•••• (saved, starts with dem)');
       expect(await page.content()).not.toContain(SERVICE_ACCOUNT.secretValue);
       expect(product.logs.join('\n')).not.toContain(SERVICE_ACCOUNT.secretValue);
 

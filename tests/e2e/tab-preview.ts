@@ -4,6 +4,7 @@
  * A script, not a test: `npm run build:tab && npx tsx tests/e2e/tab-preview.ts`.
  * Exits non-zero if a check fails, the page logs an error, or a write request lacks the CSRF header.
  */
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../helpers/browser';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,16 +17,6 @@ const ROOT = resolve(__dirname, '..', '..');
 const DIST = join(ROOT, 'tab', 'dist');
 const SHOTS = join(ROOT, 'docs', 'screenshots');
 const VIEWPORT = { width: 1280, height: 900 };
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript',
@@ -555,7 +546,7 @@ async function main() {
   const { server, origin } = await startStatic();
   const profile = mkdtempSync(join(tmpdir(), 'cc-tab-preview-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: VIEWPORT,

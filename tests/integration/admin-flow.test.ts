@@ -6,9 +6,9 @@ import { startTestProduct, type TestProduct } from '../helpers/product';
 
 const SA = {
   clientId: '66193c42-2023-423c-acba-f7f851f7f085',
-  secretValue: 'wrH8Q~RSwS7JyArdqqg-QunSRypOXSrDS-CcN5Wb',
+  secretValue: 'demo-sync-2026-sandbox-only-value',
   secretId: '79345376-8a3d-4a4a-8f6c-878503bb29c6',
-  expiredValue: 'RoV8Q~lserD-BBJcoFqRKKAPgG3fYkUIbvEY4pFe',
+  expiredValue: 'expired-sync-2024-sandbox-only-value',
 };
 const ALL_ROLES = ['Mail.Read', 'Mail.ReadWrite', 'Calendars.Read', 'Calendars.ReadWrite'];
 
@@ -85,7 +85,7 @@ describe('admin: service account, test, overview', () => {
     expect(res.body.serviceAccount).toMatchObject({
       tenant: 'contoso.com',
       clientId: SA.clientId,
-      secretHint: 'wrH',
+      secretHint: 'dem',
       secretExpiresAt: '2027-06-30',
       testAccount: 'megan.bowen@contoso.com',
     });

@@ -42,7 +42,7 @@ beforeAll(async () => {
     body: {
       tenant: 'contoso.com',
       clientId: '66193c42-2023-423c-acba-f7f851f7f085',
-      clientSecret: 'wrH8Q~RSwS7JyArdqqg-QunSRypOXSrDS-CcN5Wb',
+      clientSecret: 'demo-sync-2026-sandbox-only-value',
       testAccount: 'megan.bowen@contoso.com',
       outOfScopeAccount: 'isaiah.langer@contoso.com',
       features: ['emailSync', 'calendarSync'],

@@ -13,7 +13,7 @@ it('finishes a request in flight while refusing new ones, then stops', async () 
     body: JSON.stringify({
       tenant: 'contoso.com',
       clientId: '66193c42-2023-423c-acba-f7f851f7f085',
-      clientSecret: 'wrH8Q~RSwS7JyArdqqg-QunSRypOXSrDS-CcN5Wb',
+      clientSecret: 'demo-sync-2026-sandbox-only-value',
       testAccount: 'megan.bowen@contoso.com',
       features: ['calendarSync'],
     }),

@@ -204,8 +204,8 @@ describe('runDailyChecks', () => {
       tenantId: TENANT,
       tenant: 'contoso.com',
       clientId: '66193c42-2023-423c-acba-f7f851f7f085',
-      clientSecret: 'wrH8Q~RSwS7JyArdqqg-QunSRypOXSrDS-CcN5Wb',
-      secretHint: 'wrH',
+      clientSecret: 'demo-sync-2026-sandbox-only-value',
+      secretHint: 'dem',
       secretExpiresAt: '2027-01-15',
       testAccount: 'megan.bowen@contoso.com',
       features: ['emailSync'],
@@ -221,7 +221,7 @@ describe('runDailyChecks', () => {
     expect(rows.map((r) => r.idempotencyKey.split('|')[3])).toEqual(['30', '30', '7', '7', '0', '0']);
     const texts = cardTexts(cardOf(rows[4]).card).join('\n');
     expect(texts).toContain('has expired');
-    expect(texts).not.toContain('wrH8Q');
+    expect(texts).not.toContain('demo-sync-2026');
   });
 
   test('the milestone reached is the smallest one not below the days left', () => {

@@ -134,7 +134,7 @@ describe('diagnosis', () => {
 
   it('recognises a Secret ID (a GUID) but not a Secret Value', () => {
     expect(looksLikeSecretId('79345376-8a3d-4a4a-8f6c-878503bb29c6')).toBe(true);
-    expect(looksLikeSecretId('wrH8Q~RSwS7JyArdqqg-QunSRypOXSrDS-CcN5Wb')).toBe(false);
+    expect(looksLikeSecretId('demo-sync-2026-sandbox-only-value')).toBe(false);
   });
 });
 
