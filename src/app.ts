@@ -126,10 +126,11 @@ export function buildApp(options: AppOptions): BuiltApp {
       return false;
     }
     // Sign-in routes answer anyone: each start costs an outbound round trip and a cookie, so pace each address.
-    if (req.url?.startsWith('/auth/')) {
+    const routePath = routePathOf(req.url ?? '/');
+    if (routePath.startsWith('/auth/')) {
       const wait = authLimiter.take(req.socket.remoteAddress ?? 'unknown');
       if (wait > 0) {
-        tooManyRequests(res, wait, AUTH_API_PATHS.has(req.url.split('?')[0]!));
+        tooManyRequests(res, wait, AUTH_API_PATHS.has(routePath));
         return false;
       }
     }
@@ -200,6 +201,24 @@ export function buildApp(options: AppOptions): BuiltApp {
       });
     },
   };
+}
+
+/**
+ * The path as the router will see it: restify decodes escapes and resolves dot segments, so
+ * `/%61uth/signin` and `/api/../auth/signin` reach /auth/signin too. Plain paths (nearly all
+ * requests) pass through untouched.
+ */
+function routePathOf(url: string): string {
+  let p = url.split('?', 1)[0]!;
+  if (p.includes('%')) {
+    try {
+      p = decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  }
+  if (p.includes('/.')) p = new URL(p, 'http://route.invalid').pathname;
+  return p;
 }
 
 /** 429 written with Node's own API (the request is not decorated yet): JSON for scripts, a page for browsers. */

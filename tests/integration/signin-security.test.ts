@@ -112,6 +112,10 @@ describe('/auth/signin stores nothing and is paced per address', () => {
     expect(Number(limited!.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(limited!.headers.get('content-type')).toMatch(/^text\/html/);
 
+    // Spellings the router resolves to the same routes are paced too.
+    for (const alias of ['/%61uth/signin', '/./auth/signin', '/api/../auth/signin'])
+      expect((await fetch(`${p.url}${alias}`, { redirect: 'manual' })).status).toBe(429);
+
     const script = await p.call('POST', '/auth/signout');
     expect(script.status).toBe(429);
     expect(Number(script.headers.get('retry-after'))).toBeGreaterThan(0);
