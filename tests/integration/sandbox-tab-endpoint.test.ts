@@ -12,7 +12,7 @@ import { freePort } from '../../src/server';
 import { CookieJar } from '../helpers/cookies';
 import { authorizeWithoutPages } from '../helpers/sandbox';
 
-jest.setTimeout(60_000);
+jest.setTimeout(120_000);
 
 const ROOT = path.resolve(__dirname, '../..');
 const TSX = pathToFileURL(require.resolve('tsx')).href;
