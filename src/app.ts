@@ -8,6 +8,7 @@ import { errorBody, type ErrorCode } from './domain/errors';
 import type { Logger } from './log';
 import type { Store } from './store/types';
 import { sendJson } from './api/http';
+import { AUTH_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './api/rate-limit';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -30,18 +31,33 @@ export const FRAME_ANCESTORS = [
   'https://*.skype.com',
 ];
 
-/** Built once: it is sent with every response. */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  // Fluent UI (Griffel) injects styles at run time.
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  // teams-js fetches its list of valid host origins from the Office CDN.
-  "connect-src 'self' https://res.cdn.office.net",
-  "form-action 'self' http://localhost:* http://127.0.0.1:* https:",
-  `frame-ancestors ${FRAME_ANCESTORS.join(' ')}`,
-].join('; ');
+/**
+ * The policy sent with every response (built once per server). Forms may post only to this origin
+ * and to the sign-in authority (its origin: AAD_APP_OAUTH_AUTHORITY_HOST).
+ */
+export function contentSecurityPolicy(options: { authorityHost?: string } = {}): string {
+  const formAction = ["'self'", ...(options.authorityHost ? [new URL(options.authorityHost).origin] : [])];
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    // Fluent UI (Griffel) injects styles at run time.
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    // teams-js fetches its list of valid host origins from the Office CDN.
+    "connect-src 'self' https://res.cdn.office.net",
+    `form-action ${formAction.join(' ')}`,
+    `frame-ancestors ${FRAME_ANCESTORS.join(' ')}`,
+  ].join('; ');
+}
+
+/** The policy of a server built without an authority host. */
+export const CONTENT_SECURITY_POLICY = contentSecurityPolicy();
+
+/** One year, subdomains not included: the product does not own its host's parent domain. */
+export const STRICT_TRANSPORT_SECURITY = 'max-age=31536000';
+
+/** /auth/* routes called by scripts (JSON answers); the others are browser navigations (HTML answers). */
+const AUTH_API_PATHS = new Set(['/auth/signout']);
 
 /** restify's `first` chain, missing from @types/restify. */
 type ServerWithFirst = Server & { first(handler: (req: Request, res: Response) => boolean | undefined): Server };
@@ -56,6 +72,13 @@ export interface AppOptions {
   /** Folder with the built tab (index.html, auth-end.html, assets/). */
   tabDir?: string;
   routes?: RouteModule[];
+  /** TAB_ENDPOINT: when https, every response carries Strict-Transport-Security. */
+  tabEndpoint?: string;
+  /** AAD_APP_OAUTH_AUTHORITY_HOST (or the sandbox's): the one other origin forms may post to. */
+  authorityHost?: string;
+  /** Per client address on /auth/*; default AUTH_RATE_LIMIT. */
+  authRateLimit?: RateLimitOptions;
+  now?: () => Date;
 }
 
 export interface BuiltApp {
@@ -75,6 +98,10 @@ const RESTIFY_CODES: Record<number, ErrorCode> = {
 
 export function buildApp(options: AppOptions): BuiltApp {
   const { logger, store } = options;
+  const csp = options.authorityHost ? contentSecurityPolicy({ authorityHost: options.authorityHost }) : CONTENT_SECURITY_POLICY;
+  const hsts = options.tabEndpoint?.startsWith('https:') ?? false;
+  const now = options.now ?? (() => new Date());
+  const authLimiter = new RateLimiter(options.authRateLimit ?? AUTH_RATE_LIMIT, () => now().getTime());
   const server = restify.createServer({ name: 'connection-center', handleUncaughtExceptions: false, ignoreTrailingSlash: true });
   let inFlight = 0;
   let draining = false;
@@ -86,16 +113,26 @@ export function buildApp(options: AppOptions): BuiltApp {
 
   // A `first` handler runs synchronously before restify decorates the request: no chain step,
   // no nextTick and no handler timers for what every response needs.
-  (server as ServerWithFirst).first((_req: Request, res: Response) => {
+  (server as ServerWithFirst).first((req: Request, res: Response) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
-    res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+    res.setHeader('Content-Security-Policy', csp);
+    if (hsts) res.setHeader('Strict-Transport-Security', STRICT_TRANSPORT_SECURITY);
     if (draining) {
       // Undecorated yet, so written with Node's own API rather than restify's res.json.
       const body = JSON.stringify({ error: errorBody('GRAPH_UNAVAILABLE', 'The server is shutting down.', 'Try again in a moment.') });
       res.writeHead(503, { Connection: 'close', 'Cache-Control': 'no-store', 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
       return false;
+    }
+    // Sign-in routes answer anyone: each start costs an outbound round trip and a cookie, so pace each address.
+    const routePath = routePathOf(req.url ?? '/');
+    if (routePath.startsWith('/auth/')) {
+      const wait = authLimiter.take(req.socket.remoteAddress ?? 'unknown');
+      if (wait > 0) {
+        tooManyRequests(res, wait, AUTH_API_PATHS.has(routePath));
+        return false;
+      }
     }
     inFlight++;
     // 'close' follows every response, finished or aborted, exactly once.
@@ -164,6 +201,39 @@ export function buildApp(options: AppOptions): BuiltApp {
       });
     },
   };
+}
+
+/**
+ * The path as the router will see it: restify decodes escapes and resolves dot segments, so
+ * `/%61uth/signin` and `/api/../auth/signin` reach /auth/signin too. Plain paths (nearly all
+ * requests) pass through untouched.
+ */
+function routePathOf(url: string): string {
+  let p = url.split('?', 1)[0]!;
+  if (p.includes('%')) {
+    try {
+      p = decodeURIComponent(p);
+    } catch {
+      return p;
+    }
+  }
+  if (p.includes('/.')) p = new URL(p, 'http://route.invalid').pathname;
+  return p;
+}
+
+/** 429 written with Node's own API (the request is not decorated yet): JSON for scripts, a page for browsers. */
+function tooManyRequests(res: Response, retryAfterSeconds: number, json: boolean): void {
+  const { message, remedy } = errorBody('RATE_LIMITED');
+  const body = json
+    ? JSON.stringify({ error: errorBody('RATE_LIMITED') })
+    : `<!doctype html><html lang="en"><meta charset="utf-8"><title>Too many requests</title><h1>Too many requests</h1><p>${message}</p><p>${remedy ?? ''}</p><p>Code: RATE_LIMITED</p></html>`;
+  res.writeHead(429, {
+    'Retry-After': String(retryAfterSeconds),
+    'Cache-Control': 'no-store',
+    'Content-Type': json ? 'application/json' : 'text/html; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  });
+  res.end(body);
 }
 
 function registerTab(server: Server, tabDir: string, logger: Logger) {

@@ -18,6 +18,7 @@ import { runDelegatedProbes } from './graph/probes';
 import { runServiceAccountTest } from './graph/service-account-test';
 import { ConnectionService } from './services/connections';
 import { SignInService } from './services/signin';
+import { Sealer } from './services/sealed';
 import { AdminService } from './services/admin';
 import type { DelegatedAuthPort, ServiceAccountTesterPort } from './services/ports';
 import { meRoutes } from './api/routes-me';
@@ -182,7 +183,17 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     authorityHost: identity.authorityHost,
     clientId: identity.clientId,
   });
-  const signIn = new SignInService({ store, auth: authPort, verifier, now, appIdUri: `api://${tabDomain}/${identity.clientId}`, tenantId: identity.tenantId });
+  // Pre-login state (sealed cookies) under a key derived from the first ENCRYPTION_KEY.
+  const sealer = new Sealer(config.encryptionKeys[0]!.key);
+  const signIn = new SignInService({
+    store,
+    auth: authPort,
+    verifier,
+    now,
+    sealer,
+    appIdUri: `api://${tabDomain}/${identity.clientId}`,
+    tenantId: identity.tenantId,
+  });
 
   // The admin service notifies the bot, which itself reads the admin service: tie the knot once both exist.
   const late: { bot?: ReturnType<typeof createBot> } = {};
@@ -213,9 +224,12 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     logger,
     store,
     tabDir: options.tabDir ?? path.join(__dirname, '..', 'tab', 'dist'),
+    tabEndpoint,
+    authorityHost: identity.authorityHost,
+    now,
     routes: [
       meRoutes({ ...authDeps, logger, connections, sandbox: !!sandbox }),
-      authRoutes({ logger, store, connections, signIn, now, secureCookies: tabEndpoint.startsWith('https:') }),
+      authRoutes({ logger, store, connections, signIn, sealer, now, secureCookies: tabEndpoint.startsWith('https:') }),
       adminRoutes({ ...authDeps, logger, admin }),
       botRoutes({ logger, bot }),
     ],
@@ -291,7 +305,8 @@ async function startOwnSandbox(config: Readonly<AppConfig>, tabEndpoint: string,
   }
   return startSandbox({
     certs,
-    productRedirectUris: [`${tabEndpoint}/auth/callback`],
+    // The demo app registration follows TAB_ENDPOINT (redirect URI and App ID URI), whatever host it names.
+    tabEndpoint,
     logger: logger.child({ component: 'sandbox' }),
     stateFile: path.join(config.dataDir, 'sandbox', 'state.json'),
   });

@@ -2,6 +2,7 @@
  * The small HTTP kit every route uses: a handler is a list of named steps sharing a typed state;
  * errors become the JSON envelope of DESIGN §4 (5xx bodies generic, details only in the log).
  */
+import { parseCookie, stringifySetCookie as serializeCookie } from 'cookie';
 import type { Next, Request, Response } from 'restify';
 import { AppError, errorBody, type ErrorCode, isErrorCode } from '../domain/errors';
 import type { Logger } from '../log';
@@ -155,9 +156,31 @@ export function queryOf(req: Request): Record<string, string> {
 export function cookie(req: Request, name: string): string | undefined {
   const header = req.header('cookie');
   if (!header) return undefined;
-  for (const part of header.split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
-  }
-  return undefined;
+  return parseCookie(header)[name];
+}
+
+export interface CookieOptions {
+  /** Seconds; 0 removes the cookie. */
+  maxAge: number;
+  /** Sent only over https (set when TAB_ENDPOINT is https). */
+  secure: boolean;
+  path?: string;
+}
+
+/**
+ * Adds a Set-Cookie header (several may go out with one response). Every cookie of the product is
+ * HttpOnly and SameSite=Lax: scripts never read it, and cross-site requests other than top-level
+ * navigations (the return from Entra) never carry it.
+ */
+export function setCookie(res: Response, name: string, value: string, options: CookieOptions): void {
+  const line = serializeCookie(name, value, {
+    httpOnly: true,
+    sameSite: 'lax',
+    path: options.path ?? '/',
+    maxAge: options.maxAge,
+    secure: options.secure,
+  });
+  const previous = res.getHeader('Set-Cookie');
+  const lines = previous === undefined ? [] : Array.isArray(previous) ? previous : [String(previous)];
+  res.setHeader('Set-Cookie', [...lines, line]);
 }

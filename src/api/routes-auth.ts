@@ -1,23 +1,42 @@
 /**
- * The consent and sign-in round trip (no bearer: bound by the one-time start URL and `state`).
- * /auth/start → Entra → /auth/callback → /auth/end (Teams popup) or /tab/ (browser).
+ * The consent and sign-in round trip (no bearer: bound by the one-time start URL, `state` and a
+ * short-lived pre-login cookie of the browser that started it).
+ * /auth/signin → Entra → /auth/callback → /tab/ (browser sign-in: nothing stored before the user is known)
+ * /auth/start → Entra → /auth/callback → /auth/end (Teams popup) or /tab/ (consent of a signed-in user)
+ *
+ * Both cookies are SameSite=Lax, so they come back on Entra's top-level redirect to the callback
+ * (response_mode=query, which is what the product asks for); a form_post return would not carry them.
  */
 import type { Request, Response, Server } from 'restify';
 import { AppError, type ErrorCode } from '../domain/errors';
 import type { Logger } from '../log';
 import type { ConnectionService } from '../services/connections';
-import type { SignInService } from '../services/signin';
-import type { Store } from '../store/types';
+import type { Sealer } from '../services/sealed';
+import { SIGNIN_TTL_MS, type SignInService } from '../services/signin';
+import type { AuthStateRecord, SessionRecord, Store } from '../store/types';
 import { SESSION_COOKIE, constantTimeEqual } from './auth-steps';
-import { cookie, pipeline, queryOf, rawBody, step, toAppError } from './http';
+import { cookie, pipeline, queryOf, rawBody, setCookie, step, toAppError, type StepState } from './http';
+
+/** The browser sign-in in progress (sealed PKCE verifier, nonce, state, returnTo). */
+export const SIGNIN_COOKIE = 'cc_signin';
+/** The consent round trip in progress: ties its state to the browser that opened /auth/start. */
+export const CONSENT_COOKIE = 'cc_consent';
+const CONSENT_PURPOSE = 'consent';
+/** Pre-login cookies are sent only to the round trip's own routes. */
+const AUTH_PATH = '/auth';
 
 export interface AuthRouteDeps {
   logger: Logger;
   store: Store;
   connections: ConnectionService;
   signIn: SignInService;
+  sealer: Sealer;
   now: () => Date;
   secureCookies: boolean;
+}
+
+interface CallbackState extends StepState {
+  params?: Record<string, string>;
 }
 
 function redirect(res: Response, location: string) {
@@ -32,6 +51,17 @@ function finishUrl(mode: 'popup' | 'redirect', outcome: { ok: true } | { ok: fal
   const extra = !outcome.ok && outcome.adminConsentUrl ? `&adminConsentUrl=${encodeURIComponent(outcome.adminConsentUrl)}` : '';
   if (mode === 'popup') return outcome.ok ? '/auth/end?status=success' : `/auth/end?status=failure&code=${outcome.code}${extra}`;
   return outcome.ok ? '/tab/?connect=success' : `/tab/?connect=failure&code=${outcome.code}${extra}`;
+}
+
+const signInFailed = (code: ErrorCode) => `/tab/?signin=failure&code=${code}`;
+
+/**
+ * Entra's answer when the scope's resource (our App ID URI, derived from TAB_ENDPOINT) is unknown
+ * to it is a configuration error, not a token problem: say which.
+ */
+function entraErrorCode(error: string, description: string | undefined): ErrorCode | undefined {
+  if (/AADSTS500011\b/.test(description ?? '') || error === 'invalid_resource') return 'APP_ID_URI_MISMATCH';
+  return undefined;
 }
 
 /** Callback parameters from the query (response_mode=query) or a form post (form_post). */
@@ -51,13 +81,19 @@ function callbackParams(req: Request): Record<string, string> {
 
 export function authRoutes(deps: AuthRouteDeps) {
   const run = (...steps: Parameters<typeof pipeline>[1][]) => pipeline(deps.logger, ...steps);
+  const preLogin = (res: Response, name: string, value: string, maxAgeMs: number) =>
+    setCookie(res, name, value, { maxAge: Math.floor(maxAgeMs / 1000), secure: deps.secureCookies, path: AUTH_PATH });
+  const forget = (res: Response, name: string) => setCookie(res, name, '', { maxAge: 0, secure: deps.secureCookies, path: AUTH_PATH });
 
   const start = run(
     step('spendTicket', async (req, res) => {
       const ticket = queryOf(req).ticket;
       if (typeof ticket !== 'string' || !ticket) return redirect(res, finishUrl('popup', { ok: false, code: 'AUTH_STATE_INVALID' }));
       try {
-        redirect(res, await deps.connections.beginConsent(ticket));
+        const { url, state, expiresAt } = await deps.connections.beginConsent(ticket);
+        // The Teams auth popup is a top-level window on our origin: the cookie set here comes back with the callback.
+        preLogin(res, CONSENT_COOKIE, deps.sealer.seal(CONSENT_PURPOSE, { state }), Date.parse(expiresAt) - deps.now().getTime());
+        redirect(res, url);
       } catch (err) {
         const e = toAppError(err);
         if (e.status >= 500) deps.logger.error({ err }, 'could not start consent');
@@ -66,54 +102,87 @@ export function authRoutes(deps: AuthRouteDeps) {
     }),
   );
 
-  const callback = run(
-    step('finishRoundTrip', async (req, res) => {
-      let params: Record<string, string>;
-      try {
-        params = callbackParams(req);
-      } catch (err) {
-        return redirect(res, finishUrl('popup', { ok: false, code: toAppError(err).code }));
-      }
-      // The state is spent before anything else: a replayed callback never redeems a code twice.
-      const record = params.state ? await deps.store.takeAuthState(params.state, deps.now()) : undefined;
-      if (!record || record.codeVerifier === '') {
-        deps.logger.info({ hasState: !!params.state }, 'callback with an unknown, expired or used state');
-        return redirect(res, finishUrl('popup', { ok: false, code: 'AUTH_STATE_INVALID' }));
-      }
-      if (record.purpose === 'signin') {
-        if (params.error || !params.code)
-          return redirect(res, `/tab/?signin=failure&code=${params.error === 'access_denied' ? 'USER_CONSENT_REQUIRED' : 'INVALID_TOKEN'}`);
-        try {
-          const { session, returnTo } = await deps.signIn.complete(record, params.code);
-          const maxAge = Math.floor((Date.parse(session.expiresAt) - deps.now().getTime()) / 1000);
-          res.setHeader(
-            'Set-Cookie',
-            `${SESSION_COOKIE}=${session.id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${deps.secureCookies ? '; Secure' : ''}`,
-          );
-          return redirect(res, returnTo);
-        } catch (err) {
-          const e = toAppError(err);
-          deps.logger[e.status >= 500 ? 'error' : 'info']({ err, code: e.code }, 'browser sign-in failed');
-          return redirect(res, `/tab/?signin=failure&code=${e.code}`);
-        }
-      }
-      if (params.error) {
-        const code = deps.connections.consentErrorCode(params.error, params.error_description);
-        deps.logger.info({ code, error: params.error }, 'consent not given');
-        const adminConsentUrl = code === 'ADMIN_APPROVAL_REQUIRED' ? deps.connections.adminConsentUrl(record.tenantId) : undefined;
-        return redirect(res, finishUrl(record.mode, { ok: false, code, adminConsentUrl }));
-      }
-      if (!params.code) return redirect(res, finishUrl(record.mode, { ok: false, code: 'AUTH_STATE_INVALID' }));
-      try {
-        await deps.connections.completeConsent(record, params.code);
-        redirect(res, finishUrl(record.mode, { ok: true }));
-      } catch (err) {
-        const e = toAppError(err);
-        deps.logger[e.status >= 500 ? 'error' : 'info']({ err, code: e.code }, 'consent could not be completed');
-        redirect(res, finishUrl(record.mode, { ok: false, code: e.code }));
-      }
-    }),
-  );
+  const readParams = step('readParams', (req, res, state: CallbackState) => {
+    try {
+      state.params = callbackParams(req);
+    } catch (err) {
+      redirect(res, finishUrl('popup', { ok: false, code: toAppError(err).code }));
+    }
+  });
+
+  const finishSignIn = step('finishSignIn', async (req, res, state: CallbackState) => {
+    const params = state.params!;
+    if (!params.state || !deps.signIn.isSignInState(params.state)) return;
+    const { location, session } = await signInOutcome(req, params);
+    // The session cookie first: it is the one a reader of this response is after.
+    if (session)
+      setCookie(res, SESSION_COOKIE, session.id, {
+        maxAge: Math.floor((Date.parse(session.expiresAt) - deps.now().getTime()) / 1000),
+        secure: deps.secureCookies,
+      });
+    forget(res, SIGNIN_COOKIE);
+    redirect(res, location);
+  });
+
+  async function signInOutcome(req: Request, params: Record<string, string>): Promise<{ location: string; session?: SessionRecord }> {
+    const pending = deps.signIn.take(cookie(req, SIGNIN_COOKIE), params.state!);
+    if (!pending) {
+      // Someone else's sign-in (login CSRF), or this one expired or was finished already: no session.
+      deps.logger.warn({ hasCookie: !!cookie(req, SIGNIN_COOKIE) }, 'sign-in callback refused: not started in this browser');
+      return { location: signInFailed('AUTH_BROWSER_MISMATCH') };
+    }
+    if (params.error || !params.code) {
+      const code =
+        entraErrorCode(params.error ?? '', params.error_description) ?? (params.error === 'access_denied' ? 'USER_CONSENT_REQUIRED' : 'INVALID_TOKEN');
+      deps.logger.info({ code, error: params.error }, 'browser sign-in not completed at Entra');
+      return { location: signInFailed(code) };
+    }
+    try {
+      const { session, returnTo } = await deps.signIn.complete(pending, params.code);
+      return { location: returnTo, session };
+    } catch (err) {
+      const e = toAppError(err);
+      deps.logger[e.status >= 500 ? 'error' : 'info']({ err, code: e.code }, 'browser sign-in failed');
+      return { location: signInFailed(e.code) };
+    }
+  }
+
+  const finishConsent = step('finishConsent', async (req, res, state: CallbackState) => {
+    const params = state.params!;
+    // The state is spent before anything else: a replayed callback never redeems a code twice.
+    const record = params.state ? await deps.store.takeAuthState(params.state, deps.now()) : undefined;
+    if (!record || record.codeVerifier === '' || record.purpose !== 'connect') {
+      deps.logger.info({ hasState: !!params.state }, 'callback with an unknown, expired or used state');
+      return redirect(res, finishUrl('popup', { ok: false, code: 'AUTH_STATE_INVALID' }));
+    }
+    forget(res, CONSENT_COOKIE);
+    if (!boundToThisBrowser(req, record)) {
+      deps.logger.warn({ mode: record.mode }, 'consent callback refused: not started in this browser');
+      return redirect(res, finishUrl(record.mode, { ok: false, code: 'AUTH_BROWSER_MISMATCH' }));
+    }
+    if (params.error) {
+      const code = entraErrorCode(params.error, params.error_description) ?? deps.connections.consentErrorCode(params.error, params.error_description);
+      deps.logger.info({ code, error: params.error }, 'consent not given');
+      const adminConsentUrl = code === 'ADMIN_APPROVAL_REQUIRED' ? deps.connections.adminConsentUrl(record.tenantId) : undefined;
+      return redirect(res, finishUrl(record.mode, { ok: false, code, adminConsentUrl }));
+    }
+    if (!params.code) return redirect(res, finishUrl(record.mode, { ok: false, code: 'AUTH_STATE_INVALID' }));
+    try {
+      await deps.connections.completeConsent(record, params.code);
+      redirect(res, finishUrl(record.mode, { ok: true }));
+    } catch (err) {
+      const e = toAppError(err);
+      deps.logger[e.status >= 500 ? 'error' : 'info']({ err, code: e.code }, 'consent could not be completed');
+      redirect(res, finishUrl(record.mode, { ok: false, code: e.code }));
+    }
+  });
+
+  function boundToThisBrowser(req: Request, record: AuthStateRecord): boolean {
+    const bound = deps.sealer.open<{ state?: unknown }>(CONSENT_PURPOSE, cookie(req, CONSENT_COOKIE));
+    return typeof bound?.state === 'string' && constantTimeEqual(bound.state, record.state);
+  }
+
+  const callback = run(readParams, finishSignIn, finishConsent);
 
   return (server: Server) => {
     server.get('/auth/start', start);
@@ -124,7 +193,9 @@ export function authRoutes(deps: AuthRouteDeps) {
       run(
         step('beginSignIn', async (req, res) => {
           const returnTo = queryOf(req).returnTo;
-          redirect(res, await deps.signIn.begin(typeof returnTo === 'string' ? returnTo : undefined));
+          const { url, sealed } = await deps.signIn.begin(typeof returnTo === 'string' ? returnTo : undefined);
+          preLogin(res, SIGNIN_COOKIE, sealed, SIGNIN_TTL_MS);
+          redirect(res, url);
         }),
       ),
     );
@@ -135,10 +206,12 @@ export function authRoutes(deps: AuthRouteDeps) {
           const id = cookie(req, SESSION_COOKIE);
           if (id) {
             const session = await deps.store.getSession(id, deps.now());
-            if (session && !constantTimeEqual(req.header('x-csrf-token') ?? '', session.csrfToken)) throw new AppError('CSRF_REJECTED');
-            await deps.store.deleteSession(id);
+            if (session) {
+              if (!constantTimeEqual(req.header('x-csrf-token') ?? '', session.csrfToken)) throw new AppError('CSRF_REJECTED');
+              await deps.signIn.end(session);
+            } else await deps.store.deleteSession(id);
           }
-          res.setHeader('Set-Cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${deps.secureCookies ? '; Secure' : ''}`);
+          setCookie(res, SESSION_COOKIE, '', { maxAge: 0, secure: deps.secureCookies });
           res.status(204);
           res.end();
         }),

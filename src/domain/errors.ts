@@ -49,6 +49,22 @@ export const ERROR_CATALOGUE = {
     message: 'This sign-in link is unknown, expired or was already used.',
     remedy: 'Close this window and click Connect Office 365 again.',
   },
+  AUTH_BROWSER_MISMATCH: {
+    status: 403,
+    message: 'This sign-in was not started in this browser (or it expired or was already used), so it was refused.',
+    remedy: 'Start again from Connection Center in this browser; never finish a sign-in from a link someone sent you.',
+  },
+  APP_ID_URI_MISMATCH: {
+    status: 400,
+    message: 'Entra ID does not know the App ID URI api://<host of TAB_ENDPOINT>/<client id> (AADSTS500011): TAB_ENDPOINT does not match the app registration.',
+    remedy:
+      'Under Expose an API in the app registration set the Application ID URI to api://<host[:port] of TAB_ENDPOINT>/<client id>, or set TAB_ENDPOINT to the address the app is registered with (with the sandbox tenant: restart npm start after changing TAB_ENDPOINT).',
+  },
+  RATE_LIMITED: {
+    status: 429,
+    message: 'Too many sign-in requests came from your network address.',
+    remedy: 'Wait a minute, then try again.',
+  },
   ACCOUNT_MISMATCH: {
     status: 403,
     message: 'You consented with a different account from the one signed in to Teams.',

@@ -1,9 +1,14 @@
 /**
- * Verifies incoming SSO bearer tokens (Teams / Outlook `getAuthToken`) with jose against the
- * tenant's JWKS, and turns one into the typed request context every handler uses.
+ * Verifies incoming SSO bearer tokens (Teams / Outlook `getAuthToken`) with jose, and turns one
+ * into the typed request context every handler uses.
+ *
+ * Entra ID signs every tenant's tokens with the same keys, so there is one key set: the common
+ * discovery keys (a single-tenant deployment may use its tenant's URL for the same keys). The
+ * signature is checked against it first, then the issuer for the token's own `tid`. Nothing is
+ * fetched or kept per unverified `tid`: forged tokens with made-up tenants cost no outbound request.
  */
 import { hash } from 'node:crypto';
-import { createRemoteJWKSet, decodeJwt, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AppError } from '../domain/errors';
 import { ADMIN_APP_ROLE, SSO_SCOPE } from '../domain/features';
 
@@ -30,15 +35,17 @@ export interface VerifierOptions {
   adminUpns?: readonly string[];
   /** Clock skew tolerated on exp/nbf. */
   clockToleranceSeconds?: number;
-  /** For tests: a key set resolver instead of the remote JWKS. */
-  jwksFor?: (tenantId: string) => Parameters<typeof jwtVerify>[1];
+  /** For tests: the key set instead of the remote JWKS. */
+  keySet?: JWTVerifyGetKey;
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_CACHED = 10_000;
+/** An unknown `kid` refetches the key set (Entra rolls keys) at most this often. */
+const KEY_REFETCH_COOLDOWN_MS = 60_000;
 
 export class TokenVerifier {
-  private readonly jwks = new Map<string, ReturnType<typeof createRemoteJWKSet>>();
+  private readonly keySet: JWTVerifyGetKey;
   /** Verified tokens by hash until they expire: re-verifying the same token per request costs ~3x throughput. */
   private readonly verified = new Map<string, { ctx: UserContext; exp: number }>();
   private readonly pending = new Map<string, Promise<UserContext>>();
@@ -46,6 +53,13 @@ export class TokenVerifier {
 
   constructor(private readonly options: VerifierOptions) {
     this.audiences = [`api://${options.tabDomain}/${options.clientId}`, options.clientId];
+    const keysTenant = options.tenantId === 'organizations' ? 'common' : options.tenantId;
+    this.keySet =
+      options.keySet ??
+      createRemoteJWKSet(new URL(`${options.authorityHost}/${keysTenant}/discovery/v2.0/keys`), {
+        cooldownDuration: KEY_REFETCH_COOLDOWN_MS,
+        cacheMaxAge: 24 * 3600_000,
+      });
   }
 
   /**
@@ -92,7 +106,7 @@ export class TokenVerifier {
 
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, this.keySet(tid), {
+      ({ payload } = await jwtVerify(token, this.keySet, {
         algorithms: ['RS256'],
         issuer: `${this.options.authorityHost}/${tid}/v2.0`,
         audience: this.audiences,
@@ -123,16 +137,6 @@ export class TokenVerifier {
     if (this.verified.size >= MAX_CACHED) this.verified.delete(this.verified.keys().next().value as string);
     this.verified.set(key, { ctx, exp: payload.exp! });
     return ctx;
-  }
-
-  private keySet(tid: string) {
-    if (this.options.jwksFor) return this.options.jwksFor(tid) as ReturnType<typeof createRemoteJWKSet>;
-    let set = this.jwks.get(tid);
-    if (!set) {
-      set = createRemoteJWKSet(new URL(`${this.options.authorityHost}/${tid}/discovery/v2.0/keys`), { cooldownDuration: 30_000, cacheMaxAge: 24 * 3600_000 });
-      this.jwks.set(tid, set);
-    }
-    return set;
   }
 }
 

@@ -52,8 +52,14 @@ export interface SandboxOptions {
   port?: number;
   /** Plain-HTTP port for the browser sign-in pages (default as for `port`). */
   pagesPort?: number;
+  /**
+   * The product's public base URL (TAB_ENDPOINT): registers `<tabEndpoint>/auth/callback` as a
+   * redirect URI and `api://<host[:port]>/<clientId>` as an App ID URI of the product app, as an
+   * admin does for a real tenant.
+   */
+  tabEndpoint?: string;
   /** Added to the product app's redirect URIs, e.g. http://localhost:3978/auth/callback. */
-  productRedirectUris: string[];
+  productRedirectUris?: string[];
   /** Added to the product app's App ID URIs: `api://host[:port]` or `api://host[:port]/<clientId>`. */
   productIdentifierUris?: string[];
   /** Default: the Contoso seed (src/sandbox/contoso.json). */
@@ -172,7 +178,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const urlHost = host === '::1' ? '[::1]' : host;
   const seed = options.seed ?? loadContosoSeed();
   const logger = options.logger ?? silentLogger;
-  const world = new World(seed, options.productRedirectUris, options.productIdentifierUris ?? []);
+  const tab = options.tabEndpoint ? new URL(options.tabEndpoint) : undefined;
+  const world = new World(
+    seed,
+    [...(options.productRedirectUris ?? []), ...(tab ? [`${tab.origin}${tab.pathname.replace(/\/+$/, '')}/auth/callback`] : [])],
+    [...(options.productIdentifierUris ?? []), ...(tab ? [`api://${tab.host}`] : [])],
+  );
   const stateFile = options.stateFile === undefined ? undefined : path.resolve(options.stateFile);
   let restoredSigner: TokenSigner | undefined;
   let loaded: LoadedState | undefined;

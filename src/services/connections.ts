@@ -14,6 +14,8 @@ import type { AuthStateRecord, ConnectionRecord, Store } from '../store/types';
 import type { DelegatedAuthPort, ProbePort } from './ports';
 
 export const AUTH_STATE_TTL_MS = 10 * 60_000;
+/** Start URLs / consent round trips a user may have open at once (several tabs or windows). */
+export const MAX_LIVE_STARTS_PER_USER = 5;
 const KIND_PRIORITY: ConnectionKind[] = ['graph-delegated', 'graph-app', 'ews-oauth', 'ews-basic'];
 
 export interface ConnectionServiceDeps {
@@ -129,9 +131,26 @@ export class ConnectionService {
     return { connection, ...(deadline ? { deadline } : {}) };
   }
 
+  /**
+   * The start tickets and consent states each user holds, oldest first (ticket → state as it is
+   * spent): a user keeps at most MAX_LIVE_STARTS_PER_USER rows; the oldest are dropped.
+   */
+  private readonly liveStarts = new Map<string, string[]>();
+
+  private async trackStart(userKey: string, value: string, replaces?: string): Promise<void> {
+    const list = (this.liveStarts.get(userKey) ?? []).filter((v) => v !== replaces);
+    this.liveStarts.delete(userKey);
+    list.push(value);
+    this.liveStarts.set(userKey, list);
+    while (list.length > MAX_LIVE_STARTS_PER_USER) await this.deps.store.takeAuthState(list.shift()!, this.deps.now());
+    // Forgetting a user only forgets the bound, not the rows: those still expire after AUTH_STATE_TTL_MS.
+    if (this.liveStarts.size > 10_000) this.liveStarts.delete(this.liveStarts.keys().next().value!);
+  }
+
   /** POST /api/me/connect: a one-time start URL bound to this user. */
   async startUrl(user: UserContext, mode: 'popup' | 'redirect'): Promise<string> {
     const ticket = randomToken();
+    await this.trackStart(`${user.tenantId}/${user.oid}`, ticket);
     await this.deps.store.putAuthState({
       state: ticket,
       tenantId: user.tenantId,
@@ -151,22 +170,18 @@ export class ConnectionService {
    * GET /auth/start: spends the one-time ticket and builds the authorization request (PKCE,
    * fresh single-use state bound to the same user).
    */
-  async beginConsent(ticket: string): Promise<string> {
+  async beginConsent(ticket: string): Promise<{ url: string; state: string; expiresAt: string }> {
     const record = await this.deps.store.takeAuthState(ticket, this.deps.now());
     if (!record || record.purpose !== 'connect' || record.codeVerifier !== '') throw new AppError('AUTH_STATE_INVALID');
     const scopes = delegatedScopesFor(await this.enabledFeatures(record.tenantId));
     const pkce = this.deps.auth.makePkce();
     const state = randomToken();
     const nonce = randomToken(16);
-    await this.deps.store.putAuthState({
-      ...record,
-      state,
-      codeVerifier: pkce.verifier,
-      nonce,
-      scopes,
-      expiresAt: new Date(this.deps.now().getTime() + AUTH_STATE_TTL_MS).toISOString(),
-    });
-    return this.deps.auth.authCodeUrl({ scopes, state, codeChallenge: pkce.challenge, loginHint: record.upn, nonce });
+    const expiresAt = new Date(this.deps.now().getTime() + AUTH_STATE_TTL_MS).toISOString();
+    await this.trackStart(`${record.tenantId}/${record.oid}`, state, ticket);
+    await this.deps.store.putAuthState({ ...record, state, codeVerifier: pkce.verifier, nonce, scopes, expiresAt });
+    const url = await this.deps.auth.authCodeUrl({ scopes, state, codeChallenge: pkce.challenge, loginHint: record.upn, nonce });
+    return { url, state, expiresAt };
   }
 
   /**

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { startProduct, type RunningProduct } from '../../src/server';
-import type { Sandbox } from '../../src/sandbox';
+import type { Sandbox, SandboxOptions } from '../../src/sandbox';
 import { startTestSandbox } from './sandbox';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,9 +29,9 @@ export interface TestProduct extends RunningProduct {
 export const KEY = Buffer.alloc(32, 3).toString('base64');
 
 export async function startTestProduct(
-  options: { env?: Record<string, string>; now?: () => Date; background?: boolean; tabDir?: string } = {},
+  options: { env?: Record<string, string>; now?: () => Date; background?: boolean; tabDir?: string; sandbox?: Partial<SandboxOptions> } = {},
 ): Promise<TestProduct> {
-  const sandbox = await startTestSandbox();
+  const sandbox = await startTestSandbox(options.sandbox);
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {

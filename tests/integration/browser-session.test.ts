@@ -1,11 +1,14 @@
 /**
  * Outside a Teams host: OpenID Connect sign-in → httpOnly session cookie, CSRF on writes, sign-out.
  */
+import { SESSION_COOKIE } from '../../src/api/auth-steps';
+import { CookieJar } from '../helpers/cookies';
 import { authorizeWithoutPages } from '../helpers/sandbox';
 import { startTestProduct, type TestProduct } from '../helpers/product';
 
 async function signIn(p: TestProduct, upn: string): Promise<{ cookie: string; setCookie: string }> {
-  const start = await fetch(`${p.url}/auth/signin?returnTo=/tab/`, { redirect: 'manual' });
+  const jar = new CookieJar();
+  const start = await jar.fetch(`${p.url}/auth/signin?returnTo=/tab/`, [p.url]);
   expect(start.status).toBe(302);
   const authorize = new URL(start.headers.get('location')!);
   // A person picks the account on the page (prompt=select_account); the test names it instead.
@@ -13,9 +16,10 @@ async function signIn(p: TestProduct, upn: string): Promise<{ cookie: string; se
   authorize.searchParams.delete('prompt');
   authorize.searchParams.set('login_hint', upn);
   const callback = await authorizeWithoutPages(authorize.toString());
-  const back = await fetch(`${p.url}${callback.pathname}${callback.search}`, { redirect: 'manual' });
+  const back = await jar.fetch(`${p.url}${callback.pathname}${callback.search}`, [p.url]);
   expect(back.headers.get('location')).toBe('/tab/');
-  const setCookie = back.headers.get('set-cookie') ?? '';
+  // The callback also clears the pre-login cookie: read the session's own line.
+  const setCookie = back.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`)) ?? '';
   return { cookie: setCookie.split(';')[0]!, setCookie };
 }
 
@@ -69,12 +73,13 @@ describe('browser session', () => {
   });
 
   it('only local paths are accepted as returnTo', async () => {
-    const start = await fetch(`${p.url}/auth/signin?returnTo=https://evil.example/`, { redirect: 'manual' });
+    const jar = new CookieJar();
+    const start = await jar.fetch(`${p.url}/auth/signin?returnTo=https://evil.example/`, [p.url]);
     const authorize = new URL(start.headers.get('location')!);
     authorize.searchParams.delete('prompt');
     authorize.searchParams.set('login_hint', 'alex.wilber@contoso.com');
     const callback = await authorizeWithoutPages(authorize.toString());
-    const back = await fetch(`${p.url}${callback.pathname}${callback.search}`, { redirect: 'manual' });
+    const back = await jar.fetch(`${p.url}${callback.pathname}${callback.search}`, [p.url]);
     expect(back.headers.get('location')).toBe('/tab/');
   });
 });

@@ -264,7 +264,7 @@ describe('TokenVerifier under concurrency', () => {
       clientId,
       tabDomain: 'localhost:3978',
       tenantId: 'organizations',
-      jwksFor: () => async () => {
+      keySet: async () => {
         lookups++;
         return import('jose').then(({ importJWK }) => importJWK(jwk, 'RS256'));
       },

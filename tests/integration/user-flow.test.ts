@@ -3,6 +3,7 @@
  * connect (full, partial, declined, admin approval, someone else's account), test, revoke, outage,
  * disconnect.
  */
+import { CookieJar } from '../helpers/cookies';
 import { startTestProduct, type TestProduct } from '../helpers/product';
 
 const CONTOSO = '66305621-97b8-41f8-953b-d70d11d91d5b';
@@ -14,13 +15,16 @@ async function consent(p: TestProduct, upn: string, options: { mode?: 'popup' | 
   expect(started.status).toBe(200);
   let url: string = started.body.url;
   const hops: string[] = [];
+  // A browser: the consent cookie set by /auth/start goes back to the product with the callback.
+  const jar = new CookieJar();
+  const product = [p.url, p.url.replace('127.0.0.1', 'localhost')];
   for (let i = 0; i < 10; i++) {
     if (options.actAs && url.includes('/authorize')) {
       const u = new URL(url);
       u.searchParams.set('login_hint', options.actAs);
       url = u.toString();
     }
-    const res = await fetch(url, { redirect: 'manual' });
+    const res = await jar.fetch(url, product);
     const location = res.headers.get('location');
     if (!location) throw new Error(`no redirect from ${url} (${res.status}): ${(await res.text()).slice(0, 200)}`);
     url = new URL(location, url).toString();
