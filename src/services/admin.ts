@@ -51,8 +51,16 @@ export interface AdminServiceDeps {
   onTestOutcome?: (tenantId: string, previous: ServiceAccountTestRecord | undefined, current: ServiceAccountTestRecord) => Promise<void>;
 }
 
-function fail(field: string, message: string): never {
-  throw new AppError('VALIDATION_FAILED', { message: `${field}: ${message}` });
+function fail(field: string, message: string, remedy?: string): never {
+  throw new AppError('VALIDATION_FAILED', { message: `${field}: ${message}`, ...(remedy ? { remedy } : {}) });
+}
+
+function notOwnTenant(tenant: string): never {
+  fail(
+    'tenant',
+    `${tenant} is not your own tenant (a service account can only be set up for the tenant you are signed in to)`,
+    'Enter your own tenant: the Directory (tenant) ID from the app registration’s Overview page, or one of your tenant’s verified domains.',
+  );
 }
 
 /** The first zod issue as one line naming the field. */
@@ -180,7 +188,7 @@ export class AdminService {
     const parsed = serviceAccountSchema.safeParse(body);
     if (!parsed.success) zodFail(parsed.error);
     const input = parsed.data;
-    if (isGuid(input.tenant) && input.tenant !== user.tenantId) fail('tenant', 'must be your own tenant (its Directory (tenant) ID or one of its domains)');
+    if (isGuid(input.tenant) && input.tenant !== user.tenantId) notOwnTenant(input.tenant);
     if (input.clientSecret !== undefined && looksLikeSecretId(input.clientSecret)) throw new AppError('SECRET_ID_NOT_VALUE');
     let secret = input.clientSecret;
     if (secret === undefined) {
@@ -190,6 +198,36 @@ export class AdminService {
       secret = saved.clientSecret;
     }
     return { ...input, clientSecret: secret };
+  }
+
+  /**
+   * A domain names whichever tenant owns it: resolve it and make sure that is the admin's own
+   * tenant, or one tenant's admin could file another tenant's mailboxes under their own.
+   * `whenUnresolved: 'refuse'` (saving) also refuses a tenant Entra cannot resolve now;
+   * `'allow'` (a test) lets the test itself report why it does not resolve.
+   */
+  private async requireOwnTenant(ownTenantId: string, tenant: string, whenUnresolved: 'refuse' | 'allow'): Promise<void> {
+    if (isGuid(tenant)) {
+      if (tenant !== ownTenantId) notOwnTenant(tenant);
+      return;
+    }
+    let resolved: string;
+    try {
+      resolved = (await this.deps.tester.resolveTenant(tenant)).toLowerCase();
+    } catch (err) {
+      if (whenUnresolved === 'allow') return;
+      if (err instanceof AppError && err.code === 'GRAPH_UNAVAILABLE') {
+        throw new AppError('GRAPH_UNAVAILABLE', {
+          message: `Entra ID could not be asked which tenant ${tenant} belongs to, so the service account was not saved.`,
+        });
+      }
+      fail(
+        'tenant',
+        `${tenant} is not a domain Entra ID knows`,
+        'Use the Directory (tenant) ID from the app registration’s Overview page, or a verified domain of your tenant.',
+      );
+    }
+    if (resolved !== ownTenantId) notOwnTenant(tenant);
   }
 
   async putServiceAccount(user: UserContext, body: unknown): Promise<ServiceAccountResponse> {
@@ -202,6 +240,8 @@ export class AdminService {
         message: `The test mailbox ${input.testAccount} is not in a pre-defined domain (${domains.join(', ')}).`,
       });
     }
+    // Last, as the only check that asks Entra: a form that fails locally costs no network call.
+    await this.requireOwnTenant(user.tenantId, input.tenant, 'refuse');
     const record: ServiceAccountRecord = {
       tenantId: user.tenantId,
       tenant: input.tenant,
@@ -248,6 +288,8 @@ export class AdminService {
     } else {
       input = await this.parse(user, body);
     }
+    // The saved configuration is checked too: it may predate this check.
+    await this.requireOwnTenant(user.tenantId, input.tenant, 'allow');
     return this.runAndRecord(user.tenantId, user.upn, input);
   }
 
@@ -255,6 +297,13 @@ export class AdminService {
   async testSaved(tenantId: string, actor: string): Promise<ServiceAccountTestResponse | undefined> {
     const saved = await this.deps.store.getServiceAccount(tenantId);
     if (!saved) return undefined;
+    // A configuration saved before the tenant was checked on save may name another tenant.
+    try {
+      await this.requireOwnTenant(tenantId, saved.tenant, 'allow');
+    } catch (err) {
+      this.deps.logger.warn({ tenantId, tenant: saved.tenant }, 'the saved service account names another tenant: not tested');
+      throw err;
+    }
     return this.runAndRecord(tenantId, actor, saved);
   }
 
