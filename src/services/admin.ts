@@ -414,6 +414,22 @@ export class AdminService {
     };
   }
 
+  /** Every connection matching the filters, for the CSV export; the export itself is audited. */
+  async exportConnections(user: UserContext, query: Record<string, unknown>): Promise<ConnectionRecord[]> {
+    const records: ConnectionRecord[] = [];
+    for await (const r of this.allConnections(user.tenantId, query)) records.push(r);
+    const filters = Object.fromEntries(
+      (['state', 'kind', 'search'] as const).filter((k) => typeof query[k] === 'string' && query[k] !== '').map((k) => [k, String(query[k]).slice(0, 200)]),
+    );
+    await this.deps.store.audit({
+      tenantId: user.tenantId,
+      actor: user.upn,
+      action: 'connections.exported',
+      details: { actorOid: user.oid, count: records.length, ...(Object.keys(filters).length ? { filters } : {}) },
+    });
+    return records;
+  }
+
   async *allConnections(tenantId: string, query: Record<string, unknown>): AsyncGenerator<ConnectionRecord> {
     let cursor: string | undefined;
     do {
@@ -478,6 +494,7 @@ export class AdminService {
     const now = this.deps.now().toISOString();
     const seen = new Set<string>();
     const records: ConnectionRecord[] = [];
+    const effect = new ImportEffect();
     for (const { where, row } of rows) {
       if (typeof row !== 'object' || row === null) fail(where, 'must be an object');
       const upn = typeof row.upn === 'string' ? row.upn.trim().toLowerCase() : '';
@@ -498,7 +515,7 @@ export class AdminService {
       seen.add(key);
       const existing = (await this.deps.store.getConnections(user.tenantId, upn)).find((r) => r.kind === row.kind);
       const defaultState: ConnectionState = isLegacyKind(row.kind) && lastSyncAt ? 'connected' : 'unknown';
-      records.push({
+      const record = {
         ...(existing ?? { grantedScopes: [], createdAt: now }),
         tenantId: user.tenantId,
         upn,
@@ -507,10 +524,18 @@ export class AdminService {
         ...(typeof row.displayName === 'string' ? { displayName: row.displayName } : {}),
         ...(lastSyncAt ? { lastSyncAt } : {}),
         updatedAt: now,
-      } as ConnectionRecord);
+      } as ConnectionRecord;
+      effect.add(existing, record);
+      records.push(record);
     }
     await this.deps.store.importConnections(records);
-    await this.deps.store.audit({ tenantId: user.tenantId, actor: user.upn, action: 'connections.imported', details: { count: records.length } });
+    // An import overwrites states and names: the log says what changed, not only how many rows came in.
+    await this.deps.store.audit({
+      tenantId: user.tenantId,
+      actor: user.upn,
+      action: 'connections.imported',
+      details: { actorOid: user.oid, count: records.length, ...effect.summary() },
+    });
     return { imported: records.length };
   }
 
@@ -520,6 +545,54 @@ export class AdminService {
     const items = await this.deps.store.listAudit(tenantId, { limit, ...(typeof query.before === 'string' ? { before: query.before } : {}) });
     return {
       items: items.map(({ at, actor, action, target, details }) => ({ at, actor, action, ...(target ? { target } : {}), ...(details ? { details } : {}) })),
+    };
+  }
+}
+
+/** The fields an import can overwrite, compared per row with what was stored before. */
+const IMPORTED_FIELDS = ['state', 'displayName', 'lastSyncAt'] as const;
+type ImportedField = (typeof IMPORTED_FIELDS)[number];
+/** The audit entry lists at most this many changed rows one by one (all are counted). */
+const MAX_AUDITED_CHANGES = 100;
+
+/** What an import did, row by row: created, changed (which fields, from what to what) or unchanged. */
+class ImportEffect {
+  private created = 0;
+  private changed = 0;
+  private unchanged = 0;
+  private readonly fields: Partial<Record<ImportedField, number>> = {};
+  private readonly changes: Array<{ upn: string; kind: string; from: Record<string, unknown>; to: Record<string, unknown> }> = [];
+
+  add(before: ConnectionRecord | undefined, after: ConnectionRecord): void {
+    if (!before) {
+      this.created++;
+      return;
+    }
+    const differing = IMPORTED_FIELDS.filter((f) => (before[f] ?? null) !== (after[f] ?? null));
+    if (differing.length === 0) {
+      this.unchanged++;
+      return;
+    }
+    this.changed++;
+    for (const f of differing) this.fields[f] = (this.fields[f] ?? 0) + 1;
+    if (this.changes.length < MAX_AUDITED_CHANGES) {
+      this.changes.push({
+        upn: after.upn,
+        kind: after.kind,
+        from: Object.fromEntries(differing.map((f) => [f, before[f] ?? null])),
+        to: Object.fromEntries(differing.map((f) => [f, after[f] ?? null])),
+      });
+    }
+  }
+
+  summary() {
+    return {
+      created: this.created,
+      changed: this.changed,
+      unchanged: this.unchanged,
+      fields: this.fields,
+      changes: this.changes,
+      ...(this.changed > this.changes.length ? { changesListed: this.changes.length } : {}),
     };
   }
 }
