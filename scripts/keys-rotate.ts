@@ -8,6 +8,7 @@
  * and once it reports 0 left, drop OLD from ENCRYPTION_KEY and restart again.
  */
 import { ConfigError, loadConfig } from '../src/config';
+import { configHash } from '../src/services/admin';
 import { Keyring, KeyringError, openStore, StoreOpenError, type EncryptedValueCounts } from '../src/store';
 
 const LABELS: Record<keyof EncryptedValueCounts, string> = {
@@ -32,6 +33,16 @@ async function main(): Promise<number> {
     if (purged) out(`removed ${purged} expired sign-in states and sessions`);
     const rewritten = await store.reencryptAll();
     out(`re-encrypted ${total(rewritten)}: ${describe(rewritten)}`);
+    // Test results know the saved configuration by a fingerprint keyed with the first key: follow it
+    // to the new key, or the permission matrix of the last test would seem to belong to nothing.
+    let renamed = 0;
+    for (const { tenantId } of await store.listTenants()) {
+      const saved = await store.getServiceAccount(tenantId);
+      if (!saved) continue;
+      const current = configHash(keys[0]!.key, saved);
+      for (const old of keys.slice(1)) renamed += await store.rekeyServiceAccountTests(tenantId, configHash(old.key, saved), current);
+    }
+    if (renamed) out(`re-keyed ${renamed} service-account test results`);
     const left = await store.countRetiredKeyValues();
     out(`still under another key: ${total(left)}${total(left) ? ` (${describe(left)})` : ''}`);
     if (total(left) > 0) {

@@ -175,6 +175,20 @@ export class SqliteStore implements Store {
     return counts;
   }
 
+  async rekeyServiceAccountTests(tenantId: string, fromHash: string, toHash: string): Promise<number> {
+    return this.#db
+      .transaction(() => {
+        let n = 0;
+        for (const row of this.#q.saTestRows.all(tenantId) as Array<{ seq: number; record: string }>) {
+          const record = JSON.parse(row.record) as ServiceAccountTestRecord;
+          if (record.configHash !== fromHash) continue;
+          n += this.#q.saTestSet.run(JSON.stringify({ ...record, configHash: toHash }), row.seq).changes;
+        }
+        return n;
+      })
+      .immediate();
+  }
+
   /** reencryptAll as one total (kept for callers that only need the number). */
   async rotateKeys(): Promise<number> {
     const counts = await this.reencryptAll();
@@ -751,6 +765,8 @@ function prepareAll(db: Db) {
     saTestTrim: p(
       'DELETE FROM service_account_tests WHERE tenant_id = ? AND seq NOT IN (SELECT seq FROM service_account_tests WHERE tenant_id = ? ORDER BY seq DESC LIMIT 2)',
     ),
+    saTestRows: p('SELECT seq, record FROM service_account_tests WHERE tenant_id = ?'),
+    saTestSet: p('UPDATE service_account_tests SET record = ? WHERE seq = ?'),
     saTestList: p('SELECT record FROM service_account_tests WHERE tenant_id = ? ORDER BY seq DESC LIMIT 2'),
 
     connGet: p('SELECT * FROM connections WHERE tenant_id = ? AND upn = ? ORDER BY kind'),

@@ -213,6 +213,12 @@ export interface Store {
   reencryptAll(options?: { batchSize?: number }): Promise<EncryptedValueCounts>;
   /** How many values are still sealed with another key than the current one. */
   countRetiredKeyValues(): Promise<EncryptedValueCounts>;
+  /**
+   * Test results name the configuration they tested by a keyed fingerprint (`configHash`); when
+   * the key changes, the saved configuration's fingerprint changes with it. Renames `fromHash` to
+   * `toHash` in the tenant's stored tests; returns how many were renamed.
+   */
+  rekeyServiceAccountTests(tenantId: string, fromHash: string, toHash: string): Promise<number>;
 
   // Tenants
   getTenant(tenantId: string): Promise<TenantRecord | undefined>;

@@ -93,6 +93,9 @@ describe('npm run keys:rotate', () => {
       features: ['emailSync', 'calendarSync'],
     });
     expect(saved.status).toBe(200);
+    const tested = await call(p, 'POST', '/api/admin/service-account/test', admin);
+    expect(tested.status).toBe(200);
+    expect((await call(p, 'GET', '/api/admin/permissions', admin)).body.ranAt).toBe(tested.body.ranAt);
     const started = await call(p, 'POST', '/api/me/connect', await tokenFor(p, MEGAN), { mode: 'popup' });
     let url: string = started.body.url;
     for (let hop = 0; hop < 10 && new URL(url).pathname !== '/auth/end'; hop++) {
@@ -114,6 +117,7 @@ describe('npm run keys:rotate', () => {
     expect(first.err).toBe('');
     expect(first.code).toBe(0);
     expect(first.out).toMatch(/re-encrypted 2: service-account secrets 1, token cache partitions 1, sign-in states 0, browser sessions 0/);
+    expect(first.out).toContain('re-keyed 1 service-account test results');
     expect(first.out).toContain('still under another key: 0');
     // Idempotent: a second run finds nothing to do.
     const second = rotate();
@@ -124,6 +128,8 @@ describe('npm run keys:rotate', () => {
     p = await start(KEY_B);
     expect((await call(p, 'GET', '/readyz')).body).toEqual({ status: 'ready' });
     const adminB = await tokenFor(p, 'adele.vance@contoso.com');
+    // The last test's permission matrix still belongs to the saved configuration.
+    expect((await call(p, 'GET', '/api/admin/permissions', adminB)).body).toMatchObject({ ranAt: tested.body.ranAt, features: expect.any(Object) });
     const test = await call(p, 'POST', '/api/admin/service-account/test', adminB);
     expect(test.status).toBe(200);
     expect(test.body.steps.find((s: { id: string }) => s.id === 'token')).toMatchObject({ status: 'passed' });
