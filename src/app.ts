@@ -59,6 +59,8 @@ export const STRICT_TRANSPORT_SECURITY = 'max-age=31536000';
 /** /auth/* routes called by scripts (JSON answers); the others are browser navigations (HTML answers). */
 const AUTH_API_PATHS = new Set(['/auth/signout']);
 
+const RETIRED_KEYS_REMEDY = 'Run npm run keys:rotate before removing any older key from ENCRYPTION_KEY.';
+
 /** restify's `first` chain, missing from @types/restify. */
 type ServerWithFirst = Server & { first(handler: (req: Request, res: Response) => boolean | undefined): Server };
 
@@ -174,7 +176,10 @@ export function buildApp(options: AppOptions): BuiltApp {
   server.get('/readyz', async (_req: Request, res: Response) => {
     try {
       await store.ping();
-      sendJson(res, 200, { status: 'ready' });
+      // Values still sealed with a key other than the first of ENCRYPTION_KEY: the older keys must
+      // stay listed until `npm run keys:rotate` has rewritten them (shown only while there are any).
+      const retired = Object.values(await store.countRetiredKeyValues()).reduce((a, b) => a + b, 0);
+      sendJson(res, 200, retired === 0 ? { status: 'ready' } : { status: 'ready', retiredKeyValues: retired, remedy: RETIRED_KEYS_REMEDY });
     } catch (err) {
       logger.warn({ err }, 'readiness check failed');
       sendJson(res, 503, { error: errorBody('GRAPH_UNAVAILABLE', 'The store is not reachable.', 'Check the DATA_STORE setting and the disk.') });

@@ -8,10 +8,11 @@ import path from 'node:path';
 import type { AppConfig } from './config';
 import { buildApp, type BuiltApp } from './app';
 import type { Logger } from './log';
+import { AppError } from './domain/errors';
 import { Keyring, openStore } from './store';
 import type { Store } from './store/types';
 import { TokenVerifier } from './identity/verify';
-import { DelegatedAuth } from './identity/msal';
+import { DelegatedAuth, fetchTenantMetadata } from './identity/msal';
 import { acquireAppToken } from './identity/service-account';
 import { createGraphClient } from './graph/client';
 import { runDelegatedProbes } from './graph/probes';
@@ -159,6 +160,11 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   const env = { authorityHost: identity.authorityHost, graphEndpoint: identity.graphEndpoint, knownAuthorities: identity.knownAuthorities };
   const tester: ServiceAccountTesterPort = {
     run: (input) => runServiceAccountTest(input, env),
+    resolveTenant: async (tenant) => {
+      const { tenantId } = await fetchTenantMetadata(env.authorityHost, tenant);
+      if (!tenantId) throw new AppError('TENANT_NOT_FOUND', { message: `Entra ID did not name a tenant id for ${tenant}.` });
+      return tenantId;
+    },
     verifiedDomains: async (sa) => {
       const token = await acquireAppToken({
         authorityHost: env.authorityHost,

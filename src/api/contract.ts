@@ -39,6 +39,11 @@ export interface ConnectionView {
 export interface ConnectionResponse {
   connection: ConnectionView;
   deadline?: DeadlineView;
+  /**
+   * The page where an administrator grants tenant-wide consent, built by the server for the
+   * user's own tenant. The tab links only to this, never to a URL from its address bar.
+   */
+  adminConsentUrl: string;
 }
 
 /** POST /api/me/connect, body `{ mode?: 'popup' | 'redirect' }`. */

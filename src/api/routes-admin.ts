@@ -72,7 +72,7 @@ export function adminRoutes(deps: AdminRouteDeps) {
       admin(
         step('exportConnections', async (req, res, s) => {
           const lines: string[] = [stringify([CSV_COLUMNS as unknown as string[]])];
-          for await (const r of deps.admin.allConnections(userOf(s).tenantId, q(req))) {
+          for (const r of await deps.admin.exportConnections(userOf(s), q(req))) {
             lines.push(stringify([[r.upn, r.displayName ?? '', r.kind, r.state, r.lastCheckedAt ?? '', r.lastSyncAt ?? '', r.error?.code ?? ''].map(csvSafe)]));
           }
           res.setHeader('Content-Type', 'text/csv; charset=utf-8');

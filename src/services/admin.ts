@@ -51,8 +51,16 @@ export interface AdminServiceDeps {
   onTestOutcome?: (tenantId: string, previous: ServiceAccountTestRecord | undefined, current: ServiceAccountTestRecord) => Promise<void>;
 }
 
-function fail(field: string, message: string): never {
-  throw new AppError('VALIDATION_FAILED', { message: `${field}: ${message}` });
+function fail(field: string, message: string, remedy?: string): never {
+  throw new AppError('VALIDATION_FAILED', { message: `${field}: ${message}`, ...(remedy ? { remedy } : {}) });
+}
+
+function notOwnTenant(tenant: string): never {
+  fail(
+    'tenant',
+    `${tenant} is not your own tenant (a service account can only be set up for the tenant you are signed in to)`,
+    'Enter your own tenant: the Directory (tenant) ID from the app registration’s Overview page, or one of your tenant’s verified domains.',
+  );
 }
 
 /** The first zod issue as one line naming the field. */
@@ -180,7 +188,7 @@ export class AdminService {
     const parsed = serviceAccountSchema.safeParse(body);
     if (!parsed.success) zodFail(parsed.error);
     const input = parsed.data;
-    if (isGuid(input.tenant) && input.tenant !== user.tenantId) fail('tenant', 'must be your own tenant (its Directory (tenant) ID or one of its domains)');
+    if (isGuid(input.tenant) && input.tenant !== user.tenantId) notOwnTenant(input.tenant);
     if (input.clientSecret !== undefined && looksLikeSecretId(input.clientSecret)) throw new AppError('SECRET_ID_NOT_VALUE');
     let secret = input.clientSecret;
     if (secret === undefined) {
@@ -190,6 +198,36 @@ export class AdminService {
       secret = saved.clientSecret;
     }
     return { ...input, clientSecret: secret };
+  }
+
+  /**
+   * A domain names whichever tenant owns it: resolve it and make sure that is the admin's own
+   * tenant, or one tenant's admin could file another tenant's mailboxes under their own.
+   * `whenUnresolved: 'refuse'` (saving) also refuses a tenant Entra cannot resolve now;
+   * `'allow'` (a test) lets the test itself report why it does not resolve.
+   */
+  private async requireOwnTenant(ownTenantId: string, tenant: string, whenUnresolved: 'refuse' | 'allow'): Promise<void> {
+    if (isGuid(tenant)) {
+      if (tenant !== ownTenantId) notOwnTenant(tenant);
+      return;
+    }
+    let resolved: string;
+    try {
+      resolved = (await this.deps.tester.resolveTenant(tenant)).toLowerCase();
+    } catch (err) {
+      if (whenUnresolved === 'allow') return;
+      if (err instanceof AppError && err.code === 'GRAPH_UNAVAILABLE') {
+        throw new AppError('GRAPH_UNAVAILABLE', {
+          message: `Entra ID could not be asked which tenant ${tenant} belongs to, so the service account was not saved.`,
+        });
+      }
+      fail(
+        'tenant',
+        `${tenant} is not a domain Entra ID knows`,
+        'Use the Directory (tenant) ID from the app registration’s Overview page, or a verified domain of your tenant.',
+      );
+    }
+    if (resolved !== ownTenantId) notOwnTenant(tenant);
   }
 
   async putServiceAccount(user: UserContext, body: unknown): Promise<ServiceAccountResponse> {
@@ -202,6 +240,8 @@ export class AdminService {
         message: `The test mailbox ${input.testAccount} is not in a pre-defined domain (${domains.join(', ')}).`,
       });
     }
+    // Last, as the only check that asks Entra: a form that fails locally costs no network call.
+    await this.requireOwnTenant(user.tenantId, input.tenant, 'refuse');
     const record: ServiceAccountRecord = {
       tenantId: user.tenantId,
       tenant: input.tenant,
@@ -248,6 +288,8 @@ export class AdminService {
     } else {
       input = await this.parse(user, body);
     }
+    // The saved configuration is checked too: it may predate this check.
+    await this.requireOwnTenant(user.tenantId, input.tenant, 'allow');
     return this.runAndRecord(user.tenantId, user.upn, input);
   }
 
@@ -255,6 +297,13 @@ export class AdminService {
   async testSaved(tenantId: string, actor: string): Promise<ServiceAccountTestResponse | undefined> {
     const saved = await this.deps.store.getServiceAccount(tenantId);
     if (!saved) return undefined;
+    // A configuration saved before the tenant was checked on save may name another tenant.
+    try {
+      await this.requireOwnTenant(tenantId, saved.tenant, 'allow');
+    } catch (err) {
+      this.deps.logger.warn({ tenantId, tenant: saved.tenant }, 'the saved service account names another tenant: not tested');
+      throw err;
+    }
     return this.runAndRecord(tenantId, actor, saved);
   }
 
@@ -365,6 +414,22 @@ export class AdminService {
     };
   }
 
+  /** Every connection matching the filters, for the CSV export; the export itself is audited. */
+  async exportConnections(user: UserContext, query: Record<string, unknown>): Promise<ConnectionRecord[]> {
+    const records: ConnectionRecord[] = [];
+    for await (const r of this.allConnections(user.tenantId, query)) records.push(r);
+    const filters = Object.fromEntries(
+      (['state', 'kind', 'search'] as const).filter((k) => typeof query[k] === 'string' && query[k] !== '').map((k) => [k, String(query[k]).slice(0, 200)]),
+    );
+    await this.deps.store.audit({
+      tenantId: user.tenantId,
+      actor: user.upn,
+      action: 'connections.exported',
+      details: { actorOid: user.oid, count: records.length, ...(Object.keys(filters).length ? { filters } : {}) },
+    });
+    return records;
+  }
+
   async *allConnections(tenantId: string, query: Record<string, unknown>): AsyncGenerator<ConnectionRecord> {
     let cursor: string | undefined;
     do {
@@ -429,6 +494,7 @@ export class AdminService {
     const now = this.deps.now().toISOString();
     const seen = new Set<string>();
     const records: ConnectionRecord[] = [];
+    const effect = new ImportEffect();
     for (const { where, row } of rows) {
       if (typeof row !== 'object' || row === null) fail(where, 'must be an object');
       const upn = typeof row.upn === 'string' ? row.upn.trim().toLowerCase() : '';
@@ -449,7 +515,7 @@ export class AdminService {
       seen.add(key);
       const existing = (await this.deps.store.getConnections(user.tenantId, upn)).find((r) => r.kind === row.kind);
       const defaultState: ConnectionState = isLegacyKind(row.kind) && lastSyncAt ? 'connected' : 'unknown';
-      records.push({
+      const record = {
         ...(existing ?? { grantedScopes: [], createdAt: now }),
         tenantId: user.tenantId,
         upn,
@@ -458,10 +524,18 @@ export class AdminService {
         ...(typeof row.displayName === 'string' ? { displayName: row.displayName } : {}),
         ...(lastSyncAt ? { lastSyncAt } : {}),
         updatedAt: now,
-      } as ConnectionRecord);
+      } as ConnectionRecord;
+      effect.add(existing, record);
+      records.push(record);
     }
     await this.deps.store.importConnections(records);
-    await this.deps.store.audit({ tenantId: user.tenantId, actor: user.upn, action: 'connections.imported', details: { count: records.length } });
+    // An import overwrites states and names: the log says what changed, not only how many rows came in.
+    await this.deps.store.audit({
+      tenantId: user.tenantId,
+      actor: user.upn,
+      action: 'connections.imported',
+      details: { actorOid: user.oid, count: records.length, ...effect.summary() },
+    });
     return { imported: records.length };
   }
 
@@ -471,6 +545,54 @@ export class AdminService {
     const items = await this.deps.store.listAudit(tenantId, { limit, ...(typeof query.before === 'string' ? { before: query.before } : {}) });
     return {
       items: items.map(({ at, actor, action, target, details }) => ({ at, actor, action, ...(target ? { target } : {}), ...(details ? { details } : {}) })),
+    };
+  }
+}
+
+/** The fields an import can overwrite, compared per row with what was stored before. */
+const IMPORTED_FIELDS = ['state', 'displayName', 'lastSyncAt'] as const;
+type ImportedField = (typeof IMPORTED_FIELDS)[number];
+/** The audit entry lists at most this many changed rows one by one (all are counted). */
+const MAX_AUDITED_CHANGES = 100;
+
+/** What an import did, row by row: created, changed (which fields, from what to what) or unchanged. */
+class ImportEffect {
+  private created = 0;
+  private changed = 0;
+  private unchanged = 0;
+  private readonly fields: Partial<Record<ImportedField, number>> = {};
+  private readonly changes: Array<{ upn: string; kind: string; from: Record<string, unknown>; to: Record<string, unknown> }> = [];
+
+  add(before: ConnectionRecord | undefined, after: ConnectionRecord): void {
+    if (!before) {
+      this.created++;
+      return;
+    }
+    const differing = IMPORTED_FIELDS.filter((f) => (before[f] ?? null) !== (after[f] ?? null));
+    if (differing.length === 0) {
+      this.unchanged++;
+      return;
+    }
+    this.changed++;
+    for (const f of differing) this.fields[f] = (this.fields[f] ?? 0) + 1;
+    if (this.changes.length < MAX_AUDITED_CHANGES) {
+      this.changes.push({
+        upn: after.upn,
+        kind: after.kind,
+        from: Object.fromEntries(differing.map((f) => [f, before[f] ?? null])),
+        to: Object.fromEntries(differing.map((f) => [f, after[f] ?? null])),
+      });
+    }
+  }
+
+  summary() {
+    return {
+      created: this.created,
+      changed: this.changed,
+      unchanged: this.unchanged,
+      fields: this.fields,
+      changes: this.changes,
+      ...(this.changed > this.changes.length ? { changesListed: this.changes.length } : {}),
     };
   }
 }

@@ -37,6 +37,15 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * Connections are keyed by UPN, and a UPN can be given to someone else after its owner leaves.
+ * A record that names another person (a different oid) is not this user's: never shown, tested or
+ * removed for them. Records without an oid (imported legacy ones) belong to the UPN.
+ */
+export function ownRecords(records: ConnectionRecord[], oid: string): ConnectionRecord[] {
+  return records.filter((r) => !r.oid || r.oid === oid);
+}
+
 export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
@@ -75,17 +84,23 @@ export class ConnectionService {
   async getMine(user: UserContext): Promise<ConnectionResponse> {
     // The stamp is taken before reading: a write landing in between only costs a later miss.
     const stamp = this.deps.store.changeStamp?.();
-    if (stamp === undefined) return this.view(user.tenantId, await this.deps.store.getConnections(user.tenantId, user.upn));
-    const key = `${user.tenantId}/${user.upn}`;
+    if (stamp === undefined) return this.view(user.tenantId, await this.mineOf(user));
+    // By oid as well: a reused UPN must not be served its previous owner's answer.
+    const key = `${user.tenantId}/${user.upn}/${user.oid}`;
     const enabled = this.freshFeatures(user.tenantId) ?? (await this.enabledFeatures(user.tenantId));
     const day = Math.floor(this.deps.now().getTime() / 86_400_000);
     const hit = this.mine.get(key);
     if (hit && hit.stamp === stamp && hit.enabled === enabled && hit.day === day) return hit.response;
     // Frozen: shared by later requests, and sendJson serializes a frozen answer only once.
-    const response = deepFreeze(await this.view(user.tenantId, await this.deps.store.getConnections(user.tenantId, user.upn)));
+    const response = deepFreeze(await this.view(user.tenantId, await this.mineOf(user)));
     if (this.mine.size >= 10_000) this.mine.clear();
     this.mine.set(key, { stamp, enabled, day, response });
     return response;
+  }
+
+  /** The user's own connection records (see ownRecords). */
+  private async mineOf(user: { tenantId: string; upn: string; oid: string }): Promise<ConnectionRecord[]> {
+    return ownRecords(await this.deps.store.getConnections(user.tenantId, user.upn), user.oid);
   }
 
   private async view(tenantId: string, records: ConnectionRecord[]): Promise<ConnectionResponse> {
@@ -94,8 +109,10 @@ export class ConnectionService {
     const byKind = new Map(records.map((r) => [r.kind, r]));
     const primary = KIND_PRIORITY.map((k) => byKind.get(k)).find((r) => r && r.state !== 'disconnected') ?? byKind.get('graph-delegated');
     const ewsEnd = deadlineById('ews-removed')?.date ?? '2027-04-01';
+    const adminConsentUrl = this.adminConsentUrl(tenantId);
     if (!primary) {
       return {
+        adminConsentUrl,
         connection: {
           kind: null,
           state: 'disconnected',
@@ -128,7 +145,7 @@ export class ConnectionService {
       ...(legacy ? { legacy: { kind: legacy.kind, ...(legacy.lastSyncAt ? { lastSyncAt: legacy.lastSyncAt } : {}) } } : {}),
     };
     const deadline = isLegacyKind(primary.kind) ? nextDeadlineFor(primary.kind, now) : legacy ? nextDeadlineFor(legacy.kind, now) : undefined;
-    return { connection, ...(deadline ? { deadline } : {}) };
+    return { connection, ...(deadline ? { deadline } : {}), adminConsentUrl };
   }
 
   /**
@@ -200,7 +217,11 @@ export class ConnectionService {
     });
     const now = this.deps.now().toISOString();
     const enabled = await this.enabledFeatures(record.tenantId);
-    const existing = (await this.deps.store.getConnections(record.tenantId, record.upn)).find((r) => r.kind === 'graph-delegated');
+    const stored = (await this.deps.store.getConnections(record.tenantId, record.upn)).find((r) => r.kind === 'graph-delegated');
+    // Someone who held this UPN before: the new person starts fresh, and the old tokens go.
+    const previousOwner = stored?.oid && stored.oid !== record.oid ? stored : undefined;
+    const existing = previousOwner ? undefined : stored;
+    if (previousOwner) await this.dropPreviousOwner(previousOwner);
     const connection: ConnectionRecord = {
       tenantId: record.tenantId,
       upn: record.upn,
@@ -231,7 +252,21 @@ export class ConnectionService {
     } catch (err) {
       this.deps.logger.warn({ err }, 'probes after consent failed');
     }
-    return this.view(record.tenantId, await this.deps.store.getConnections(record.tenantId, record.upn));
+    return this.view(record.tenantId, await this.mineOf(record));
+  }
+
+  /** Removes what a UPN's previous owner left (their connection and token-cache partition), in the audit log. */
+  private async dropPreviousOwner(previous: ConnectionRecord): Promise<void> {
+    if (previous.homeAccountId) await this.deps.auth.removeUser(previous.tenantId, previous.homeAccountId);
+    // Deleted rather than overwritten, so nothing of theirs (creation date included) carries over.
+    await this.deps.store.deleteConnection(previous.tenantId, previous.upn, previous.kind);
+    await this.deps.store.audit({
+      tenantId: previous.tenantId,
+      actor: 'system',
+      action: 'connection.previous-owner-removed',
+      target: previous.upn,
+      details: { kind: previous.kind, previousOid: previous.oid },
+    });
   }
 
   /** Consent refused or failed at Entra: nothing is stored; the error names what to do. */
@@ -248,7 +283,7 @@ export class ConnectionService {
 
   /** POST /api/me/connection/test: redeem the refresh token (proves the grant), then probe Graph. */
   async test(user: UserContext): Promise<ConnectionTestResponse> {
-    const records = await this.deps.store.getConnections(user.tenantId, user.upn);
+    const records = await this.mineOf(user);
     const record = records.find((r) => r.kind === 'graph-delegated' && r.state !== 'disconnected' && r.homeAccountId);
     if (!record) throw new AppError('NOT_CONNECTED');
     const enabled = await this.enabledFeatures(user.tenantId);
@@ -266,7 +301,7 @@ export class ConnectionService {
       const updated = await this.recordError(record, code, enabled);
       return {
         probes: [{ feature: 'profile', probe: 'token', ok: false, code, message: updated.error?.message }],
-        connection: (await this.view(user.tenantId, await this.deps.store.getConnections(user.tenantId, user.upn))).connection,
+        connection: (await this.view(user.tenantId, await this.mineOf(user))).connection,
       };
     }
     const probes = await this.probeAndRecord(
@@ -274,7 +309,7 @@ export class ConnectionService {
       token.accessToken,
       enabled,
     );
-    const view = await this.view(user.tenantId, await this.deps.store.getConnections(user.tenantId, user.upn));
+    const view = await this.view(user.tenantId, await this.mineOf(user));
     return { probes, connection: view.connection };
   }
 
@@ -315,8 +350,7 @@ export class ConnectionService {
 
   /** DELETE /api/me/connection/exchange */
   async removeLegacy(user: UserContext): Promise<void> {
-    const records = await this.deps.store.getConnections(user.tenantId, user.upn);
-    const legacy = records.filter((r) => isLegacyKind(r.kind));
+    const legacy = (await this.mineOf(user)).filter((r) => isLegacyKind(r.kind));
     if (legacy.length === 0) throw new AppError('NOT_FOUND', { message: 'You have no Exchange (EWS) connection to remove.' });
     for (const r of legacy) await this.deps.store.deleteConnection(user.tenantId, user.upn, r.kind);
     await this.deps.store.audit({
@@ -330,8 +364,7 @@ export class ConnectionService {
 
   /** DELETE /api/me/connection: drop the user's tokens and their Graph connection. */
   async disconnect(user: UserContext): Promise<void> {
-    const records = await this.deps.store.getConnections(user.tenantId, user.upn);
-    const graph = records.find((r) => r.kind === 'graph-delegated');
+    const graph = (await this.mineOf(user)).find((r) => r.kind === 'graph-delegated');
     if (graph?.homeAccountId) await this.deps.auth.removeUser(user.tenantId, graph.homeAccountId);
     else await this.deps.auth.removeUser(user.tenantId, `${user.oid}.${user.tenantId}`);
     if (graph) await this.deps.store.deleteConnection(user.tenantId, user.upn, 'graph-delegated');

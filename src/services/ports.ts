@@ -36,4 +36,9 @@ export interface ServiceAccountTesterPort {
   run(input: ServiceAccountTestInput): Promise<ServiceAccountTestResult>;
   /** Verified domains of the tenant read through the service account; [] when not readable. */
   verifiedDomains(input: { tenant: string; clientId: string; clientSecret: string }): Promise<string[]>;
+  /**
+   * The tenant id (GUID) a tenant GUID or domain resolves to at Entra ID. Throws an AppError:
+   * TENANT_NOT_FOUND when Entra does not know it, GRAPH_UNAVAILABLE when Entra could not be asked.
+   */
+  resolveTenant(tenant: string): Promise<string>;
 }

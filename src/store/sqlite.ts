@@ -22,6 +22,7 @@ import type {
   ConnectionRecord,
   ConversationRecord,
   ConversationScope,
+  EncryptedValueCounts,
   NewOutboxItem,
   OutboxRecord,
   OutboxStatus,
@@ -114,39 +115,84 @@ export class SqliteStore implements Store {
     this.#db.close();
   }
 
-  /**
-   * Rewrites every secret still sealed with an older key under the keyring's current key.
-   * Returns how many values were rewritten; afterwards the old key can leave the keyring.
-   */
-  async rotateKeys(): Promise<number> {
-    const kid = this.#keyring.currentKeyId;
+  /** Every encrypted value as a rotation target: how to list, rewrite and count the stale ones. */
+  #sealed(): Array<{
+    kind: keyof EncryptedValueCounts;
+    list: Stmt;
+    set: Stmt;
+    count: Stmt;
+    aad: (row: SealedRow) => string;
+    key: (row: SealedRow) => unknown[];
+  }> {
     const q = this.#q;
+    return [
+      { kind: 'serviceAccountSecrets', list: q.rotSaList, set: q.rotSaSet, count: q.rotSaCount, aad: (r) => saAad(r.tenant_id!), key: (r) => [r.tenant_id] },
+      {
+        kind: 'tokenCaches',
+        list: q.rotTcList,
+        set: q.rotTcSet,
+        count: q.rotTcCount,
+        aad: (r) => tokenCacheAad(r.tenant_id!, r.partition_key!),
+        key: (r) => [r.tenant_id, r.partition_key],
+      },
+      { kind: 'authStates', list: q.rotAsList, set: q.rotAsSet, count: q.rotAsCount, aad: (r) => authStateAad(r.state_hash!), key: (r) => [r.state_hash] },
+      { kind: 'sessions', list: q.rotSeList, set: q.rotSeSet, count: q.rotSeCount, aad: (r) => sessionAad(r.id_hash!), key: (r) => [r.id_hash] },
+    ];
+  }
+
+  async reencryptAll(options: { batchSize?: number } = {}): Promise<EncryptedValueCounts> {
+    const batchSize = Math.max(1, Math.floor(options.batchSize ?? 200));
+    const kid = this.#keyring.currentKeyId;
+    const counts: EncryptedValueCounts = { serviceAccountSecrets: 0, tokenCaches: 0, authStates: 0, sessions: 0 };
+    for (const target of this.#sealed()) {
+      // One short transaction per batch: other writers wait at most one batch, and an interruption
+      // keeps every batch already committed. Rewritten rows leave the `key_id <> current` listing.
+      for (;;) {
+        const batch = this.#db
+          .transaction(() => {
+            const rows = target.list.all(kid, batchSize) as SealedRow[];
+            let rewritten = 0;
+            for (const row of rows) {
+              const aad = target.aad(row);
+              const box = this.#keyring.encrypt(this.#keyring.decrypt(row.box, aad), aad);
+              // Only if the value is still the one read: a concurrent write already used the current key.
+              rewritten += target.set.run(box, kid, ...target.key(row), row.box).changes;
+            }
+            return { listed: rows.length, rewritten };
+          })
+          .immediate();
+        counts[target.kind] += batch.rewritten;
+        if (batch.listed < batchSize) break;
+      }
+    }
+    return counts;
+  }
+
+  async countRetiredKeyValues(): Promise<EncryptedValueCounts> {
+    const kid = this.#keyring.currentKeyId;
+    const counts: EncryptedValueCounts = { serviceAccountSecrets: 0, tokenCaches: 0, authStates: 0, sessions: 0 };
+    for (const target of this.#sealed()) counts[target.kind] = target.count.pluck().get(kid) as number;
+    return counts;
+  }
+
+  async rekeyServiceAccountTests(tenantId: string, fromHash: string, toHash: string): Promise<number> {
     return this.#db
       .transaction(() => {
         let n = 0;
-        for (const r of q.rotSaList.all(kid) as Array<{ tenant_id: string; secret_box: string }>) {
-          const aad = saAad(r.tenant_id);
-          q.rotSaSet.run(this.#keyring.encrypt(this.#keyring.decrypt(r.secret_box, aad), aad), kid, r.tenant_id);
-          n++;
-        }
-        for (const r of q.rotTcList.all(kid) as Array<{ tenant_id: string; partition_key: string; box: string }>) {
-          const aad = tokenCacheAad(r.tenant_id, r.partition_key);
-          q.rotTcSet.run(this.#keyring.encrypt(this.#keyring.decrypt(r.box, aad), aad), kid, r.tenant_id, r.partition_key);
-          n++;
-        }
-        for (const r of q.rotAsList.all(kid) as Array<{ state_hash: string; box: string }>) {
-          const aad = authStateAad(r.state_hash);
-          q.rotAsSet.run(this.#keyring.encrypt(this.#keyring.decrypt(r.box, aad), aad), kid, r.state_hash);
-          n++;
-        }
-        for (const r of q.rotSeList.all(kid) as Array<{ id_hash: string; box: string }>) {
-          const aad = sessionAad(r.id_hash);
-          q.rotSeSet.run(this.#keyring.encrypt(this.#keyring.decrypt(r.box, aad), aad), kid, r.id_hash);
-          n++;
+        for (const row of this.#q.saTestRows.all(tenantId) as Array<{ seq: number; record: string }>) {
+          const record = JSON.parse(row.record) as ServiceAccountTestRecord;
+          if (record.configHash !== fromHash) continue;
+          n += this.#q.saTestSet.run(JSON.stringify({ ...record, configHash: toHash }), row.seq).changes;
         }
         return n;
       })
       .immediate();
+  }
+
+  /** reencryptAll as one total (kept for callers that only need the number). */
+  async rotateKeys(): Promise<number> {
+    const counts = await this.reencryptAll();
+    return Object.values(counts).reduce((a, b) => a + b, 0);
   }
 
   // ---- tenants -----------------------------------------------------------------------------
@@ -719,6 +765,8 @@ function prepareAll(db: Db) {
     saTestTrim: p(
       'DELETE FROM service_account_tests WHERE tenant_id = ? AND seq NOT IN (SELECT seq FROM service_account_tests WHERE tenant_id = ? ORDER BY seq DESC LIMIT 2)',
     ),
+    saTestRows: p('SELECT seq, record FROM service_account_tests WHERE tenant_id = ?'),
+    saTestSet: p('UPDATE service_account_tests SET record = ? WHERE seq = ?'),
     saTestList: p('SELECT record FROM service_account_tests WHERE tenant_id = ? ORDER BY seq DESC LIMIT 2'),
 
     connGet: p('SELECT * FROM connections WHERE tenant_id = ? AND upn = ? ORDER BY kind'),
@@ -778,18 +826,31 @@ function prepareAll(db: Db) {
     auditListBefore: p(`SELECT * FROM audit_log WHERE tenant_id = ? AND (at_ms < ? OR (at_ms = ? AND seq < ?))
       ORDER BY at_ms DESC, seq DESC LIMIT ?`),
 
-    rotSaList: p('SELECT tenant_id, secret_box FROM service_accounts WHERE key_id <> ?'),
-    rotSaSet: p('UPDATE service_accounts SET secret_box = ?, key_id = ? WHERE tenant_id = ?'),
-    rotTcList: p('SELECT tenant_id, partition_key, box FROM token_caches WHERE key_id <> ?'),
-    rotTcSet: p('UPDATE token_caches SET box = ?, key_id = ? WHERE tenant_id = ? AND partition_key = ?'),
-    rotAsList: p('SELECT state_hash, box FROM auth_states WHERE key_id <> ?'),
-    rotAsSet: p('UPDATE auth_states SET box = ?, key_id = ? WHERE state_hash = ?'),
-    rotSeList: p('SELECT id_hash, box FROM sessions WHERE key_id <> ?'),
-    rotSeSet: p('UPDATE sessions SET box = ?, key_id = ? WHERE id_hash = ?'),
+    rotSaList: p('SELECT tenant_id, secret_box AS box FROM service_accounts WHERE key_id <> ? LIMIT ?'),
+    rotSaSet: p('UPDATE service_accounts SET secret_box = ?, key_id = ? WHERE tenant_id = ? AND secret_box = ?'),
+    rotSaCount: p('SELECT count(*) FROM service_accounts WHERE key_id <> ?'),
+    rotTcList: p('SELECT tenant_id, partition_key, box FROM token_caches WHERE key_id <> ? LIMIT ?'),
+    rotTcSet: p('UPDATE token_caches SET box = ?, key_id = ? WHERE tenant_id = ? AND partition_key = ? AND box = ?'),
+    rotTcCount: p('SELECT count(*) FROM token_caches WHERE key_id <> ?'),
+    rotAsList: p('SELECT state_hash, box FROM auth_states WHERE key_id <> ? LIMIT ?'),
+    rotAsSet: p('UPDATE auth_states SET box = ?, key_id = ? WHERE state_hash = ? AND box = ?'),
+    rotAsCount: p('SELECT count(*) FROM auth_states WHERE key_id <> ?'),
+    rotSeList: p('SELECT id_hash, box FROM sessions WHERE key_id <> ? LIMIT ?'),
+    rotSeSet: p('UPDATE sessions SET box = ?, key_id = ? WHERE id_hash = ? AND box = ?'),
+    rotSeCount: p('SELECT count(*) FROM sessions WHERE key_id <> ?'),
   };
 }
 
 // ---- rows ----------------------------------------------------------------------------------
+
+/** A row listed for key rotation: its key columns and its sealed value. */
+interface SealedRow {
+  tenant_id?: string;
+  partition_key?: string;
+  state_hash?: string;
+  id_hash?: string;
+  box: string;
+}
 
 interface TenantRow {
   tenant_id: string;

@@ -184,6 +184,14 @@ export interface AuditRecord {
   details?: Record<string, unknown>;
 }
 
+/** Encrypted values by where they live; counts for key rotation (`npm run keys:rotate`, /readyz). */
+export interface EncryptedValueCounts {
+  serviceAccountSecrets: number;
+  tokenCaches: number;
+  authStates: number;
+  sessions: number;
+}
+
 export interface Store {
   /** Readiness probe: resolves when the store can serve requests. */
   ping(): Promise<void>;
@@ -194,6 +202,23 @@ export interface Store {
    * keep what they derived in between. A store that cannot tell this cheaply leaves it out.
    */
   changeStamp?(): string;
+
+  // Key rotation: every encrypted value names the key that sealed it.
+  /**
+   * Rewrites every value sealed with another key than the keyring's current one, in small batches
+   * that each commit on their own (stopping half way loses nothing; running again finishes the job).
+   * A value written meanwhile by the running product is left as that write made it.
+   * Returns how many values were rewritten.
+   */
+  reencryptAll(options?: { batchSize?: number }): Promise<EncryptedValueCounts>;
+  /** How many values are still sealed with another key than the current one. */
+  countRetiredKeyValues(): Promise<EncryptedValueCounts>;
+  /**
+   * Test results name the configuration they tested by a keyed fingerprint (`configHash`); when
+   * the key changes, the saved configuration's fingerprint changes with it. Renames `fromHash` to
+   * `toHash` in the tenant's stored tests; returns how many were renamed.
+   */
+  rekeyServiceAccountTests(tenantId: string, fromHash: string, toHash: string): Promise<number>;
 
   // Tenants
   getTenant(tenantId: string): Promise<TenantRecord | undefined>;

@@ -86,12 +86,12 @@ function takeReturnOutcome(): ReturnOutcome {
   const signIn = url.searchParams.get('signin');
   if (!connect && !signIn) return {};
   const code = url.searchParams.get('code') ?? 'INTERNAL';
-  const adminConsentUrl = url.searchParams.get('adminConsentUrl') ?? undefined;
+  // An adminConsentUrl in the address bar is dropped unread: the link shown comes from the server.
   for (const p of ['connect', 'signin', 'code', 'adminConsentUrl']) url.searchParams.delete(p);
   window.history.replaceState(window.history.state, '', `${url.pathname}${url.search}${url.hash}`);
   const out: ReturnOutcome = {};
   if (connect === 'success') out.connect = { intent: 'success', title: 'Office 365 is connected.', body: 'Check below which features are now available.' };
-  else if (connect) out.connect = catalogueError(code, 0, { adminConsentUrl });
+  else if (connect) out.connect = catalogueError(code);
   if (signIn && signIn !== 'success') out.signIn = catalogueError(code);
   return out;
 }

@@ -28,8 +28,9 @@ const params = new URLSearchParams(window.location.search);
 const success = params.get('status') === 'success';
 const rawCode = params.get('code') ?? '';
 const code = isErrorCode(rawCode) ? rawCode : 'INTERNAL';
-const adminConsentUrl = params.get('adminConsentUrl') ?? undefined;
-const remedy = remedyWith(code, { adminConsentUrl });
+// The general remedy only: a link from this page's address could point anywhere. The tab shows the
+// tenant's admin-consent link from the server's answer.
+const remedy = remedyWith(code);
 
 const useStyles = makeStyles({
   card: {
@@ -50,7 +51,7 @@ function AuthEnd() {
     void initializeHost().then((inHost) => {
       if (!inHost) return setPhase('plain');
       if (success) notifyAuthSuccess();
-      else notifyAuthFailure(adminConsentUrl ? `${code} ${adminConsentUrl}` : code);
+      else notifyAuthFailure(code);
       setPhase('notified');
     });
   }, []);

@@ -398,6 +398,26 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       });
     });
 
+    describe('key rotation', () => {
+      it('counts nothing under a retired key when every value uses the current one, and rewrites nothing', async () => {
+        await store.putServiceAccount(aServiceAccount());
+        await store.putTokenCache(TENANT_A, 'oid.tid', 'cache');
+        const none = { serviceAccountSecrets: 0, tokenCaches: 0, authStates: 0, sessions: 0 };
+        expect(await store.countRetiredKeyValues()).toEqual(none);
+        expect(await store.reencryptAll({ batchSize: 1 })).toEqual(none);
+        expect(await store.getTokenCache(TENANT_A, 'oid.tid')).toBe('cache');
+      });
+
+      it("renames a test's configuration fingerprint within its tenant only", async () => {
+        await store.putServiceAccountTest(aTest({ configHash: 'old' }));
+        await store.putServiceAccountTest(aTest({ tenantId: TENANT_B, configHash: 'old' }));
+        expect(await store.rekeyServiceAccountTests(TENANT_A, 'old', 'new')).toBe(1);
+        expect((await store.getServiceAccountTests(TENANT_A)).map((t) => t.configHash)).toEqual(['new']);
+        expect((await store.getServiceAccountTests(TENANT_B)).map((t) => t.configHash)).toEqual(['old']);
+        expect(await store.rekeyServiceAccountTests(TENANT_A, 'old', 'new')).toBe(0);
+      });
+    });
+
     describe('token cache partitions', () => {
       it('puts, replaces, reads and deletes one partition per user', async () => {
         expect(await store.getTokenCache(TENANT_A, 'oid-1.tid')).toBeUndefined();

@@ -22,6 +22,8 @@ import { applicationFeatureMatrix, delegatedScopesFor, FEATURES, type Feature } 
 
 const TENANT_ID = '4f1c2a8e-6b7d-4c39-9a51-2e0d8c7b3f10';
 const CLIENT_ID = '9b2e4d61-3c8a-4f07-b5d2-71a0e6c4f9ab';
+/** What the server builds for the user's tenant (ConnectionResponse.adminConsentUrl). */
+export const ADMIN_CONSENT_URL = `https://login.microsoftonline.com/${TENANT_ID}/adminconsent?client_id=${CLIENT_ID}`;
 const hoursAgo = (now: Date, h: number) => new Date(now.getTime() - h * 3_600_000).toISOString();
 
 export function meFor(kind: 'user' | 'admin'): MeResponse {
@@ -55,6 +57,7 @@ export function ewsConnection(now: Date): ConnectionResponse {
       lastCheckedAt: hoursAgo(now, 3),
     },
     deadline: viewOf(ewsEnd, now),
+    adminConsentUrl: ADMIN_CONSENT_URL,
   };
 }
 
@@ -70,6 +73,7 @@ export function graphConnection(now: Date): ConnectionResponse {
       lastCheckedAt: hoursAgo(now, 0.2),
       legacy: { kind: 'ews-basic', lastSyncAt: hoursAgo(now, 30) },
     },
+    adminConsentUrl: ADMIN_CONSENT_URL,
   };
 }
 
@@ -243,7 +247,10 @@ export function audit(now: Date): AuditResponse {
 
 /** After the legacy connection is removed and nothing else exists. */
 export function disconnected(): ConnectionResponse {
-  return { connection: { kind: null, state: 'disconnected', features: delegatedFeatures([], 'disconnected'), grantedScopes: [], lastCheckedAt: null } };
+  return {
+    connection: { kind: null, state: 'disconnected', features: delegatedFeatures([], 'disconnected'), grantedScopes: [], lastCheckedAt: null },
+    adminConsentUrl: ADMIN_CONSENT_URL,
+  };
 }
 
 export const errorOf = errorBody;

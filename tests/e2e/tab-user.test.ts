@@ -125,6 +125,26 @@ describe('tab in a browser: a user reconnects to Office 365', () => {
     await page.close();
   });
 
+  it('a crafted link cannot put its own address into the admin-consent remedy: the tab shows the one the server built', async () => {
+    const page = await browser.newPage();
+    await browser.context.clearCookies();
+    await signIn(page, product, LIDIA);
+    const origin = publicOrigin(product);
+    const crafted = new URL(`${origin}/tab/`);
+    crafted.searchParams.set('connect', 'failure');
+    crafted.searchParams.set('code', 'ADMIN_APPROVAL_REQUIRED');
+    crafted.searchParams.set('adminConsentUrl', 'https://evil.example/adminconsent');
+    await page.goto(crafted.toString());
+    const bar = page.locator('[data-code="ADMIN_APPROVAL_REQUIRED"]');
+    await bar.getByText(ERROR_CATALOGUE.ADMIN_APPROVAL_REQUIRED.message, { exact: true }).waitFor({ timeout: UI_TIMEOUT_MS });
+    const { adminConsentUrl } = await connectionOf(LIDIA);
+    expect(adminConsentUrl).toMatch(/\/adminconsent\?client_id=/);
+    await bar.getByText(adminConsentUrl, { exact: false }).waitFor({ timeout: UI_TIMEOUT_MS });
+    expect(await page.content()).not.toContain('evil.example');
+    expect(new URL(page.url()).search).toBe('');
+    await page.close();
+  });
+
   it('the pages logged no errors', () => {
     expect(browser.problems).toEqual([]);
   });

@@ -27,6 +27,7 @@ import { ErrorBar } from '../components/ErrorBar';
 import { Section } from '../components/Section';
 import { StatusIcon } from '../components/StatusIcon';
 import { daysLeftText, formatDateTime, formatDay } from '../format';
+import { consentFailureCode, withServerConsentUrl } from '../consent';
 import { openAuthPopup } from '../host';
 
 export interface Notice {
@@ -132,9 +133,9 @@ function probeText(p: ProbeResult): { label: string; detail: string; remedy?: st
 /** The reason string of a failed Teams auth popup: our error code, or Teams' own words. */
 function popupFailure(e: unknown): { error?: ApiError; notice?: Notice } {
   const raw = e instanceof Error ? e.message : String(e);
-  // auth-end reports "CODE" or "CODE <admin-consent URL>".
-  const [reason = '', adminConsentUrl] = raw.split(' ');
-  if (isErrorCode(reason)) return { error: catalogueError(reason, 0, { adminConsentUrl }) };
+  // Only the code counts: the remedy's link comes from the server's answer (see consent.ts).
+  const reason = consentFailureCode(raw);
+  if (isErrorCode(reason)) return { error: catalogueError(reason) };
   if (reason === 'CancelledByUser')
     return {
       notice: {
@@ -215,7 +216,7 @@ export function UserView({ api, me, inHost, initialNotice }: { api: Api; me: MeR
       setProbes(undefined);
       const result = await api.post<ConnectionTestResponse>('/api/me/connection/test');
       setProbes(result.probes);
-      setData((d) => ({ ...d, connection: result.connection }));
+      setData((d) => (d ? { ...d, connection: result.connection } : d));
     });
 
   const disconnect = (which: 'exchange' | 'graph') =>
@@ -258,7 +259,7 @@ export function UserView({ api, me, inHost, initialNotice }: { api: Api; me: MeR
           </MessageBarBody>
         </MessageBar>
       ) : null}
-      {actionError ? <ErrorBar error={actionError} /> : null}
+      {actionError ? <ErrorBar error={withServerConsentUrl(actionError, data.adminConsentUrl)} /> : null}
       {showDeadline ? <DeadlineBanner deadline={deadline} /> : null}
 
       <Section title="Your mailbox connection">
