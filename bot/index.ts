@@ -1,8 +1,9 @@
 /**
  * The bot, ready to mount: `server.post('/api/messages', (req, res) => bot.handleMessages(req, res))`.
- * Bot Framework authentication comes from BOT_ID / SECRET_BOT_PASSWORD / BOT_TENANT_ID; with no
- * BOT_ID the adapter runs anonymously for local channels (Agents Playground, Emulator) and then
- * accepts activities only from a loopback service URL.
+ * Bot Framework authentication comes from BOT_ID / SECRET_BOT_PASSWORD / BOT_TENANT_ID, and then
+ * only the Microsoft Teams channel is served. With no BOT_ID (never in production: config refuses
+ * it) the adapter runs anonymously for local channels (Agents Playground, Emulator) and accepts
+ * activities only from a loopback TCP peer with a loopback service URL.
  */
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConversationReference, type TurnContext } from 'botbuilder';
 import type { Request, Response } from 'restify';
@@ -11,7 +12,7 @@ import { z } from 'zod';
 import { errorBody } from '../src/domain/errors';
 import type { Store } from '../src/store/types';
 import type { TestOutcome } from './cards';
-import { isLoopbackUrl } from './conversations';
+import { TEAMS_CHANNEL, isLoopbackPeer, isLoopbackUrl } from './conversations';
 import { ConnectionCenterBot } from './handler';
 import { Notifier, type NotifierOptions } from './notifier';
 import { loggableError } from './safe-error';
@@ -111,12 +112,34 @@ export function createBot(options: CreateBotOptions): Bot {
         res.send(400, { error: errorBody('VALIDATION_FAILED', `Not a Bot Framework activity: ${where}: ${issue?.message ?? 'invalid'}.`) });
         return;
       }
+      // Nothing in the body decides who may talk to an anonymous bot: the connection's own peer does.
+      if (anonymous && !isLoopbackPeer(req.socket?.remoteAddress)) {
+        res.send(401, {
+          error: errorBody(
+            'INVALID_TOKEN',
+            'Without BOT_ID the bot only answers requests from this machine (Agents Playground, Bot Framework Emulator).',
+            'Set BOT_ID and SECRET_BOT_PASSWORD to talk to Microsoft Teams.',
+          ),
+        });
+        return;
+      }
       if (anonymous && !isLoopbackUrl(parsed.data.serviceUrl)) {
         res.send(401, {
           error: errorBody(
             'INVALID_TOKEN',
             'Without BOT_ID the bot only answers a local channel (Agents Playground, Bot Framework Emulator).',
             'Set BOT_ID and SECRET_BOT_PASSWORD to talk to Microsoft Teams.',
+          ),
+        });
+        return;
+      }
+      // Before authentication: other channels (Web Chat, Direct Line…) have no business here.
+      if (!anonymous && parsed.data.channelId !== TEAMS_CHANNEL) {
+        res.send(400, {
+          error: errorBody(
+            'VALIDATION_FAILED',
+            `Not a Microsoft Teams activity: channelId: this bot serves the ${TEAMS_CHANNEL} channel only.`,
+            'Talk to Connection Center in Microsoft Teams.',
           ),
         });
         return;

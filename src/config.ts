@@ -173,6 +173,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       throw new ConfigError('SECRET_AAD_APP_CLIENT_SECRET', 'looks like a Secret ID (a GUID); use the secret’s Value, shown once when it is created');
     }
   }
+  // Without credentials the bot runs anonymously, which only a developer's own machine may do.
+  if (production && !e.BOT_ID)
+    throw new ConfigError('BOT_ID', 'is required when NODE_ENV=production (with SECRET_BOT_PASSWORD): the anonymous bot only serves local runs');
+  if (production && !e.SECRET_BOT_PASSWORD)
+    throw new ConfigError('SECRET_BOT_PASSWORD', 'is required when NODE_ENV=production (the bot’s client secret for BOT_ID)');
   if (e.BOT_ID && !e.SECRET_BOT_PASSWORD) throw new ConfigError('SECRET_BOT_PASSWORD', 'is required when BOT_ID is set');
   if (production && !e.TAB_ENDPOINT) throw new ConfigError('TAB_ENDPOINT', 'is required when NODE_ENV=production (the public https:// base URL)');
   if (production && e.TAB_ENDPOINT?.startsWith('http:')) throw new ConfigError('TAB_ENDPOINT', 'must be https:// when NODE_ENV=production');

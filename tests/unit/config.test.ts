@@ -111,6 +111,8 @@ describe('config', () => {
       AAD_APP_TENANT_ID: 'organizations',
       SECRET_AAD_APP_CLIENT_SECRET: 'abc~value',
       TAB_ENDPOINT: 'https://cc.contoso.com',
+      BOT_ID: '22222222-3333-4444-5555-666666666666',
+      SECRET_BOT_PASSWORD: 'bot~value',
     };
     expect(errorOf(() => load({ NODE_ENV: 'production', ...tenant })).key).toBe('ENCRYPTION_KEY');
     expect(load({ NODE_ENV: 'production', ENCRYPTION_KEY: KEY, ...tenant }).sandbox).toBe(false);
@@ -127,5 +129,34 @@ describe('config', () => {
     const config = load({ ENCRYPTION_KEY: `${KEY},${other}` });
     expect(config.encryptionKeys).toHaveLength(2);
     expect(config.encryptionKeys[0]!.id).not.toBe(config.encryptionKeys[1]!.id);
+  });
+
+  describe('the bot in production', () => {
+    const production = {
+      NODE_ENV: 'production',
+      ENCRYPTION_KEY: KEY,
+      AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+      AAD_APP_TENANT_ID: '66305621-97b8-41f8-953b-d70d11d91d5b',
+      SECRET_AAD_APP_CLIENT_SECRET: 'abc~value',
+      TAB_ENDPOINT: 'https://cc.contoso.com',
+      BOT_ID: '22222222-3333-4444-5555-666666666666',
+      SECRET_BOT_PASSWORD: 'bot~value',
+    };
+
+    it('refuses an anonymous bot: BOT_ID and SECRET_BOT_PASSWORD are required', () => {
+      const noId = errorOf(() => load({ ...production, BOT_ID: '' }));
+      expect(noId.key).toBe('BOT_ID');
+      expect(noId.message).toMatch(/^Configuration error: BOT_ID is required when NODE_ENV=production/);
+      const noPassword = errorOf(() => load({ ...production, SECRET_BOT_PASSWORD: '' }));
+      expect(noPassword.key).toBe('SECRET_BOT_PASSWORD');
+      expect(noPassword.message).toMatch(/required when NODE_ENV=production/);
+      const neither = errorOf(() => load({ ...production, BOT_ID: '', SECRET_BOT_PASSWORD: '' }));
+      expect(neither.message).toMatch(/BOT_ID .*SECRET_BOT_PASSWORD/);
+      expect(load(production).bot.id).toBe(production.BOT_ID);
+    });
+
+    it('still runs an anonymous bot outside production (local runs)', () => {
+      expect(load({ ...production, NODE_ENV: 'development', BOT_ID: '', SECRET_BOT_PASSWORD: '' }).bot.id).toBeUndefined();
+    });
   });
 });
