@@ -16,9 +16,9 @@ import { TEAMS_CHANNEL, isLoopbackPeer, isLoopbackUrl } from './conversations';
 import { ConnectionCenterBot } from './handler';
 import { Notifier, type NotifierOptions } from './notifier';
 import { loggableError } from './safe-error';
-import type { OutgoingActivity } from './payload';
+import { isAdminPayload, type OutgoingActivity } from './payload';
 import type { BotServices } from './services';
-import { Triggers } from './triggers';
+import { Triggers, mayReceiveAdminCards } from './triggers';
 
 export type { BotServices } from './services';
 export type { TestOutcome } from './cards';
@@ -101,7 +101,14 @@ export function createBot(options: CreateBotOptions): Bot {
     // The adapter hands turn errors to onTurnError and resolves; the notifier must see them.
     if (failure) throw failure;
   };
-  const notifier = new Notifier({ store, logger, send: sendWithAdapter, ...options.notifier });
+  const notifier = new Notifier({
+    store,
+    logger,
+    send: sendWithAdapter,
+    // Admin rights may have lapsed while a card waited in the outbox.
+    mayReceive: async (conversation, item) => !isAdminPayload(item.payload) || mayReceiveAdminCards(conversation, services),
+    ...options.notifier,
+  });
 
   return {
     async handleMessages(req, res) {

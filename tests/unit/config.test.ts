@@ -57,7 +57,8 @@ describe('config', () => {
     const config = load({
       AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
       SECRET_AAD_APP_CLIENT_SECRET: 'abc~secret-value',
-      AAD_APP_TENANT_ID: 'organizations',
+      // ADMIN_UPNS needs a home tenant (a multi-tenant deployment refuses it).
+      AAD_APP_TENANT_ID: '66305621-97b8-41f8-953b-d70d11d91d5b',
       TAB_ENDPOINT: 'https://cc.contoso.com/',
       ENCRYPTION_KEY: KEY,
       ADMIN_UPNS: 'Ada@Contoso.com, bob@contoso.com',
@@ -157,6 +158,42 @@ describe('config', () => {
 
     it('still runs an anonymous bot outside production (local runs)', () => {
       expect(load({ ...production, NODE_ENV: 'development', BOT_ID: '', SECRET_BOT_PASSWORD: '' }).bot.id).toBeUndefined();
+    });
+  });
+
+  describe('admins', () => {
+    const tenant = {
+      ENCRYPTION_KEY: KEY,
+      AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+      SECRET_AAD_APP_CLIENT_SECRET: 'abc~value',
+    };
+
+    it('takes the home tenant for ADMIN_UPNS from AAD_APP_TENANT_ID', () => {
+      const config = load({ ...tenant, AAD_APP_TENANT_ID: '66305621-97B8-41F8-953B-D70D11D91D5B', ADMIN_UPNS: 'ada@contoso.com' });
+      expect(config.homeTenantId).toBe('66305621-97b8-41f8-953b-d70d11d91d5b');
+      expect(config.adminUpns).toEqual(['ada@contoso.com']);
+    });
+
+    it('refuses ADMIN_UPNS in a multi-tenant deployment, which has no home tenant', () => {
+      const err = errorOf(() => load({ ...tenant, AAD_APP_TENANT_ID: 'organizations', ADMIN_UPNS: 'ada@contoso.com' }));
+      expect(err.key).toBe('ADMIN_UPNS');
+      expect(err.message).toMatch(/^Configuration error: ADMIN_UPNS needs a home tenant/);
+      expect(err.message).not.toContain('\n');
+      expect(load({ ...tenant, AAD_APP_TENANT_ID: 'organizations' }).homeTenantId).toBeUndefined();
+    });
+
+    it('accepts ADMIN_UPNS in sandbox mode (the sandbox tenant is home)', () => {
+      expect(load({ ENCRYPTION_KEY: KEY, ADMIN_UPNS: 'alex.wilber@contoso.com' }).adminUpns).toEqual(['alex.wilber@contoso.com']);
+    });
+
+    it('reads ADMIN_PROOF_MAX_DAYS: 7 by default, whole days from 1 to 365', () => {
+      expect(load({ ENCRYPTION_KEY: KEY }).adminProofMaxDays).toBe(7);
+      expect(load({ ENCRYPTION_KEY: KEY, ADMIN_PROOF_MAX_DAYS: '30' }).adminProofMaxDays).toBe(30);
+      for (const bad of ['0', '1.5', 'week', '366']) {
+        const err = errorOf(() => load({ ENCRYPTION_KEY: KEY, ADMIN_PROOF_MAX_DAYS: bad }));
+        expect(err.key).toBe('ADMIN_PROOF_MAX_DAYS');
+        expect(err.message).toContain(`(got "${bad}")`);
+      }
     });
   });
 });
