@@ -59,5 +59,16 @@ export function isLoopbackPeer(address: string | undefined): boolean {
   return family !== 0 && LOOPBACK.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
 
+/** Headers a proxy or tunnel (Dev Tunnels, ngrok, a reverse proxy) adds for a request it relays. */
+const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip'];
+
+/**
+ * A request made on this machine: a loopback peer that no proxy relayed. A tunnel's client connects
+ * from loopback too, so a relayed request is not local whatever its peer address.
+ */
+export function isLocalRequest(remoteAddress: string | undefined, headers: Record<string, string | string[] | undefined>): boolean {
+  return isLoopbackPeer(remoteAddress) && !FORWARDING_HEADERS.some((h) => headers[h] !== undefined);
+}
+
 /** The channel Teams (and the Agents Toolkit's local debugging, which is Teams itself) uses. */
 export const TEAMS_CHANNEL = 'msteams';

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { errorBody } from '../src/domain/errors';
 import type { Store } from '../src/store/types';
 import type { TestOutcome } from './cards';
-import { TEAMS_CHANNEL, isLoopbackPeer, isLoopbackUrl } from './conversations';
+import { TEAMS_CHANNEL, isLocalRequest, isLoopbackUrl } from './conversations';
 import { ConnectionCenterBot } from './handler';
 import { Notifier, type NotifierOptions } from './notifier';
 import { loggableError } from './safe-error';
@@ -120,7 +120,7 @@ export function createBot(options: CreateBotOptions): Bot {
         return;
       }
       // Nothing in the body decides who may talk to an anonymous bot: the connection's own peer does.
-      if (anonymous && !isLoopbackPeer(req.socket?.remoteAddress)) {
+      if (anonymous && !isLocalRequest(req.socket?.remoteAddress, req.headers)) {
         res.send(401, {
           error: errorBody(
             'INVALID_TOKEN',

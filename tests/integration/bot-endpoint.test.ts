@@ -61,6 +61,15 @@ describe('the product server', () => {
       });
       expect(res.status).toBe(200);
       expect(connector.received.filter((r) => r.conversationId === 'a:local')).toHaveLength(1);
+
+      // The same request relayed by a tunnel (whose client connects from loopback) is not local.
+      const relayed = await p.call('POST', '/api/messages', {
+        body: message('status', { serviceUrl: connector.url, conversationId: 'a:relayed', fromOid: ADMIN_OID }),
+        headers: { 'x-forwarded-for': '203.0.113.7' },
+      });
+      expect(relayed.status).toBe(401);
+      expect(relayed.body.error).toMatchObject({ code: 'INVALID_TOKEN', message: expect.stringMatching(/this machine/) });
+      expect(connector.received.filter((r) => r.conversationId === 'a:relayed')).toHaveLength(0);
     } finally {
       await p.close();
     }
