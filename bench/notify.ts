@@ -9,7 +9,7 @@ import { createBot } from '../bot';
 import { cardPayload } from '../bot/payload';
 import { testFailedModel } from '../bot/cards';
 import { startFakeConnector } from '../tests/helpers/fake-connector';
-import { fakeServices, openTestStore, TAB_URL, TENANT, testResult } from '../tests/helpers/bot-kit';
+import { ADMIN_OID, fakeServices, openTestStore, TAB_URL, TENANT, testResult } from '../tests/helpers/bot-kit';
 
 const PER_TENANT_LIMIT = 50;
 const PACED_RATE = 45;
@@ -27,6 +27,8 @@ async function main(): Promise<void> {
         tenantId: TENANT,
         conversationId,
         scope: 'personal',
+        // Admin cards reach a personal chat only if its person is a proven admin.
+        userOid: ADMIN_OID,
         subscribed: true,
         reference: {
           channelId: 'msteams',

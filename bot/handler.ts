@@ -13,6 +13,7 @@ import {
   type InvokeResponse,
 } from 'botbuilder';
 import type { Logger } from 'pino';
+import type { AdminStanding } from '../src/domain/admin';
 import { ERROR_CATALOGUE } from '../src/domain/errors';
 import type { ConversationRecord, Store } from '../src/store/types';
 import { ADMIN_COMMANDS, VERBS, parseCommand, type ParsedCommand } from './commands';
@@ -38,6 +39,8 @@ interface Turn {
   conversationId: string;
   /** Entra object id of the sender, when Teams gave one. */
   oid?: string;
+  standing: AdminStanding;
+  /** Admin rights proven recently enough to act on (standing `admin`). */
   isAdmin: boolean;
 }
 
@@ -67,8 +70,10 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
     const tenantId = tenantOf(a);
     const conversationId = conversationIdOf(a);
     if (!tenantId || !conversationId) return;
-    const isAdmin = await this.#isAdmin(tenantId, a.from);
-    const record = await this.#remember(context, tenantId, conversationId, isAdmin, true);
+    const standing = await this.#standing(tenantId, a.from);
+    const isAdmin = standing === 'admin';
+    // An admin whose proof is stale still subscribes: the cards wait until they open the tab.
+    const record = await this.#remember(context, tenantId, conversationId, standing !== 'none', true);
     if (welcome) {
       const card = buildCard('Help', helpModel({ isAdmin, welcome: true, subscribed: record.subscribed, tabUrl: this.deps.services.tabUrl() }));
       await context.sendActivity(MessageFactory.attachment(cardAttachment(card) as Attachment));
@@ -88,7 +93,7 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
    * Stores (or refreshes) the conversation reference. A new personal chat of an admin subscribes to
    * admin cards; an existing record keeps its subscription (an admin may have unsubscribed).
    */
-  async #remember(context: TurnContext, tenantId: string, conversationId: string, isAdmin: boolean, installing: boolean): Promise<ConversationRecord> {
+  async #remember(context: TurnContext, tenantId: string, conversationId: string, adminByRecord: boolean, installing: boolean): Promise<ConversationRecord> {
     const a = context.activity;
     const { store } = this.deps;
     const existing = await store.getConversation(tenantId, conversationId);
@@ -102,7 +107,7 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
       scope,
       ...(oid ? { userOid: oid } : {}),
       ...(scope === 'personal' ? { userUpn: existing?.userUpn ?? (await this.#upnOf(context, tenantId, oid)) } : {}),
-      subscribed: existing?.subscribed ?? (scope === 'personal' && isAdmin),
+      subscribed: existing?.subscribed ?? (scope === 'personal' && adminByRecord),
       reference,
       updatedAt: this.deps.now().toISOString(),
     };
@@ -133,14 +138,15 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
     }
   }
 
-  async #isAdmin(tenantId: string, from: ChannelAccount | undefined): Promise<boolean> {
+  /** By the sender's object id only: names and UPNs in an activity can change or be spoofed. */
+  async #standing(tenantId: string, from: ChannelAccount | undefined): Promise<AdminStanding> {
     const oid = from?.aadObjectId;
-    if (!oid) return false;
+    if (!oid) return 'none';
     try {
-      return await this.deps.services.isAdmin(tenantId, oid.toLowerCase());
+      return await this.deps.services.adminStanding(tenantId, oid.toLowerCase());
     } catch (err) {
       this.deps.logger.warn({ tenantId, err: loggableError(err) }, 'bot: admin check failed; treating the user as not an admin');
-      return false;
+      return 'none';
     }
   }
 
@@ -149,9 +155,9 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
     const tenantId = tenantOf(a);
     const conversationId = conversationIdOf(a);
     if (!tenantId || !conversationId) return undefined;
-    const isAdmin = await this.#isAdmin(tenantId, a.from);
-    await this.#remember(context, tenantId, conversationId, isAdmin, false);
-    return { tenantId, conversationId, oid: a.from?.aadObjectId?.toLowerCase(), isAdmin };
+    const standing = await this.#standing(tenantId, a.from);
+    await this.#remember(context, tenantId, conversationId, standing !== 'none', false);
+    return { tenantId, conversationId, oid: a.from?.aadObjectId?.toLowerCase(), standing, isAdmin: standing === 'admin' };
   }
 
   // ---- messages ------------------------------------------------------------------------------
@@ -193,7 +199,7 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
       return;
     }
     if (ADMIN_COMMANDS.includes(command.name) && !turn.isAdmin) {
-      await context.sendActivity(this.#refusal(command.name));
+      await context.sendActivity(turn.standing === 'unproven' ? this.#proveFirst(command.name) : this.#refusal(command.name));
       return;
     }
     switch (command.name) {
@@ -214,6 +220,11 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
         await context.sendActivity(await this.#subscribe(turn, command.name === 'subscribe here'));
         return;
     }
+  }
+
+  /** An admin not proven recently: one visit to the tab (a verified token) proves it again. */
+  #proveFirst(command: CommandName): string {
+    return `Before I run "${command}", please open Connection Center once: ${this.deps.services.tabUrl()} — it confirms you are still an administrator. Then ask me again.`;
   }
 
   #refusal(command: CommandName): string {
@@ -313,6 +324,20 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
         return asCard(buildCard('Error', errorModel({ title: 'No tenant', message: 'This action only works inside Microsoft Teams.', remedy: '', tabUrl })));
       const command = VERBS[verb];
       if (!command) return asCard(this.#unknownVerbCard(verb || '(none)'));
+      if (turn.standing === 'unproven') {
+        return asCard(
+          buildCard(
+            'Error',
+            errorModel({
+              title: 'Open Connection Center once',
+              message: 'It has been a while since Connection Center last confirmed you are an administrator.',
+              remedy: 'Open Connection Center (the button below) once, then try again.',
+              tabUrl,
+              style: 'warning',
+            }),
+          ),
+        );
+      }
       if (!turn.isAdmin) {
         return asCard(buildCard('Error', errorModel({ code: 'ADMIN_ROLE_REQUIRED', title: 'Only administrators can do this', tabUrl })));
       }

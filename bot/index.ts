@@ -1,8 +1,9 @@
 /**
  * The bot, ready to mount: `server.post('/api/messages', (req, res) => bot.handleMessages(req, res))`.
- * Bot Framework authentication comes from BOT_ID / SECRET_BOT_PASSWORD / BOT_TENANT_ID; with no
- * BOT_ID the adapter runs anonymously for local channels (Agents Playground, Emulator) and then
- * accepts activities only from a loopback service URL.
+ * Bot Framework authentication comes from BOT_ID / SECRET_BOT_PASSWORD / BOT_TENANT_ID, and then
+ * only the Microsoft Teams channel is served. With no BOT_ID (never in production: config refuses
+ * it) the adapter runs anonymously for local channels (Agents Playground, Emulator) and accepts
+ * activities only from a loopback TCP peer with a loopback service URL.
  */
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConversationReference, type TurnContext } from 'botbuilder';
 import type { Request, Response } from 'restify';
@@ -11,13 +12,13 @@ import { z } from 'zod';
 import { errorBody } from '../src/domain/errors';
 import type { Store } from '../src/store/types';
 import type { TestOutcome } from './cards';
-import { isLoopbackUrl } from './conversations';
+import { TEAMS_CHANNEL, isLocalRequest, isLoopbackUrl } from './conversations';
 import { ConnectionCenterBot } from './handler';
 import { Notifier, type NotifierOptions } from './notifier';
 import { loggableError } from './safe-error';
-import type { OutgoingActivity } from './payload';
+import { isAdminPayload, type OutgoingActivity } from './payload';
 import type { BotServices } from './services';
-import { Triggers } from './triggers';
+import { Triggers, mayReceiveAdminCards } from './triggers';
 
 export type { BotServices } from './services';
 export type { TestOutcome } from './cards';
@@ -100,7 +101,14 @@ export function createBot(options: CreateBotOptions): Bot {
     // The adapter hands turn errors to onTurnError and resolves; the notifier must see them.
     if (failure) throw failure;
   };
-  const notifier = new Notifier({ store, logger, send: sendWithAdapter, ...options.notifier });
+  const notifier = new Notifier({
+    store,
+    logger,
+    send: sendWithAdapter,
+    // Admin rights may have lapsed while a card waited in the outbox.
+    mayReceive: async (conversation, item) => !isAdminPayload(item.payload) || mayReceiveAdminCards(conversation, services),
+    ...options.notifier,
+  });
 
   return {
     async handleMessages(req, res) {
@@ -111,12 +119,34 @@ export function createBot(options: CreateBotOptions): Bot {
         res.send(400, { error: errorBody('VALIDATION_FAILED', `Not a Bot Framework activity: ${where}: ${issue?.message ?? 'invalid'}.`) });
         return;
       }
+      // Nothing in the body decides who may talk to an anonymous bot: the connection's own peer does.
+      if (anonymous && !isLocalRequest(req.socket?.remoteAddress, req.headers)) {
+        res.send(401, {
+          error: errorBody(
+            'INVALID_TOKEN',
+            'Without BOT_ID the bot only answers requests from this machine (Agents Playground, Bot Framework Emulator).',
+            'Set BOT_ID and SECRET_BOT_PASSWORD to talk to Microsoft Teams.',
+          ),
+        });
+        return;
+      }
       if (anonymous && !isLoopbackUrl(parsed.data.serviceUrl)) {
         res.send(401, {
           error: errorBody(
             'INVALID_TOKEN',
             'Without BOT_ID the bot only answers a local channel (Agents Playground, Bot Framework Emulator).',
             'Set BOT_ID and SECRET_BOT_PASSWORD to talk to Microsoft Teams.',
+          ),
+        });
+        return;
+      }
+      // Before authentication: other channels (Web Chat, Direct Line…) have no business here.
+      if (!anonymous && parsed.data.channelId !== TEAMS_CHANNEL) {
+        res.send(400, {
+          error: errorBody(
+            'VALIDATION_FAILED',
+            `Not a Microsoft Teams activity: channelId: this bot serves the ${TEAMS_CHANNEL} channel only.`,
+            'Talk to Connection Center in Microsoft Teams.',
           ),
         });
         return;

@@ -33,11 +33,15 @@ export const realClock: Clock = {
 };
 
 export type SendFn = (conversation: ConversationRecord, activity: OutgoingActivity) => Promise<void>;
+/** Asked just before a send; false drops the item (e.g. an admin card for someone no longer an admin). */
+export type RecipientCheck = (conversation: ConversationRecord, item: OutboxRecord) => Promise<boolean>;
 
 export interface NotifierOptions {
   store: Store;
   logger: Logger;
   send: SendFn;
+  /** Checked at delivery, not only at enqueue: an item may wait (retries) while rights change. */
+  mayReceive?: RecipientCheck;
   clock?: Clock;
   random?: () => number;
   /** Teams: 7 messages per second per conversation. */
@@ -156,9 +160,10 @@ export class Notifier {
   readonly #store: Store;
   readonly #logger: Logger;
   readonly #send: SendFn;
+  readonly #mayReceive: RecipientCheck | undefined;
   readonly #clock: Clock;
   readonly #random: () => number;
-  readonly #opts: Required<Omit<NotifierOptions, 'store' | 'logger' | 'send' | 'clock' | 'random'>>;
+  readonly #opts: Required<Omit<NotifierOptions, 'store' | 'logger' | 'send' | 'mayReceive' | 'clock' | 'random'>>;
   readonly #tenantBuckets = new Map<string, TokenBucket>();
   readonly #conversationBuckets = new Map<string, TokenBucket>();
   readonly #inFlight = new Map<string, Promise<void>>();
@@ -172,6 +177,7 @@ export class Notifier {
     this.#store = options.store;
     this.#logger = options.logger;
     this.#send = options.send;
+    this.#mayReceive = options.mayReceive;
     this.#clock = options.clock ?? realClock;
     this.#random = options.random ?? Math.random;
     this.#opts = {
@@ -322,6 +328,12 @@ export class Notifier {
         await this.#store.markFailed(item.id, 'conversation not stored any more (bot removed)');
         result.failed++;
         this.#logger.warn(log, 'notifier: conversation gone; message dropped');
+        return;
+      }
+      if (this.#mayReceive && !(await this.#mayReceive(conversation, item))) {
+        await this.#store.markFailed(item.id, 'recipient may not receive it any more (not a recently proven admin)');
+        result.failed++;
+        this.#logger.info(log, 'notifier: recipient may not receive this card; message dropped');
         return;
       }
       let activity: OutgoingActivity;

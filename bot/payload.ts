@@ -31,6 +31,18 @@ export function activityFromPayload(payload: Record<string, unknown>): OutgoingA
   return { type: 'message', attachments: [cardAttachment(content)], ...(summary ? { summary } : {}) };
 }
 
+/** Cards addressed to the person they are about; every other card is for admins. */
+const USER_CARDS: ReadonlySet<CardName> = new Set<CardName>(['ReconnectNudge']);
+
+/**
+ * Whether an outbox payload is an admin card (it names users and settings): only admins proven
+ * recently may receive it. Unknown payloads count as admin cards.
+ */
+export function isAdminPayload(payload: Record<string, unknown>): boolean {
+  const card = (payload as Partial<CardPayload>).card;
+  return !(isCardName(card) && USER_CARDS.has(card));
+}
+
 /**
  * The event key of DESIGN §3 (tenant, kind, subject, milestone) plus the conversation: one event
  * fans out to several admin conversations, and each delivery is deduplicated on its own.

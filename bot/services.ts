@@ -3,11 +3,16 @@
  * the bot never imports src/api or src/graph, so Teams specifics stay in bot/ (DESIGN §2).
  */
 import type { PermissionsResponse, ServiceAccountTestResponse, SummaryResponse } from '../src/api/contract';
+import type { AdminStanding } from '../src/domain/admin';
 import type { ConnectionRecord } from '../src/store/types';
 
 export interface BotServices {
-  /** True when this Entra user may run admin commands in this tenant. */
-  isAdmin(tenantId: string, userOid: string): Promise<boolean>;
+  /**
+   * Whether this Entra user (tenant id + object id) may run admin commands and receive admin cards:
+   * `admin`; `unproven` when no verified token proved it within ADMIN_PROOF_MAX_DAYS (they must
+   * open the tab once); `none`.
+   */
+  adminStanding(tenantId: string, userOid: string): Promise<AdminStanding>;
   summary(tenantId: string): Promise<SummaryResponse>;
   /**
    * Runs the test of the saved service account and stores it. The server also calls

@@ -7,7 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import { DEADLINE_MILESTONES, DEFAULT_DEADLINES, daysUntil, viewOf, type Deadline } from '../src/domain/deadlines';
 import type { ConnectionKind } from '../src/domain/connection';
-import type { ConnectionRecord, NewOutboxItem, OutboxKind, Store } from '../src/store/types';
+import type { ConnectionRecord, ConversationRecord, NewOutboxItem, OutboxKind, Store } from '../src/store/types';
 import type { BotServices } from './services';
 import { deadlineDigestModel, reconnectNudgeModel, secretExpiringModel, testCard, verdictOf, verdictSignature, type TestOutcome } from './cards';
 import { cardPayload, idempotencyKey } from './payload';
@@ -17,6 +17,17 @@ import { loggableError } from './safe-error';
 export const SECRET_MILESTONES = [30, 14, 7, 1] as const;
 /** Affected users named on a deadline digest; the rest are counted. */
 export const DIGEST_USERS = 10;
+
+/**
+ * Whether admin cards may go to this subscribed conversation now. A personal chat belongs to one
+ * person: only an admin proven within ADMIN_PROOF_MAX_DAYS, found by object id. A channel or group
+ * chat was subscribed on purpose by an admin (`subscribe here`) and stays so until unsubscribed.
+ */
+export async function mayReceiveAdminCards(conversation: ConversationRecord, services: Pick<BotServices, 'adminStanding'>): Promise<boolean> {
+  if (conversation.scope !== 'personal') return true;
+  if (!conversation.userOid) return false;
+  return (await services.adminStanding(conversation.tenantId, conversation.userOid)) === 'admin';
+}
 
 export interface TriggerDeps {
   store: Store;
@@ -57,8 +68,17 @@ export class Triggers {
     return this.#asking.run({ tenantId, conversationId }, test);
   }
 
-  async #adminConversations(tenantId: string) {
-    return this.deps.store.listConversations(tenantId, { subscribed: true });
+  async #adminConversations(tenantId: string): Promise<ConversationRecord[]> {
+    const subscribed = await this.deps.store.listConversations(tenantId, { subscribed: true });
+    const allowed: ConversationRecord[] = [];
+    for (const c of subscribed) {
+      try {
+        if (await mayReceiveAdminCards(c, this.deps.services)) allowed.push(c);
+      } catch (err) {
+        this.deps.logger.warn({ tenantId, err: loggableError(err) }, 'bot: admin check failed; conversation skipped');
+      }
+    }
+    return allowed;
   }
 
   async #enqueue(items: NewOutboxItem[]): Promise<number> {

@@ -49,8 +49,15 @@ export interface AppConfig {
   /** First key encrypts; the others only decrypt (rotation). */
   encryptionKeys: EncryptionKey[];
   encryptionKeyGenerated: boolean;
-  /** UPNs treated as admins besides the ConnectionCenter.Admin app role. */
+  /** UPNs treated as admins besides the ConnectionCenter.Admin app role, in the home tenant only. */
   adminUpns: string[];
+  /**
+   * The tenant ADMIN_UPNS speaks for: AAD_APP_TENANT_ID when it is a tenant id. In sandbox mode
+   * without one, the server makes the sandbox's own tenant home.
+   */
+  homeTenantId?: string;
+  /** The bot treats someone as an admin only if a verified token proved it within this many days. */
+  adminProofMaxDays: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -97,6 +104,12 @@ const schema = z
       .optional(),
     ENCRYPTION_KEY: z.string().optional(),
     ADMIN_UPNS: z.string().optional(),
+    ADMIN_PROOF_MAX_DAYS: z.coerce
+      .number({ error: 'must be a whole number of days' })
+      .int('must be a whole number of days')
+      .min(1, 'must be 1–365 days')
+      .max(365, 'must be 1–365 days')
+      .default(7),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strip();
@@ -173,9 +186,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       throw new ConfigError('SECRET_AAD_APP_CLIENT_SECRET', 'looks like a Secret ID (a GUID); use the secret’s Value, shown once when it is created');
     }
   }
+  // Without credentials the bot runs anonymously, which only a developer's own machine may do.
+  if (production && !e.BOT_ID)
+    throw new ConfigError('BOT_ID', 'is required when NODE_ENV=production (with SECRET_BOT_PASSWORD): the anonymous bot only serves local runs');
+  if (production && !e.SECRET_BOT_PASSWORD)
+    throw new ConfigError('SECRET_BOT_PASSWORD', 'is required when NODE_ENV=production (the bot’s client secret for BOT_ID)');
   if (e.BOT_ID && !e.SECRET_BOT_PASSWORD) throw new ConfigError('SECRET_BOT_PASSWORD', 'is required when BOT_ID is set');
   if (production && !e.TAB_ENDPOINT) throw new ConfigError('TAB_ENDPOINT', 'is required when NODE_ENV=production (the public https:// base URL)');
   if (production && e.TAB_ENDPOINT?.startsWith('http:')) throw new ConfigError('TAB_ENDPOINT', 'must be https:// when NODE_ENV=production');
+
+  const adminUpns = (e.ADMIN_UPNS ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  const homeTenantId = e.AAD_APP_TENANT_ID && GUID.test(e.AAD_APP_TENANT_ID) ? e.AAD_APP_TENANT_ID.toLowerCase() : undefined;
+  if (adminUpns.length > 0 && !homeTenantId && !sandbox) {
+    throw new ConfigError(
+      'ADMIN_UPNS',
+      'needs a home tenant: with AAD_APP_TENANT_ID=organizations a list of UPNs would speak for every organisation; assign the ConnectionCenter.Admin app role instead, or set AAD_APP_TENANT_ID to your tenant id',
+    );
+  }
 
   const dataDir = path.resolve(options.dataDir ?? 'data');
   const tabEndpoint = (e.TAB_ENDPOINT ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
@@ -210,10 +240,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     dataDir,
     encryptionKeys,
     encryptionKeyGenerated,
-    adminUpns: (e.ADMIN_UPNS ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
+    adminUpns,
+    ...(homeTenantId ? { homeTenantId } : {}),
+    adminProofMaxDays: e.ADMIN_PROOF_MAX_DAYS,
     logLevel: e.LOG_LEVEL,
   };
   return deepFreeze(config);

@@ -28,6 +28,7 @@ import { adminRoutes } from './api/routes-admin';
 import { botRoutes, createBotServices } from './api/routes-bot';
 import type { Sandbox } from './sandbox';
 import { createBot } from '../bot';
+import { isAdmin, type AdminRuleConfig } from './domain/admin';
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -119,14 +120,18 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     if (ownSandbox) await sandbox?.close().catch(() => undefined);
     throw err;
   }
-  if (sandbox) await seedSandboxTenant(store, sandbox, now);
+  // ADMIN_UPNS speaks for the home tenant only; in sandbox mode that is the sandbox's own tenant
+  // unless AAD_APP_TENANT_ID pins another.
+  const homeTenantId = config.homeTenantId ?? (sandbox ? sandbox.seed.tenant.id.toLowerCase() : undefined);
+  const adminRule: AdminRuleConfig = { adminUpns: config.adminUpns, ...(homeTenantId ? { homeTenantId } : {}) };
+  if (sandbox) await seedSandboxTenant(store, sandbox, adminRule, now);
 
   const verifier = new TokenVerifier({
     authorityHost: identity.authorityHost,
     clientId: identity.clientId,
     tabDomain,
     tenantId: identity.tenantId,
-    adminUpns: config.adminUpns,
+    adminRule,
   });
   const delegated = new DelegatedAuth({
     authorityHost: identity.authorityHost,
@@ -219,13 +224,20 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     botPassword: config.bot.password,
     botTenantId: config.bot.tenantId,
     store,
-    services: createBotServices({ store, admin, tabEndpoint, teamsAppId: process.env.TEAMS_APP_ID }),
+    services: createBotServices({
+      store,
+      admin,
+      tabEndpoint,
+      teamsAppId: process.env.TEAMS_APP_ID,
+      adminRule: { ...adminRule, proofMaxDays: config.adminProofMaxDays },
+      now,
+    }),
     logger: logger.child({ component: 'bot' }),
     now,
   });
   late.bot = bot;
 
-  const authDeps = { verifier, store, adminUpns: config.adminUpns, now };
+  const authDeps = { verifier, store, adminRule, now };
   const app = buildApp({
     logger,
     store,
@@ -319,16 +331,29 @@ async function startOwnSandbox(config: Readonly<AppConfig>, tabEndpoint: string,
 }
 
 /** First start in sandbox mode: the demo tenant's legacy connections, so there is something to migrate. */
-async function seedSandboxTenant(store: Store, sandbox: Sandbox, now: () => Date): Promise<void> {
+async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: AdminRuleConfig, now: () => Date): Promise<void> {
   const seed = sandbox.seed;
   const tenantId = seed.tenant.id.toLowerCase();
   const existing = await store.countConnections(tenantId);
   await store.ensureTenant(tenantId, { displayName: seed.tenant.displayName });
   const at = now().toISOString();
-  // The demo directory's roles, so the bot knows the admins before anyone opened the tab.
+  // The demo directory's roles, so the bot knows the admins before anyone opened the tab. The
+  // sandbox is this deployment's identity provider, so its directory proves them once, at first
+  // start; after ADMIN_PROOF_MAX_DAYS they open the tab like any admin.
   for (const u of seed.users) {
     if (!(await store.getUser(tenantId, u.oid.toLowerCase()))) {
-      await store.putUser({ tenantId, oid: u.oid.toLowerCase(), upn: u.upn.toLowerCase(), displayName: u.displayName, roles: u.roles ?? [], lastSeenAt: at });
+      const upn = u.upn.toLowerCase();
+      const roles = u.roles ?? [];
+      const admin = isAdmin({ roles, upn, tenantId }, adminRule);
+      await store.putUser({
+        tenantId,
+        oid: u.oid.toLowerCase(),
+        upn,
+        displayName: u.displayName,
+        roles,
+        lastSeenAt: at,
+        ...(admin ? { adminProvenAt: at } : {}),
+      });
     }
   }
   if (existing.length > 0) return;

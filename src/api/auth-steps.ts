@@ -1,7 +1,7 @@
 /** Steps that turn a request into a verified user context (bearer SSO token or browser session). */
 import { timingSafeEqual } from 'node:crypto';
 import { AppError } from '../domain/errors';
-import { ADMIN_APP_ROLE } from '../domain/features';
+import { isAdmin, type AdminRuleConfig } from '../domain/admin';
 import { bearerOf, type TokenVerifier, type UserContext } from '../identity/verify';
 import type { Store } from '../store/types';
 import type { Request } from 'restify';
@@ -12,9 +12,16 @@ export const SESSION_COOKIE = 'cc_session';
 export interface AuthDeps {
   verifier: TokenVerifier;
   store: Store;
-  adminUpns: readonly string[];
+  /** ADMIN_UPNS and the home tenant they speak for (src/domain/admin.ts). */
+  adminRule: AdminRuleConfig;
   now: () => Date;
 }
+
+/**
+ * A verified admin is proven again at most this often: admin rights are kept for days
+ * (ADMIN_PROOF_MAX_DAYS), so one write per hour per admin keeps the hot path free of writes.
+ */
+export const ADMIN_PROOF_REFRESH_MS = 3600_000;
 
 export function constantTimeEqual(a: string, b: string): boolean {
   const ab = Buffer.from(a);
@@ -23,26 +30,39 @@ export function constantTimeEqual(a: string, b: string): boolean {
 }
 
 /**
- * Remembers who was seen with which roles so the bot can find admins; writes only on change.
- * Returns undefined (nothing to await) when nothing changed: the common case on every request.
+ * Remembers who was seen with which roles so the bot can find admins, and when a verified token
+ * (or browser session) last proved someone an admin, or showed they are not one any more.
+ * Writes only on change or when an admin's proof is due a refresh; returns undefined (nothing to
+ * await) otherwise: the common case on every request.
  */
 function userRecorder(store: Store, now: () => Date) {
-  const seen = new Map<string, string>();
+  const seen = new Map<string, { fingerprint: string; at: number }>();
   // Verified contexts are shared while their token lives: derive their key and fingerprint once.
   const ids = new WeakMap<UserContext, { key: string; fingerprint: string }>();
   return (ctx: UserContext): Promise<void> | undefined => {
     let id = ids.get(ctx);
     if (!id) {
-      id = { key: `${ctx.tenantId}/${ctx.oid}`, fingerprint: `${ctx.upn}|${ctx.name ?? ''}|${ctx.roles.join(',')}` };
+      id = { key: `${ctx.tenantId}/${ctx.oid}`, fingerprint: `${ctx.upn}|${ctx.name ?? ''}|${ctx.roles.join(',')}|${ctx.isAdmin}` };
       ids.set(ctx, id);
     }
     const { key, fingerprint } = id;
-    if (seen.get(key) === fingerprint) return undefined;
+    const at = now();
+    const last = seen.get(key);
+    if (last?.fingerprint === fingerprint && (!ctx.isAdmin || at.getTime() - last.at < ADMIN_PROOF_REFRESH_MS)) return undefined;
+    const iso = at.toISOString();
     return store
-      .putUser({ tenantId: ctx.tenantId, oid: ctx.oid, upn: ctx.upn, displayName: ctx.name, roles: ctx.roles, lastSeenAt: now().toISOString() })
+      .putUser({
+        tenantId: ctx.tenantId,
+        oid: ctx.oid,
+        upn: ctx.upn,
+        displayName: ctx.name,
+        roles: ctx.roles,
+        lastSeenAt: iso,
+        adminProvenAt: ctx.isAdmin ? iso : null,
+      })
       .then(() => {
         if (seen.size > 50_000) seen.clear();
-        seen.set(key, fingerprint);
+        seen.set(key, { fingerprint, at: at.getTime() });
       });
   };
 }
@@ -84,11 +104,12 @@ export function authenticate(deps: AuthDeps): Step {
           upn,
           name: session.name,
           roles: session.roles,
-          isAdmin: session.roles.includes(ADMIN_APP_ROLE) || deps.adminUpns.includes(upn),
+          isAdmin: isAdmin({ roles: session.roles, upn, tenantId: session.tenantId }, deps.adminRule),
           via: 'session',
           sessionId: session.id,
           csrfToken: session.csrfToken,
         };
+        await record(state.user);
         return;
       }
     }

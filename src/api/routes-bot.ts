@@ -1,6 +1,6 @@
 /** POST /api/messages (Bot Framework) and the server-side services the bot reads. */
 import type { Server } from 'restify';
-import { ADMIN_APP_ROLE } from '../domain/features';
+import { adminStanding, type AdminRuleConfig } from '../domain/admin';
 import { isLegacyKind } from '../domain/connection';
 import type { Logger } from '../log';
 import type { AdminService } from '../services/admin';
@@ -17,12 +17,15 @@ export function createBotServices(deps: {
   admin: AdminService;
   tabEndpoint: string;
   teamsAppId?: string;
-  adminUpns?: readonly string[];
+  /** The same rule as the tab's, plus how recent a verified token's proof must be (ADMIN_PROOF_MAX_DAYS). */
+  adminRule: AdminRuleConfig & { proofMaxDays: number };
+  now: () => Date;
 }): BotServices {
   return {
-    async isAdmin(tenantId, userOid) {
+    // By tenant and object id, never by the mutable UPN Teams shows.
+    async adminStanding(tenantId, userOid) {
       const user = await deps.store.getUser(tenantId.toLowerCase(), userOid.toLowerCase());
-      return !!user && (user.roles.includes(ADMIN_APP_ROLE) || (deps.adminUpns ?? []).includes(user.upn.toLowerCase()));
+      return adminStanding(user, deps.adminRule, deps.now());
     },
     summary: (tenantId) => deps.admin.summary(tenantId.toLowerCase()),
     async runServiceAccountTest(tenantId, actor) {

@@ -10,7 +10,8 @@
 import { hash } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AppError } from '../domain/errors';
-import { ADMIN_APP_ROLE, SSO_SCOPE } from '../domain/features';
+import { isAdmin, type AdminRuleConfig } from '../domain/admin';
+import { SSO_SCOPE } from '../domain/features';
 
 export interface UserContext {
   tenantId: string;
@@ -32,7 +33,8 @@ export interface VerifierOptions {
   tabDomain: string;
   /** A tenant GUID for a single-tenant deployment, or `organizations`. */
   tenantId: string;
-  adminUpns?: readonly string[];
+  /** ADMIN_UPNS and the home tenant they speak for (src/domain/admin.ts). */
+  adminRule?: AdminRuleConfig;
   /** Clock skew tolerated on exp/nbf. */
   clockToleranceSeconds?: number;
   /** For tests: the key set instead of the remote JWKS. */
@@ -125,13 +127,14 @@ export class TokenVerifier {
     if (payload.idtyp === 'app' || !scopes.includes(SSO_SCOPE)) throw invalid(`The token does not carry the delegated scope ${SSO_SCOPE}.`);
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
     const upn = String(payload.preferred_username ?? payload.upn ?? '').toLowerCase();
+    const tenantId = tid.toLowerCase();
     const ctx: UserContext = {
-      tenantId: tid.toLowerCase(),
+      tenantId,
       oid: String(payload.oid).toLowerCase(),
       upn,
       name: typeof payload.name === 'string' ? payload.name : undefined,
       roles,
-      isAdmin: roles.includes(ADMIN_APP_ROLE) || (!!upn && (this.options.adminUpns ?? []).includes(upn)),
+      isAdmin: isAdmin({ roles, upn, tenantId }, this.options.adminRule ?? { adminUpns: [] }),
       via: 'sso',
     };
     if (this.verified.size >= MAX_CACHED) this.verified.delete(this.verified.keys().next().value as string);

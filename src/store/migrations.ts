@@ -162,6 +162,13 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     `,
   },
+  {
+    version: 2,
+    name: 'users: when admin status was last proven by a verified token',
+    sql: `
+      ALTER TABLE users ADD COLUMN admin_proven_at TEXT;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -32,6 +32,7 @@ import type {
   Store,
   TenantRecord,
   UserRecord,
+  UserWrite,
 } from './types';
 
 export const MEMORY = ':memory:';
@@ -238,18 +239,21 @@ export class SqliteStore implements Store {
 
   // ---- users -------------------------------------------------------------------------------
 
-  async putUser(record: UserRecord): Promise<void> {
+  async putUser(record: UserWrite): Promise<void> {
     requireText(record.tenantId, 'tenantId');
     requireText(record.oid, 'oid');
     requireText(record.upn, 'upn');
-    this.#q.userUpsert.run(
-      record.tenantId,
-      record.oid,
-      record.upn.toLowerCase(),
-      record.displayName ?? null,
-      JSON.stringify(record.roles ?? []),
-      record.lastSeenAt,
-    );
+    if (typeof record.adminProvenAt === 'string') requireText(record.adminProvenAt, 'adminProvenAt');
+    this.#q.userUpsert.run({
+      tenantId: record.tenantId,
+      oid: record.oid,
+      upn: record.upn.toLowerCase(),
+      displayName: record.displayName ?? null,
+      roles: JSON.stringify(record.roles ?? []),
+      lastSeenAt: record.lastSeenAt,
+      setProof: record.adminProvenAt === undefined ? 0 : 1,
+      adminProvenAt: record.adminProvenAt ?? null,
+    });
   }
 
   async getUser(tenantId: string, oid: string): Promise<UserRecord | undefined> {
@@ -744,8 +748,10 @@ function prepareAll(db: Db) {
       WHERE tenant_id = @tenantId`),
     tenantList: p('SELECT * FROM tenants ORDER BY tenant_id'),
 
-    userUpsert: p(`INSERT INTO users (tenant_id, oid, upn, display_name, roles, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)
-      ON CONFLICT (tenant_id, oid) DO UPDATE SET upn = excluded.upn, display_name = excluded.display_name, roles = excluded.roles, last_seen_at = excluded.last_seen_at`),
+    userUpsert: p(`INSERT INTO users (tenant_id, oid, upn, display_name, roles, last_seen_at, admin_proven_at)
+      VALUES (@tenantId, @oid, @upn, @displayName, @roles, @lastSeenAt, @adminProvenAt)
+      ON CONFLICT (tenant_id, oid) DO UPDATE SET upn = excluded.upn, display_name = excluded.display_name, roles = excluded.roles,
+        last_seen_at = excluded.last_seen_at, admin_proven_at = CASE WHEN @setProof = 1 THEN excluded.admin_proven_at ELSE users.admin_proven_at END`),
     userGet: p('SELECT * FROM users WHERE tenant_id = ? AND oid = ?'),
     usersWithRole: p('SELECT * FROM users WHERE tenant_id = ? AND EXISTS (SELECT 1 FROM json_each(users.roles) WHERE json_each.value = ?) ORDER BY upn, oid'),
 
@@ -867,6 +873,7 @@ interface UserRow {
   display_name: string | null;
   roles: string;
   last_seen_at: string;
+  admin_proven_at: string | null;
 }
 interface ServiceAccountRow {
   tenant_id: string;
@@ -955,6 +962,7 @@ function userFromRow(r: UserRow): UserRecord {
     displayName: r.display_name,
     roles: JSON.parse(r.roles) as string[],
     lastSeenAt: r.last_seen_at,
+    adminProvenAt: r.admin_proven_at,
   }) as UserRecord;
 }
 

@@ -31,7 +31,18 @@ export interface UserRecord {
   /** App roles from the last verified token, e.g. ConnectionCenter.Admin. */
   roles: string[];
   lastSeenAt: string;
+  /**
+   * When a verified SSO token or browser session last showed this user as an admin (ISO time);
+   * absent when never, or when a later verified token showed they are not one any more.
+   */
+  adminProvenAt?: string;
 }
+
+/**
+ * What putUser writes: `adminProvenAt` as a time sets the proof, `null` clears it, and leaving it
+ * out keeps what is stored (a record written without a verified token says nothing about it).
+ */
+export type UserWrite = Omit<UserRecord, 'adminProvenAt'> & { adminProvenAt?: string | null };
 
 export interface ServiceAccountRecord {
   tenantId: string;
@@ -228,7 +239,7 @@ export interface Store {
   listTenants(): Promise<TenantRecord[]>;
 
   // Users seen signing in (for admin lookups by the bot)
-  putUser(record: UserRecord): Promise<void>;
+  putUser(record: UserWrite): Promise<void>;
   getUser(tenantId: string, oid: string): Promise<UserRecord | undefined>;
   /** Users whose last-seen roles include the given role. */
   listUsersWithRole(tenantId: string, role: string): Promise<UserRecord[]>;

@@ -195,6 +195,23 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         await store.putUser(aUser({ oid: 'o1', roles: ['ConnectionCenter.AdminReader'] }));
         expect(await store.listUsersWithRole(TENANT_A, 'ConnectionCenter.Admin')).toEqual([]);
       });
+
+      it('keeps when admin status was last proven: set by a time, kept when not given, cleared by null', async () => {
+        await store.putUser(aUser({ oid: 'oid-admin', roles: ['ConnectionCenter.Admin'] }));
+        expect((await store.getUser(TENANT_A, 'oid-admin'))?.adminProvenAt).toBeUndefined();
+        const proven = '2026-11-20T08:00:00.000Z';
+        await store.putUser({ ...aUser({ oid: 'oid-admin', roles: ['ConnectionCenter.Admin'] }), adminProvenAt: proven });
+        expect(await store.getUser(TENANT_A, 'oid-admin')).toMatchObject({ roles: ['ConnectionCenter.Admin'], adminProvenAt: proven });
+        // A write that knows nothing about the proof (an import, a seed) leaves it alone.
+        await store.putUser(aUser({ oid: 'oid-admin', upn: 'renamed@contoso.example', roles: ['ConnectionCenter.Admin'] }));
+        expect(await store.getUser(TENANT_A, 'oid-admin')).toMatchObject({ upn: 'renamed@contoso.example', adminProvenAt: proven });
+        await store.putUser({ ...aUser({ oid: 'oid-admin', roles: [] }), adminProvenAt: null });
+        const demoted = await store.getUser(TENANT_A, 'oid-admin');
+        expect(demoted?.roles).toEqual([]);
+        expect(demoted).not.toHaveProperty('adminProvenAt');
+        // Keyed by tenant and oid: another tenant's user with that oid has no proof.
+        expect(await store.getUser(TENANT_B, 'oid-admin')).toBeUndefined();
+      });
     });
 
     describe('domains', () => {

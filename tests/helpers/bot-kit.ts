@@ -196,7 +196,10 @@ export const PORTAL: NonNullable<PermissionsResponse['portal']> = {
 };
 
 export interface FakeServices extends BotServices {
+  /** Admins proven recently (standing `admin`). */
   admins: Set<string>;
+  /** Admins by the rule whose proof is too old (standing `unproven`). */
+  unproven: Set<string>;
   nextTest: ServiceAccountTestResponse | { notConfigured: true };
   nudge: ConnectionRecord[];
   testsRun: Array<{ tenantId: string; actor: string }>;
@@ -212,11 +215,12 @@ export interface FakeServices extends BotServices {
 export function fakeServices(init: Partial<Pick<FakeServices, 'nextTest' | 'nudge'>> & { admins?: string[] } = {}): FakeServices {
   const s: FakeServices = {
     admins: new Set(init.admins ?? [ADMIN_OID]),
+    unproven: new Set(),
     nextTest: init.nextTest ?? testResult('secret'),
     nudge: init.nudge ?? [],
     testsRun: [],
-    async isAdmin(_tenantId, oid) {
-      return s.admins.has(oid.toLowerCase());
+    async adminStanding(_tenantId, oid) {
+      return s.admins.has(oid.toLowerCase()) ? 'admin' : s.unproven.has(oid.toLowerCase()) ? 'unproven' : 'none';
     },
     async summary() {
       return summary();

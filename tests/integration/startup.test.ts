@@ -69,6 +69,32 @@ describe('npm start', () => {
     expect(run.err()).not.toMatch(/^\s+at /m);
   });
 
+  describe('in production, an anonymous bot', () => {
+    const production = {
+      NODE_ENV: 'production',
+      ENCRYPTION_KEY: Buffer.alloc(32).toString('base64'),
+      AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+      SECRET_AAD_APP_CLIENT_SECRET: 'abc~value',
+      AAD_APP_TENANT_ID: '66305621-97b8-41f8-953b-d70d11d91d5b',
+      TAB_ENDPOINT: 'https://cc.contoso.com',
+      BOT_ID: '22222222-3333-4444-5555-666666666666',
+      SECRET_BOT_PASSWORD: 'bot~value',
+    };
+    it.each([
+      ['without BOT_ID', { BOT_ID: '' }, /^connection-center: Configuration error: BOT_ID is required when NODE_ENV=production/],
+      [
+        'without SECRET_BOT_PASSWORD',
+        { SECRET_BOT_PASSWORD: '' },
+        /^connection-center: Configuration error: SECRET_BOT_PASSWORD is required when NODE_ENV=production/,
+      ],
+    ])('is refused %s: one line naming the key, exit code 1', async (_what, change, pattern) => {
+      const run = launch({ ...production, PORT: '0', ...change });
+      expect(await run.exited).toBe(1);
+      expect(run.err()).toMatch(pattern);
+      expect(run.err().trim().split('\n')).toHaveLength(1);
+    });
+  });
+
   it('refuses a corrupt database file without touching it', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'cc-corrupt-'));
     const file = path.join(dir, 'cc.db');

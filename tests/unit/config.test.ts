@@ -57,7 +57,8 @@ describe('config', () => {
     const config = load({
       AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
       SECRET_AAD_APP_CLIENT_SECRET: 'abc~secret-value',
-      AAD_APP_TENANT_ID: 'organizations',
+      // ADMIN_UPNS needs a home tenant (a multi-tenant deployment refuses it).
+      AAD_APP_TENANT_ID: '66305621-97b8-41f8-953b-d70d11d91d5b',
       TAB_ENDPOINT: 'https://cc.contoso.com/',
       ENCRYPTION_KEY: KEY,
       ADMIN_UPNS: 'Ada@Contoso.com, bob@contoso.com',
@@ -111,6 +112,8 @@ describe('config', () => {
       AAD_APP_TENANT_ID: 'organizations',
       SECRET_AAD_APP_CLIENT_SECRET: 'abc~value',
       TAB_ENDPOINT: 'https://cc.contoso.com',
+      BOT_ID: '22222222-3333-4444-5555-666666666666',
+      SECRET_BOT_PASSWORD: 'bot~value',
     };
     expect(errorOf(() => load({ NODE_ENV: 'production', ...tenant })).key).toBe('ENCRYPTION_KEY');
     expect(load({ NODE_ENV: 'production', ENCRYPTION_KEY: KEY, ...tenant }).sandbox).toBe(false);
@@ -127,5 +130,70 @@ describe('config', () => {
     const config = load({ ENCRYPTION_KEY: `${KEY},${other}` });
     expect(config.encryptionKeys).toHaveLength(2);
     expect(config.encryptionKeys[0]!.id).not.toBe(config.encryptionKeys[1]!.id);
+  });
+
+  describe('the bot in production', () => {
+    const production = {
+      NODE_ENV: 'production',
+      ENCRYPTION_KEY: KEY,
+      AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+      AAD_APP_TENANT_ID: '66305621-97b8-41f8-953b-d70d11d91d5b',
+      SECRET_AAD_APP_CLIENT_SECRET: 'abc~value',
+      TAB_ENDPOINT: 'https://cc.contoso.com',
+      BOT_ID: '22222222-3333-4444-5555-666666666666',
+      SECRET_BOT_PASSWORD: 'bot~value',
+    };
+
+    it('refuses an anonymous bot: BOT_ID and SECRET_BOT_PASSWORD are required', () => {
+      const noId = errorOf(() => load({ ...production, BOT_ID: '' }));
+      expect(noId.key).toBe('BOT_ID');
+      expect(noId.message).toMatch(/^Configuration error: BOT_ID is required when NODE_ENV=production/);
+      const noPassword = errorOf(() => load({ ...production, SECRET_BOT_PASSWORD: '' }));
+      expect(noPassword.key).toBe('SECRET_BOT_PASSWORD');
+      expect(noPassword.message).toMatch(/required when NODE_ENV=production/);
+      const neither = errorOf(() => load({ ...production, BOT_ID: '', SECRET_BOT_PASSWORD: '' }));
+      expect(neither.message).toMatch(/BOT_ID .*SECRET_BOT_PASSWORD/);
+      expect(load(production).bot.id).toBe(production.BOT_ID);
+    });
+
+    it('still runs an anonymous bot outside production (local runs)', () => {
+      expect(load({ ...production, NODE_ENV: 'development', BOT_ID: '', SECRET_BOT_PASSWORD: '' }).bot.id).toBeUndefined();
+    });
+  });
+
+  describe('admins', () => {
+    const tenant = {
+      ENCRYPTION_KEY: KEY,
+      AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+      SECRET_AAD_APP_CLIENT_SECRET: 'abc~value',
+    };
+
+    it('takes the home tenant for ADMIN_UPNS from AAD_APP_TENANT_ID', () => {
+      const config = load({ ...tenant, AAD_APP_TENANT_ID: '66305621-97B8-41F8-953B-D70D11D91D5B', ADMIN_UPNS: 'ada@contoso.com' });
+      expect(config.homeTenantId).toBe('66305621-97b8-41f8-953b-d70d11d91d5b');
+      expect(config.adminUpns).toEqual(['ada@contoso.com']);
+    });
+
+    it('refuses ADMIN_UPNS in a multi-tenant deployment, which has no home tenant', () => {
+      const err = errorOf(() => load({ ...tenant, AAD_APP_TENANT_ID: 'organizations', ADMIN_UPNS: 'ada@contoso.com' }));
+      expect(err.key).toBe('ADMIN_UPNS');
+      expect(err.message).toMatch(/^Configuration error: ADMIN_UPNS needs a home tenant/);
+      expect(err.message).not.toContain('\n');
+      expect(load({ ...tenant, AAD_APP_TENANT_ID: 'organizations' }).homeTenantId).toBeUndefined();
+    });
+
+    it('accepts ADMIN_UPNS in sandbox mode (the sandbox tenant is home)', () => {
+      expect(load({ ENCRYPTION_KEY: KEY, ADMIN_UPNS: 'alex.wilber@contoso.com' }).adminUpns).toEqual(['alex.wilber@contoso.com']);
+    });
+
+    it('reads ADMIN_PROOF_MAX_DAYS: 7 by default, whole days from 1 to 365', () => {
+      expect(load({ ENCRYPTION_KEY: KEY }).adminProofMaxDays).toBe(7);
+      expect(load({ ENCRYPTION_KEY: KEY, ADMIN_PROOF_MAX_DAYS: '30' }).adminProofMaxDays).toBe(30);
+      for (const bad of ['0', '1.5', 'week', '366']) {
+        const err = errorOf(() => load({ ENCRYPTION_KEY: KEY, ADMIN_PROOF_MAX_DAYS: bad }));
+        expect(err.key).toBe('ADMIN_PROOF_MAX_DAYS');
+        expect(err.message).toContain(`(got "${bad}")`);
+      }
+    });
   });
 });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { Keyring, KeyringError, LATEST_SCHEMA_VERSION, SqliteStore, StoreOpenError, openStore, resolveSqlitePath, type Store } from '../../src/store';
+import { MIGRATIONS } from '../../src/store/migrations';
 import { aServiceAccount, anAuthState, aSession, aConnection, describeStoreContract, TENANT_A, TENANT_B } from '../contract/store.contract';
 
 const ROOT = resolve(__dirname, '../..');
@@ -318,6 +319,24 @@ describe('openStore: opening and migrating', () => {
     raw.close();
     expect(versions).toEqual(Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
     expect(actions).toEqual(['open.0', 'open.1', 'open.2']);
+  });
+
+  it('upgrades a version 1 database: users keep their roles and have no admin proof until a verified token', async () => {
+    const file = freshPath();
+    const raw = new Database(file);
+    raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
+    raw.exec(MIGRATIONS[0].sql);
+    raw.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, ?, ?)').run(MIGRATIONS[0].name, new Date().toISOString());
+    raw
+      .prepare('INSERT INTO users (tenant_id, oid, upn, display_name, roles, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(TENANT_A, 'oid-admin', 'admin@contoso.example', null, JSON.stringify(['ConnectionCenter.Admin']), '2026-11-01T08:00:00.000Z');
+    raw.close();
+
+    const store = await openStore(`sqlite:${file}`, ringA);
+    const user = await store.getUser(TENANT_A, 'oid-admin');
+    expect(user).toMatchObject({ roles: ['ConnectionCenter.Admin'], lastSeenAt: '2026-11-01T08:00:00.000Z' });
+    expect(user).not.toHaveProperty('adminProvenAt');
+    await store.close();
   });
 
   it('opens an empty file as a new database', async () => {
