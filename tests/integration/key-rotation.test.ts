@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import type { Sandbox } from '../../src/sandbox';
 import { startProduct, type RunningProduct } from '../../src/server';
+import { CookieJar } from '../helpers/cookies';
 import { startTestSandbox } from '../helpers/sandbox';
 
 jest.setTimeout(120_000);
@@ -98,8 +99,10 @@ describe('npm run keys:rotate', () => {
     expect((await call(p, 'GET', '/api/admin/permissions', admin)).body.ranAt).toBe(tested.body.ranAt);
     const started = await call(p, 'POST', '/api/me/connect', await tokenFor(p, MEGAN), { mode: 'popup' });
     let url: string = started.body.url;
+    // A browser: the consent cookie set by /auth/start goes back with the callback.
+    const jar = new CookieJar();
     for (let hop = 0; hop < 10 && new URL(url).pathname !== '/auth/end'; hop++) {
-      const res = await fetch(url, { redirect: 'manual' });
+      const res = await jar.fetch(url, [p.url, p.url.replace('127.0.0.1', 'localhost')]);
       url = new URL(res.headers.get('location')!, url).toString();
     }
     expect(new URL(url).searchParams.get('status')).toBe('success');

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ConnectionRecord } from '../../src/store/types';
+import { CookieJar } from '../helpers/cookies';
 import { startTestProduct, type TestProduct } from '../helpers/product';
 
 const CONTOSO = '66305621-97b8-41f8-953b-d70d11d91d5b';
@@ -35,8 +36,10 @@ async function plantPreviousOwner(p: TestProduct, upn: string, extra: Partial<Co
 async function follow(p: TestProduct, upn: string) {
   const started = await p.call('POST', '/api/me/connect', { token: await p.ssoToken(upn), body: { mode: 'popup' } });
   let url: string = started.body.url;
+  // A browser: the consent cookie set by /auth/start goes back with the callback.
+  const jar = new CookieJar();
   for (let i = 0; i < 10; i++) {
-    const res = await fetch(url, { redirect: 'manual' });
+    const res = await jar.fetch(url, [p.url, p.url.replace('127.0.0.1', 'localhost')]);
     const location = res.headers.get('location');
     if (!location) throw new Error(`no redirect from ${url} (${res.status})`);
     url = new URL(location, url).toString();
