@@ -160,8 +160,7 @@ async function main(): Promise<number> {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => stopAll(signal === 'SIGHUP' ? 'SIGTERM' : signal));
 
   // The product, exactly as `npm start` runs it, but with an anonymous bot.
-  // tsx's CLI file itself (what node_modules/.bin/tsx links to), so this also works where .bin holds shims.
-  const product = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(ROOT, 'scripts', 'start.ts')], {
+  const product = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.js')], {
     cwd: ROOT,
     env: { ...process.env, PORT: String(port), TAB_ENDPOINT: tabEndpoint, BOT_ID: '', SECRET_BOT_PASSWORD: '' },
     stdio: 'inherit',

@@ -38,6 +38,13 @@ async function main(): Promise<number> {
     }
   }
 
+  // tests/integration/startup.test.ts runs the product as `npm start` does: from the compiled dist/.
+  const { ensureBuilt } = require('./build-server') as { ensureBuilt: (log?: (line: string) => void) => number };
+  if (ensureBuilt((line) => process.stdout.write(`${line}\n`)) !== 0) {
+    process.stderr.write('Compiling the server failed; the start-up tests would fail too.\n');
+    return 1;
+  }
+
   const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js');
   const child = spawn(process.execPath, [jest, ...process.argv.slice(2)], { cwd: root, stdio: 'inherit', env });
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);

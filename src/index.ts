@@ -20,7 +20,7 @@ async function main(): Promise<void> {
 
   let running: RunningProduct;
   try {
-    running = await startProduct(config, { logger, banner: (text) => process.stdout.write(text) });
+    running = await startProduct(config, { logger, banner: (text) => process.stdout.write(text), lazyBot: true });
   } catch (err) {
     const expected = err as { name?: string; message?: string; code?: string };
     if (expected?.name === 'StartupError' || expected?.name === 'StoreOpenError' || expected?.name === 'ConfigError')

@@ -3,6 +3,7 @@
  * tenant is configured, identity, Graph, services, routes, bot). Used by src/index.ts and by the
  * integration tests (port 0, an injected sandbox).
  */
+import { existsSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import path from 'node:path';
 import type { AppConfig } from './config';
@@ -27,8 +28,12 @@ import { authRoutes } from './api/routes-auth';
 import { adminRoutes } from './api/routes-admin';
 import { botRoutes, createBotServices } from './api/routes-bot';
 import type { Sandbox } from './sandbox';
-import { createBot } from '../bot';
 import { isAdmin, type AdminRuleConfig } from './domain/admin';
+
+type Bot = ReturnType<typeof import('../bot').createBot>;
+
+/** With `lazyBot`, background work (notifier, scheduled checks) starts this long after listening. */
+const LAZY_BACKGROUND_DELAY_MS = 5_000;
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -56,6 +61,12 @@ export interface StartOptions {
   tabDir?: string;
   /** Background loops (notifier, daily checks); tests turn them off. */
   background?: boolean;
+  /**
+   * Load the bot (botbuilder and Adaptive Card templating: most of the start-up time) on its first use
+   * (a message on /api/messages, a test outcome to announce, the background loops a few seconds after
+   * listening) instead of before listening. src/index.ts turns it on; tests keep the eager bot.
+   */
+  lazyBot?: boolean;
 }
 
 export interface RunningProduct {
@@ -65,7 +76,8 @@ export interface RunningProduct {
   sandbox?: Sandbox;
   app: BuiltApp;
   identity: IdentityEndpoints;
-  bot: ReturnType<typeof createBot>;
+  /** With `lazyBot`, reading it loads the bot. */
+  readonly bot: Bot;
   admin: AdminService;
   stop(): Promise<void>;
 }
@@ -206,8 +218,26 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     tenantId: identity.tenantId,
   });
 
-  // The admin service notifies the bot, which itself reads the admin service: tie the knot once both exist.
-  const late: { bot?: ReturnType<typeof createBot> } = {};
+  // The admin service notifies the bot, which itself reads the admin service: the bot is built
+  // after the admin service, on first use (at once unless lazyBot).
+  let bot: Bot | undefined;
+  const getBot = (): Bot =>
+    (bot ??= (require('../bot') as typeof import('../bot')).createBot({
+      botId: config.bot.id,
+      botPassword: config.bot.password,
+      botTenantId: config.bot.tenantId,
+      store,
+      services: createBotServices({
+        store,
+        admin,
+        tabEndpoint,
+        teamsAppId: process.env.TEAMS_APP_ID,
+        adminRule: { ...adminRule, proofMaxDays: config.adminProofMaxDays },
+        now,
+      }),
+      logger: logger.child({ component: 'bot' }),
+      now,
+    }));
   const admin = new AdminService({
     store,
     tester,
@@ -216,32 +246,16 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     authorityHost: identity.authorityHost,
     hashKey: config.encryptionKeys[0]!.key,
     onTestOutcome: async (tenantId, previous, current) => {
-      await late.bot?.emitTestOutcome(tenantId, previous, current);
+      await getBot().emitTestOutcome(tenantId, previous, current);
     },
   });
-  const bot = createBot({
-    botId: config.bot.id,
-    botPassword: config.bot.password,
-    botTenantId: config.bot.tenantId,
-    store,
-    services: createBotServices({
-      store,
-      admin,
-      tabEndpoint,
-      teamsAppId: process.env.TEAMS_APP_ID,
-      adminRule: { ...adminRule, proofMaxDays: config.adminProofMaxDays },
-      now,
-    }),
-    logger: logger.child({ component: 'bot' }),
-    now,
-  });
-  late.bot = bot;
+  if (!options.lazyBot) getBot();
 
   const authDeps = { verifier, store, adminRule, now };
   const app = buildApp({
     logger,
     store,
-    tabDir: options.tabDir ?? path.join(__dirname, '..', 'tab', 'dist'),
+    tabDir: options.tabDir ?? path.join(projectRoot(), 'tab', 'dist'),
     tabEndpoint,
     authorityHost: identity.authorityHost,
     now,
@@ -249,7 +263,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       meRoutes({ ...authDeps, logger, connections, sandbox: !!sandbox }),
       authRoutes({ logger, store, connections, signIn, sealer, now, secureCookies: tabEndpoint.startsWith('https:') }),
       adminRoutes({ ...authDeps, logger, admin }),
-      botRoutes({ logger, bot }),
+      botRoutes({ logger, bot: { handleMessages: (req, res) => getBot().handleMessages(req, res) } }),
     ],
   });
 
@@ -274,7 +288,6 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   const url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
   const timers: NodeJS.Timeout[] = [];
   if (options.background !== false) {
-    bot.notifier.start();
     const daily = async () => {
       // Re-test every saved service account: a revoked consent or an expired secret is caught without anyone looking.
       for (const tenant of await store.listTenants().catch(() => [])) {
@@ -284,12 +297,18 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
             .catch((err) => logger.error({ err, tenantId: tenant.tenantId }, 'scheduled service-account test failed'));
         }
       }
-      await bot.runDailyChecks(now()).catch((err) => logger.error({ err }, 'daily checks failed'));
+      await getBot()
+        .runDailyChecks(now())
+        .catch((err) => logger.error({ err }, 'daily checks failed'));
       await store.purgeExpired(now()).catch((err) => logger.warn({ err }, 'purge failed'));
     };
-    void daily();
-    timers.push(setInterval(() => void daily(), 6 * 3600_000));
-    timers.forEach((t) => t.unref());
+    const startBackground = () => {
+      getBot().notifier.start();
+      void daily();
+      timers.push(setInterval(() => void daily(), 6 * 3600_000).unref());
+    };
+    if (options.lazyBot) timers.push(setTimeout(startBackground, LAZY_BACKGROUND_DELAY_MS).unref());
+    else startBackground();
   }
 
   options.banner?.(bannerText({ config, tabEndpoint, sandbox }));
@@ -302,17 +321,27 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     sandbox,
     app,
     identity,
-    bot,
+    get bot() {
+      return getBot();
+    },
     admin,
     async stop() {
       timers.forEach(clearInterval);
       await app.drain();
       await new Promise<void>((resolve) => app.server.close(() => resolve()));
-      await bot.close().catch((err) => logger.warn({ err }, 'bot close failed'));
+      await bot?.close().catch((err) => logger.warn({ err }, 'bot close failed'));
       if (!options.store) await store.close();
       if (ownSandbox) await sandbox?.close();
     },
   };
+}
+
+/** The folder holding package.json: one level up from src/ (tsx, Jest), two from dist/src/ (compiled). */
+function projectRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.join(__dirname, '..');
+  }
 }
 
 async function startOwnSandbox(config: Readonly<AppConfig>, tabEndpoint: string, logger: Logger): Promise<Sandbox> {

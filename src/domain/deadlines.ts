@@ -100,9 +100,9 @@ export const DEADLINE_HEADLINES: Record<Deadline['id'], string> = {
   'ews-removed': 'Exchange Web Services stops working',
 };
 
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const LONG_DATE = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
 /** "2027-04-01" → "1 April 2027": how dates read in reasons, cards and banners. */
 export function formatLongDate(isoDate: string): string {
   const [y, m, d] = isoDate.slice(0, 10).split('-').map(Number);
-  return y && m && d ? `${d} ${MONTHS[m - 1]} ${y}` : isoDate;
+  return y && m && d ? LONG_DATE.format(Date.UTC(y, m - 1, d)) : isoDate;
 }

@@ -2,11 +2,12 @@
  * A local certificate authority and a server certificate for 127.0.0.1, ::1 and localhost, so the
  * sandbox serves real HTTPS that Node trusts through NODE_EXTRA_CA_CERTS (MSAL and the Graph client
  * refuse http authorities). Created once under `dir` and reused while valid; keys are mode 0600.
+ * Keys are ECDSA P-256: generated in about a millisecond where RSA 2048 takes a noticeable part of a
+ * first start, and the certificate library is loaded only when something has to be generated.
  */
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { generate } from 'selfsigned';
 
 export interface CertificateFiles {
   /** PEM file of the CA: point NODE_EXTRA_CA_CERTS here. */
@@ -20,6 +21,13 @@ const SERVER_DAYS = 397;
 const CA_YEARS = 10;
 /** Regenerate when the server certificate has less than this left. */
 const RENEW_BEFORE_MS = 7 * 86_400_000;
+const KEY = { keyType: 'ec', curve: 'P-256', algorithm: 'sha256' } as const;
+
+/** selfsigned (and the X.509 stack under it) costs a few hundred ms to load: only when generating. */
+async function generate(...args: Parameters<typeof import('selfsigned').generate>): ReturnType<typeof import('selfsigned').generate> {
+  const selfsigned = await import('selfsigned');
+  return selfsigned.generate(...args);
+}
 
 async function readIfExists(file: string): Promise<string | undefined> {
   try {
@@ -87,8 +95,7 @@ export async function ensureCertificates(dir: string): Promise<CertificateFiles>
         { name: 'organizationName', value: 'Connection Center (local sandbox)' },
       ],
       {
-        keySize: 2048,
-        algorithm: 'sha256',
+        ...KEY,
         notBeforeDate: new Date(now.getTime() - 60_000),
         notAfterDate: new Date(now.getTime() + CA_YEARS * 365 * 86_400_000),
         extensions: [
@@ -104,14 +111,13 @@ export async function ensureCertificates(dir: string): Promise<CertificateFiles>
 
   const now = new Date();
   const server = await generate([{ name: 'commonName', value: 'localhost' }], {
-    keySize: 2048,
-    algorithm: 'sha256',
+    ...KEY,
     notBeforeDate: new Date(now.getTime() - 60_000),
     notAfterDate: new Date(now.getTime() + SERVER_DAYS * 86_400_000),
     ca: { key: ca.key, cert: ca.cert },
     extensions: [
       { name: 'basicConstraints', cA: false, critical: true },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'keyUsage', digitalSignature: true, critical: true },
       { name: 'extKeyUsage', serverAuth: true },
       {
         name: 'subjectAltName',

@@ -5,6 +5,7 @@
  * requests per mailbox, and `$batch` (≤ 20 requests, dependsOn, 429s inside a 200 batch).
  */
 import { randomUUID } from 'node:crypto';
+import FindMyWay, { type HTTPVersion } from 'find-my-way';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SandboxContext } from './context';
 import { BodyTooLargeError, mediaType, readBody } from './http';
@@ -277,127 +278,154 @@ function safeDecode(s: string): string {
   }
 }
 
+/** What a matched path sees: the lower-cased segments (a user's id kept as sent) and whose mailbox a mailbox path means. */
+interface Match {
+  ctx: SandboxContext;
+  principal: Principal;
+  call: Call;
+  s: string[];
+  ctxUrl: string;
+  target: string;
+}
+type Resolver = (m: Match) => Route | GraphResponse;
+/** A path's answer per method; any other method gets 405. */
+type Methods = Partial<Record<'GET' | 'POST', Resolver>>;
+
+/**
+ * Graph's paths, matched by find-my-way on the lower-cased segments (Graph's path segments are case
+ * insensitive). Every path is registered under GET: the method is checked by the route itself, so a
+ * known path with another method is a 405 and an unknown path a 400, as Graph answers.
+ * The `/serviceprincipals(appid='…')` key segment is looked up as `/SP-BY-APPID/<appId>`: upper case
+ * never occurs in a lower-cased request path, so no request can reach it any other way.
+ */
+const router = FindMyWay<HTTPVersion.V1>({ maxParamLength: Number.MAX_SAFE_INTEGER });
+const SP_BY_APP_ID = '/SP-BY-APPID';
+const SP_APP_ID_SEGMENT = /^serviceprincipals\(appid='([0-9a-f-]{36})'\)$/;
+function route(path: string, methods: Methods): void {
+  router.on('GET', path, () => undefined, { methods });
+}
+
+function notFound(m: Pick<Match, 'ctx' | 'call'>): GraphResponse {
+  return graphError(m.ctx, m.call, 400, 'BadRequest', `Resource not found for the segment '${m.call.segments[m.call.segments.length - 1] ?? ''}'.`);
+}
+function methodNotAllowed(m: Pick<Match, 'ctx' | 'call'>): GraphResponse {
+  return graphError(m.ctx, m.call, 405, 'BadRequest', `The HTTP method '${m.call.method}' is not supported for this resource.`);
+}
+function onlyDelegated(m: Pick<Match, 'ctx' | 'call'>): GraphResponse {
+  return graphError(m.ctx, m.call, 400, 'BadRequest', '/me request is only valid with delegated authentication flow.');
+}
+function resourceNotFound(m: Match, what: string): GraphResponse {
+  return graphError(
+    m.ctx,
+    m.call,
+    404,
+    'Request_ResourceNotFound',
+    `Resource '${what}' does not exist or one of its queried reference-property objects are not present.`,
+  );
+}
+
 function resolve(ctx: SandboxContext, principal: Principal, call: Call): Route | GraphResponse {
   const s = call.segments.map((x, i) => (i === 1 && call.segments[0].toLowerCase() === 'users' ? x : x.toLowerCase()));
-  const m = call.method;
-  const notFound = () => graphError(ctx, call, 400, 'BadRequest', `Resource not found for the segment '${call.segments[call.segments.length - 1] ?? ''}'.`);
-  const methodNotAllowed = () => graphError(ctx, call, 405, 'BadRequest', `The HTTP method '${m}' is not supported for this resource.`);
-  const ctxUrl = `${ctx.graphEndpoint}/v1.0/$metadata`;
+  const m: Match = {
+    ctx,
+    principal,
+    call,
+    s,
+    ctxUrl: `${ctx.graphEndpoint}/v1.0/$metadata`,
+    target: s[0] === 'me' ? 'me' : seg(call, 1),
+  };
+  if (s[0] === 'me' && s.length > 1 && principal.kind !== 'delegated') return onlyDelegated(m);
+  const byAppId = SP_APP_ID_SEGMENT.exec(s[0] ?? '');
+  // Characters find-my-way reads as URL syntax (escapes, query, matrix parameters) never occur in a route's static segments.
+  const lookup = (byAppId ? [SP_BY_APP_ID.slice(1), byAppId[1], ...s.slice(1)] : s).map((x) => x.replace(/[%;?#]/g, '\uFFFD'));
+  const found = router.find('GET', `/${lookup.join('/')}`);
+  if (!found) return notFound(m);
+  const resolver = (found.store as { methods: Methods }).methods[call.method as 'GET' | 'POST'];
+  return resolver ? resolver(m) : methodNotAllowed(m);
+}
 
-  if (s.length === 0) return notFound();
-  if (s[0] === 'me' && s.length === 1) {
-    if (m !== 'GET') return methodNotAllowed();
-    if (principal.kind !== 'delegated') return graphError(ctx, call, 400, 'BadRequest', '/me request is only valid with delegated authentication flow.');
-    return { operation: 'me', directory: () => ok(call, 200, { '@odata.context': `${ctxUrl}#users/$entity`, ...userJson(principal.user as UserState) }) };
-  }
-  if (s[0] === 'users' && s.length <= 2) {
-    if (m !== 'GET') return methodNotAllowed();
-    if (s.length === 1) {
-      const all = principal.tenant.users.map(userJson);
-      return { operation: 'user', directory: () => ok(call, 200, { '@odata.context': `${ctxUrl}#users`, value: page(select(all, call), call) }) };
-    }
+// Directory.
+route('/me', {
+  GET: (m) =>
+    m.principal.kind !== 'delegated'
+      ? onlyDelegated(m)
+      : { operation: 'me', directory: () => ok(m.call, 200, { '@odata.context': `${m.ctxUrl}#users/$entity`, ...userJson(m.principal.user as UserState) }) },
+});
+route('/users', {
+  GET: (m) => ({
+    operation: 'user',
+    directory: () => ok(m.call, 200, { '@odata.context': `${m.ctxUrl}#users`, value: page(select(m.principal.tenant.users.map(userJson), m.call), m.call) }),
+  }),
+});
+route('/users/:id', {
+  GET: (m) => {
+    const { principal, call } = m;
     const id = seg(call, 1);
     const own = principal.kind === 'delegated' && (principal.user?.oid === id.toLowerCase() || principal.user?.upn.toLowerCase() === id.toLowerCase());
     return {
       operation: own ? 'me' : 'user',
       directory: () => {
-        const u = ctx.world.findUser(principal.tenant, id);
-        if (!u)
-          return graphError(
-            ctx,
-            call,
-            404,
-            'Request_ResourceNotFound',
-            `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
-          );
-        return ok(call, 200, { '@odata.context': `${ctxUrl}#users/$entity`, ...pick(userJson(u), call) });
+        const u = m.ctx.world.findUser(principal.tenant, id);
+        return u ? ok(call, 200, { '@odata.context': `${m.ctxUrl}#users/$entity`, ...pick(userJson(u), call) }) : resourceNotFound(m, id);
       },
     };
-  }
-  if (s[0] === 'organization' && s.length === 1) {
-    if (m !== 'GET') return methodNotAllowed();
-    return {
-      operation: 'organization',
-      directory: () => ok(call, 200, { '@odata.context': `${ctxUrl}#organization`, value: [organizationJson(principal.tenant)] }),
-    };
-  }
-  if (s[0] === 'domains' && s.length <= 2) {
-    if (m !== 'GET') return methodNotAllowed();
-    const domains = principal.tenant.domains.map((d) => ({
-      id: d.name,
-      authenticationType: 'Managed',
-      isAdminManaged: true,
-      isDefault: d.isDefault,
-      isInitial: d.isInitial,
-      isRoot: true,
-      isVerified: d.isVerified,
-      supportedServices: d.isVerified ? ['Email', 'OfficeCommunicationsOnline'] : [],
-    }));
-    if (s.length === 1) return { operation: 'domains', directory: () => ok(call, 200, { '@odata.context': `${ctxUrl}#domains`, value: domains }) };
-    const name = seg(call, 1).toLowerCase();
+  },
+});
+route('/organization', {
+  GET: (m) => ({
+    operation: 'organization',
+    directory: () => ok(m.call, 200, { '@odata.context': `${m.ctxUrl}#organization`, value: [organizationJson(m.principal.tenant)] }),
+  }),
+});
+function domainsJson(tenant: TenantState) {
+  return tenant.domains.map((d) => ({
+    id: d.name,
+    authenticationType: 'Managed',
+    isAdminManaged: true,
+    isDefault: d.isDefault,
+    isInitial: d.isInitial,
+    isRoot: true,
+    isVerified: d.isVerified,
+    supportedServices: d.isVerified ? ['Email', 'OfficeCommunicationsOnline'] : [],
+  }));
+}
+route('/domains', {
+  GET: (m) => ({ operation: 'domains', directory: () => ok(m.call, 200, { '@odata.context': `${m.ctxUrl}#domains`, value: domainsJson(m.principal.tenant) }) }),
+});
+route('/domains/:name', {
+  GET: (m) => {
+    const name = seg(m.call, 1).toLowerCase();
     return {
       operation: 'domains',
       directory: () => {
-        const d = domains.find((x) => x.id.toLowerCase() === name);
-        return d
-          ? ok(call, 200, { '@odata.context': `${ctxUrl}#domains/$entity`, ...d })
-          : graphError(
-              ctx,
-              call,
-              404,
-              'Request_ResourceNotFound',
-              `Resource '${name}' does not exist or one of its queried reference-property objects are not present.`,
-            );
+        const d = domainsJson(m.principal.tenant).find((x) => x.id.toLowerCase() === name);
+        return d ? ok(m.call, 200, { '@odata.context': `${m.ctxUrl}#domains/$entity`, ...d }) : resourceNotFound(m, name);
       },
     };
-  }
-  if (s[0].startsWith('serviceprincipals')) return servicePrincipalRoute(ctx, principal, call, s, ctxUrl) ?? notFound();
+  },
+});
 
-  // Mailbox resources: /me/… or /users/{id|upn}/…
-  let target: string;
-  let rest: string[];
-  if (s[0] === 'me') {
-    if (principal.kind !== 'delegated') return graphError(ctx, call, 400, 'BadRequest', '/me request is only valid with delegated authentication flow.');
-    target = 'me';
-    rest = s.slice(1);
-  } else if (s[0] === 'users' && s.length > 2) {
-    target = seg(call, 1);
-    rest = s.slice(2);
-  } else return notFound();
-  const raw = call.segments.slice(s[0] === 'me' ? 1 : 2).map(safeDecode);
-  const r = mailboxRoute(rest, raw, m);
-  if (r === 'method') return methodNotAllowed();
-  if (!r) return notFound();
-  return { operation: r.operation, mailbox: { target, handler: r.handler } };
+// Service principals, by object id or by app id; deeper paths under a known one are 405 for writes, 400 for reads.
+const spById = (m: Match) => m.principal.tenant.servicePrincipals.find((sp) => sp.id === m.s[1]);
+const spByAppId = (m: Match) => m.ctx.world.servicePrincipal(m.principal.tenant, SP_APP_ID_SEGMENT.exec(m.s[0])![1]);
+for (const [prefix, find] of [
+  ['/serviceprincipals/:id', spById],
+  [`${SP_BY_APP_ID}/:appId`, spByAppId],
+] as const) {
+  route(prefix, { GET: (m) => servicePrincipal(m, find, false) });
+  route(`${prefix}/approleassignments`, { GET: (m) => servicePrincipal(m, find, true) });
+  route(`${prefix}/*`, { GET: notFound });
 }
 
-function servicePrincipalRoute(ctx: SandboxContext, principal: Principal, call: Call, s: string[], ctxUrl: string): Route | GraphResponse | undefined {
-  const byAppId = /^serviceprincipals\(appid='([0-9a-f-]{36})'\)$/.exec(s[0]);
-  let find: () => ReturnType<typeof ctx.world.servicePrincipal>;
-  let rest: string[];
-  if (byAppId) {
-    find = () => ctx.world.servicePrincipal(principal.tenant, byAppId[1]);
-    rest = s.slice(1);
-  } else if (s[0] === 'serviceprincipals' && s.length >= 2) {
-    find = () => principal.tenant.servicePrincipals.find((sp) => sp.id === s[1]);
-    rest = s.slice(2);
-  } else return undefined;
-  if (call.method !== 'GET') return graphError(ctx, call, 405, 'BadRequest', `The HTTP method '${call.method}' is not supported for this resource.`);
-  if (rest.length > 1 || (rest.length === 1 && rest[0] !== 'approleassignments')) return undefined;
+function servicePrincipal(m: Match, find: (m: Match) => ReturnType<SandboxContext['world']['servicePrincipal']>, assignments: boolean): Route {
+  const { ctx, principal, call, ctxUrl } = m;
   const graphSpId = graphId(principal.tenant.id, 'graph-sp').slice(5, 41);
   return {
     operation: 'servicePrincipals',
     directory: () => {
-      const sp = find();
-      if (!sp)
-        return graphError(
-          ctx,
-          call,
-          404,
-          'Request_ResourceNotFound',
-          `Resource '${call.segments[0]}' does not exist or one of its queried reference-property objects are not present.`,
-        );
-      if (rest.length === 0)
+      const sp = find(m);
+      if (!sp) return resourceNotFound(m, call.segments[0]);
+      if (!assignments)
         return ok(call, 200, {
           '@odata.context': `${ctxUrl}#servicePrincipals/$entity`,
           id: sp.id,
@@ -424,126 +452,137 @@ function servicePrincipalRoute(ctx: SandboxContext, principal: Principal, call: 
   };
 }
 
-function mailboxRoute(s: string[], raw: string[], m: string): { operation: GraphOperation; handler: Handler } | 'method' | undefined {
-  const get = (operation: GraphOperation, handler: Handler) => (m === 'GET' ? { operation, handler } : 'method');
-  const getOrPost = (read: GraphOperation, write: GraphOperation, onGet: Handler, onPost: Handler) =>
-    m === 'GET' ? { operation: read, handler: onGet } : m === 'POST' ? { operation: write, handler: onPost } : 'method';
-  const p = s.join('/');
-  if (p === 'calendar')
-    return get('calendarRead', (mb) => ok(mb.call, 200, { '@odata.context': ctxOf(mb, 'calendar/$entity'), ...calendarJson(mb, mb.mailbox.calendars[0]) }));
-  if (p === 'calendars')
-    return get('calendarRead', (mb) =>
-      list(
-        mb,
-        'calendars',
-        mb.mailbox.calendars.map((c) => calendarJson(mb, c)),
-      ),
-    );
-  if (p === 'calendar/events')
-    return getOrPost(
-      'calendarRead',
-      'calendarWrite',
-      (mb) => events(mb, mb.mailbox.calendars[0].id),
-      (mb) => createEvent(mb, mb.mailbox.calendars[0].id),
-    );
-  if (p === 'events')
-    return getOrPost(
-      'calendarRead',
-      'calendarWrite',
-      (mb) => events(mb),
-      (mb) => createEvent(mb, mb.mailbox.calendars[0].id),
-    );
-  if (p === 'calendarview') return get('calendarRead', calendarView);
-  if (s.length === 2 && s[0] === 'events')
-    return get('calendarRead', (mb) =>
-      item(
-        mb,
-        'events/$entity',
-        mb.mailbox.events.find((e) => e.id === raw[1]),
-        eventJson,
-      ),
-    );
-  if (s.length === 2 && s[0] === 'calendars')
-    return get('calendarRead', (mb) =>
-      item(
-        mb,
-        'calendars/$entity',
-        mb.mailbox.calendars.find((c) => c.id === raw[1]),
-        (c) => calendarJson(mb, c),
-      ),
-    );
-  if (s.length === 3 && s[0] === 'calendars' && s[2] === 'events') {
-    return getOrPost(
-      'calendarRead',
-      'calendarWrite',
-      (mb) => (mb.mailbox.calendars.some((c) => c.id === raw[1]) ? events(mb, raw[1]) : notFoundItem(mb)),
-      (mb) =>
-        mb.mailbox.calendars.some((c) => c.id === raw[1] && c.canEdit) ? createEvent(mb, raw[1]) : graphErrorFor(mb, 403, 'ErrorAccessDenied', ACCESS_DENIED),
-    );
-  }
-  if (p === 'mailfolders')
-    return get('mailRead', (mb) =>
-      list(
-        mb,
-        'mailFolders',
-        mb.mailbox.folders.map((f) => folderJson(mb, f)),
-      ),
-    );
-  if (s.length === 2 && s[0] === 'mailfolders')
-    return get('mailRead', (mb) => item(mb, 'mailFolders/$entity', findFolder(mb, raw[1]), (f) => folderJson(mb, f)));
-  if (s.length === 3 && s[0] === 'mailfolders' && s[2] === 'messages') {
-    return getOrPost(
-      'mailRead',
-      'mailWrite',
-      (mb) => {
-        const f = findFolder(mb, raw[1]);
-        return f ? list(mb, 'messages', sortByDate(mb.mailbox.messages.filter((x) => x.parentFolderId === f.id)).map(messageJson)) : notFoundItem(mb);
-      },
-      (mb) => {
-        const f = findFolder(mb, raw[1]);
-        return f ? createMessage(mb, f.id) : notFoundItem(mb);
-      },
-    );
-  }
-  if (p === 'messages')
-    return getOrPost(
-      'mailRead',
-      'mailWrite',
-      (mb) => list(mb, 'messages', sortByDate(mb.mailbox.messages).map(messageJson)),
-      (mb) => createMessage(mb, findFolder(mb, 'drafts')?.id ?? ''),
-    );
-  if (s.length === 2 && s[0] === 'messages')
-    return get('mailRead', (mb) =>
-      item(
-        mb,
-        'messages/$entity',
-        mb.mailbox.messages.find((x) => x.id === raw[1]),
-        messageJson,
-      ),
-    );
-  if (p === 'todo/lists') return get('tasksRead', (mb) => list(mb, 'todo/lists', mb.mailbox.todoLists.map(todoListJson)));
-  if (s.length === 3 && s[0] === 'todo' && s[1] === 'lists')
-    return get('tasksRead', (mb) =>
-      item(
-        mb,
-        'todo/lists/$entity',
-        mb.mailbox.todoLists.find((l) => l.id === raw[2]),
-        todoListJson,
-      ),
-    );
-  if (s.length === 4 && s[0] === 'todo' && s[1] === 'lists' && s[3] === 'tasks') {
-    return getOrPost(
-      'tasksRead',
-      'tasksWrite',
-      (mb) => {
-        const l = mb.mailbox.todoLists.find((x) => x.id === raw[2]);
-        return l ? list(mb, `todo/lists('${l.id}')/tasks`, l.tasks.map(taskJson)) : notFoundItem(mb);
-      },
-      (mb) => createTask(mb, raw[2]),
-    );
-  }
-  return undefined;
+// Mailbox resources, under /me/… and /users/{id|upn}/…; `raw` holds the decoded segments after that prefix.
+function mailbox(path: string, read: [GraphOperation, Handler], write?: [GraphOperation, Handler]): void {
+  const methods: Methods = { GET: (m) => ({ operation: read[0], mailbox: { target: m.target, handler: read[1] } }) };
+  if (write) methods.POST = (m) => ({ operation: write[0], mailbox: { target: m.target, handler: write[1] } });
+  for (const prefix of ['/me', '/users/:user']) route(`${prefix}/${path}`, methods);
 }
+type RawHandler = (mb: MailboxCtx, raw: string[]) => GraphResponse;
+/** A handler that needs the ids in the path: the decoded segments after /me or /users/{id}. */
+const withRaw =
+  (h: RawHandler): Handler =>
+  (mb) =>
+    h(mb, mb.call.segments.slice(mb.base === 'me' ? 1 : 2).map(safeDecode));
+
+mailbox('calendar', [
+  'calendarRead',
+  (mb) => ok(mb.call, 200, { '@odata.context': ctxOf(mb, 'calendar/$entity'), ...calendarJson(mb, mb.mailbox.calendars[0]) }),
+]);
+mailbox('calendars', [
+  'calendarRead',
+  (mb) =>
+    list(
+      mb,
+      'calendars',
+      mb.mailbox.calendars.map((c) => calendarJson(mb, c)),
+    ),
+]);
+mailbox(
+  'calendar/events',
+  ['calendarRead', (mb) => events(mb, mb.mailbox.calendars[0].id)],
+  ['calendarWrite', (mb) => createEvent(mb, mb.mailbox.calendars[0].id)],
+);
+mailbox('events', ['calendarRead', (mb) => events(mb)], ['calendarWrite', (mb) => createEvent(mb, mb.mailbox.calendars[0].id)]);
+mailbox('calendarview', ['calendarRead', calendarView]);
+mailbox('events/:id', [
+  'calendarRead',
+  withRaw((mb, raw) =>
+    item(
+      mb,
+      'events/$entity',
+      mb.mailbox.events.find((e) => e.id === raw[1]),
+      eventJson,
+    ),
+  ),
+]);
+mailbox('calendars/:id', [
+  'calendarRead',
+  withRaw((mb, raw) =>
+    item(
+      mb,
+      'calendars/$entity',
+      mb.mailbox.calendars.find((c) => c.id === raw[1]),
+      (c) => calendarJson(mb, c),
+    ),
+  ),
+]);
+mailbox(
+  'calendars/:id/events',
+  ['calendarRead', withRaw((mb, raw) => (mb.mailbox.calendars.some((c) => c.id === raw[1]) ? events(mb, raw[1]) : notFoundItem(mb)))],
+  [
+    'calendarWrite',
+    withRaw((mb, raw) =>
+      mb.mailbox.calendars.some((c) => c.id === raw[1] && c.canEdit) ? createEvent(mb, raw[1]) : graphErrorFor(mb, 403, 'ErrorAccessDenied', ACCESS_DENIED),
+    ),
+  ],
+);
+mailbox('mailfolders', [
+  'mailRead',
+  (mb) =>
+    list(
+      mb,
+      'mailFolders',
+      mb.mailbox.folders.map((f) => folderJson(mb, f)),
+    ),
+]);
+mailbox('mailfolders/:id', ['mailRead', withRaw((mb, raw) => item(mb, 'mailFolders/$entity', findFolder(mb, raw[1]), (f) => folderJson(mb, f)))]);
+mailbox(
+  'mailfolders/:id/messages',
+  [
+    'mailRead',
+    withRaw((mb, raw) => {
+      const f = findFolder(mb, raw[1]);
+      return f ? list(mb, 'messages', sortByDate(mb.mailbox.messages.filter((x) => x.parentFolderId === f.id)).map(messageJson)) : notFoundItem(mb);
+    }),
+  ],
+  [
+    'mailWrite',
+    withRaw((mb, raw) => {
+      const f = findFolder(mb, raw[1]);
+      return f ? createMessage(mb, f.id) : notFoundItem(mb);
+    }),
+  ],
+);
+mailbox(
+  'messages',
+  ['mailRead', (mb) => list(mb, 'messages', sortByDate(mb.mailbox.messages).map(messageJson))],
+  ['mailWrite', (mb) => createMessage(mb, findFolder(mb, 'drafts')?.id ?? '')],
+);
+mailbox('messages/:id', [
+  'mailRead',
+  withRaw((mb, raw) =>
+    item(
+      mb,
+      'messages/$entity',
+      mb.mailbox.messages.find((x) => x.id === raw[1]),
+      messageJson,
+    ),
+  ),
+]);
+mailbox('todo/lists', ['tasksRead', (mb) => list(mb, 'todo/lists', mb.mailbox.todoLists.map(todoListJson))]);
+mailbox('todo/lists/:id', [
+  'tasksRead',
+  withRaw((mb, raw) =>
+    item(
+      mb,
+      'todo/lists/$entity',
+      mb.mailbox.todoLists.find((l) => l.id === raw[2]),
+      todoListJson,
+    ),
+  ),
+]);
+mailbox(
+  'todo/lists/:id/tasks',
+  [
+    'tasksRead',
+    withRaw((mb, raw) => {
+      const l = mb.mailbox.todoLists.find((x) => x.id === raw[2]);
+      return l ? list(mb, `todo/lists('${l.id}')/tasks`, l.tasks.map(taskJson)) : notFoundItem(mb);
+    }),
+  ],
+  ['tasksWrite', withRaw((mb, raw) => createTask(mb, raw[2]))],
+);
 
 function graphErrorFor(mb: MailboxCtx, status: number, code: string, message: string): GraphResponse {
   return graphError(mb.ctx, mb.call, status, code, message);

@@ -29,7 +29,14 @@ export interface TestProduct extends RunningProduct {
 export const KEY = Buffer.alloc(32, 3).toString('base64');
 
 export async function startTestProduct(
-  options: { env?: Record<string, string>; now?: () => Date; background?: boolean; tabDir?: string; sandbox?: Partial<SandboxOptions> } = {},
+  options: {
+    env?: Record<string, string>;
+    now?: () => Date;
+    background?: boolean;
+    tabDir?: string;
+    lazyBot?: boolean;
+    sandbox?: Partial<SandboxOptions>;
+  } = {},
 ): Promise<TestProduct> {
   const sandbox = await startTestSandbox(options.sandbox);
   const logs: string[] = [];
@@ -49,11 +56,11 @@ export async function startTestProduct(
     now: options.now,
     background: options.background ?? false,
     tabDir: options.tabDir,
+    lazyBot: options.lazyBot,
   });
   const tabDomain = `localhost:${product.port}`;
   const clientId = product.identity.clientId;
-  return {
-    ...product,
+  const extra: Pick<TestProduct, 'sandbox' | 'logs' | 'ssoToken' | 'call' | 'close'> = {
     sandbox,
     logs,
     async ssoToken(upn, overrides = {}) {
@@ -94,4 +101,6 @@ export async function startTestProduct(
       await sandbox.close();
     },
   };
+  // Copied by descriptor, not spread: spreading would read the `bot` getter and load a lazy bot.
+  return Object.assign(Object.defineProperties({}, Object.getOwnPropertyDescriptors(product)) as RunningProduct, extra);
 }

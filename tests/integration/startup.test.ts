@@ -1,26 +1,31 @@
 /**
- * The product as `npm start` runs it (scripts/start.ts → src/index.ts, sandbox mode): it answers
- * /healthz, stops cleanly on SIGTERM, and expected start-up failures end with one clear line.
+ * The product as `npm start` runs it (the command of package.json's `start` script: scripts/start.js
+ * → the compiled dist/src/index.js, sandbox mode): it answers /healthz, stops cleanly on SIGTERM, and
+ * expected start-up failures end with one clear line. scripts/test.ts compiles dist/ before Jest runs.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { freePort } from '../../src/server';
 
 const ROOT = path.resolve(__dirname, '../..');
-const TSX = pathToFileURL(require.resolve('tsx')).href;
+/** `npm start` without npm: `node scripts/start.js` run by this Node. */
+const START = (require(path.join(ROOT, 'package.json')) as { scripts: { start: string } }).scripts.start.split(' ');
 
 function launch(env: Record<string, string>) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'cc-start-'));
   // Its own working directory: ./data (dev key, sandbox CA and state) must not be the developer's.
-  const child = spawn(process.execPath, ['--disable-warning=DEP0111', '--import', TSX, path.join(ROOT, 'scripts', 'start.ts')], {
-    cwd: dataDir,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_STORE: `sqlite:${path.join(dataDir, 'cc.db')}`, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    START.slice(1).map((a) => path.resolve(ROOT, a)),
+    {
+      cwd: dataDir,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATA_STORE: `sqlite:${path.join(dataDir, 'cc.db')}`, LOG_LEVEL: 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -45,6 +50,10 @@ async function waitForHealth(url: string, exited: Promise<unknown>): Promise<voi
 }
 
 describe('npm start', () => {
+  it('runs node on the compiled launcher', () => {
+    expect(START).toEqual(['node', 'scripts/start.js']);
+  });
+
   it('runs on its embedded defaults, prints where to go, and stops cleanly on SIGTERM', async () => {
     const port = await freePort();
     const run = launch({ PORT: String(port) });

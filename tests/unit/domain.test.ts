@@ -16,6 +16,7 @@ import {
   legacyFeatures,
   appOnlyFeatures,
 } from '../../src/domain';
+import { formatLongDate } from '../../src/domain/deadlines';
 
 describe('permission matrix', () => {
   it('asks for sign-in scopes plus each enabled feature’s scopes, once', () => {
@@ -84,6 +85,12 @@ describe('deadlines', () => {
     const ews = DEFAULT_DEADLINES.find((d) => d.id === 'ews-removed')!;
     expect(milestoneToday(ews, new Date('2027-01-01T10:00:00Z'))).toBe(90);
     expect(milestoneToday(ews, new Date('2027-01-02T10:00:00Z'))).toBeUndefined();
+  });
+  it('writes dates as "1 April 2027" in every month, whatever the time zone, and leaves what is not a date alone', () => {
+    const months = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+    months.forEach((month, i) => expect(formatLongDate(`2027-${String(i + 1).padStart(2, '0')}-01`)).toBe(`1 ${month} 2027`));
+    expect(formatLongDate('2026-12-31T23:30:00-05:00')).toBe('31 December 2026');
+    expect(formatLongDate('soon')).toBe('soon');
   });
 });
 

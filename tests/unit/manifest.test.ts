@@ -266,7 +266,7 @@ describe('Agents Toolkit project', () => {
       'aadApp/create',
       'aadApp/update',
       'botAadApp/create',
-      'botFramework/create',
+      'arm/deploy',
       'teamsApp/create',
       'teamsApp/validateManifest',
       'teamsApp/zipAppPackage',
@@ -277,11 +277,13 @@ describe('Agents Toolkit project', () => {
       expect(provision).toContain(action);
     }
     expect(provision.indexOf('aadApp/create')).toBeLessThan(provision.indexOf('aadApp/update'));
-    expect(provision.indexOf('botAadApp/create')).toBeLessThan(provision.indexOf('botFramework/create'));
+    // The Azure Bot (infra/azure.bicep) registers the bot's Entra app; TAB_ENDPOINT comes from the deployment.
+    expect(provision.indexOf('botAadApp/create')).toBeLessThan(provision.indexOf('arm/deploy'));
+    expect(provision.indexOf('arm/deploy')).toBeLessThan(provision.indexOf('aadApp/update'));
     expect(provision.indexOf('teamsApp/zipAppPackage')).toBeLessThan(provision.indexOf('teamsApp/update'));
     expect(provision.indexOf('teamsApp/update')).toBeLessThan(provision.indexOf('teamsApp/extendToM365'));
-    expect(sections.deploy).toEqual(expect.arrayContaining(['cli/runNpmCommand', 'file/createOrUpdateEnvironmentFile']));
-    expect(text).toMatch(/messagingEndpoint: \$\{\{TAB_ENDPOINT\}\}\/api\/messages/);
+    expect(sections.deploy).toEqual(['cli/runNpmCommand', 'cli/runNpmCommand', 'azureAppService/zipDeploy']);
+    expect(read('infra/azure.bicep')).toMatch(/endpoint: 'https:\/\/\$\{webApp\.properties\.defaultHostName\}\/api\/messages'/);
     expect(text).toMatch(/signInAudience: AzureADMyOrg/);
     expect(text).toMatch(/args: run build$/m);
   });
