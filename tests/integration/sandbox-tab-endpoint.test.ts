@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { SESSION_COOKIE } from '../../src/api/auth-steps';
 import { freePort } from '../../src/server';
 import { CookieJar } from '../helpers/cookies';
@@ -15,15 +14,14 @@ import { authorizeWithoutPages } from '../helpers/sandbox';
 jest.setTimeout(120_000);
 
 const ROOT = path.resolve(__dirname, '../..');
-const TSX = pathToFileURL(require.resolve('tsx')).href;
 
 describe('sandbox with TAB_ENDPOINT http://127.0.0.1:<port>', () => {
   it('signs a demo user in through the browser round trip', async () => {
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
     const dataDir = mkdtempSync(path.join(tmpdir(), 'cc-tab-endpoint-'));
-    // Its own working directory: ./data (dev key, sandbox CA and state) must not be the developer's.
-    const child = spawn(process.execPath, ['--disable-warning=DEP0111', '--import', TSX, path.join(ROOT, 'scripts', 'start.ts')], {
+    // As `npm start` runs it (the compiled launcher). Its own working directory: ./data (dev key, sandbox CA and state) must not be the developer's.
+    const child = spawn(process.execPath, [path.join(ROOT, 'scripts', 'start.js')], {
       cwd: dataDir,
       env: {
         PATH: process.env.PATH ?? '',
