@@ -1,16 +1,19 @@
 /**
  * The store entry point: `DATA_STORE` → an open, migrated Store.
- * `sqlite:<path>` (relative to the working directory) or `sqlite::memory:` (tests).
+ * `sqlite:<path>` (relative to the working directory), `sqlite::memory:` (tests), or
+ * `postgres://user:pass@host:port/db` (also `postgresql://`) for several instances sharing one store.
  */
 import { resolve } from 'node:path';
 import type { Keyring } from './crypto';
 import { StoreOpenError } from './errors';
+import { PgStore } from './postgres';
 import { MEMORY, SqliteStore } from './sqlite';
 import type { Store } from './types';
 
 export { Keyring, KeyringError, keyIdOf } from './crypto';
 export { StoreOpenError, type StoreOpenReason } from './errors';
 export { SqliteStore } from './sqlite';
+export { PgStore, redactUrl } from './postgres';
 export { LATEST_SCHEMA_VERSION } from './migrations';
 export type * from './types';
 
@@ -18,14 +21,24 @@ export type * from './types';
 export const DEFAULT_DATA_STORE = 'sqlite:data/connection-center.db';
 
 export async function openStore(dataStore: string, keyring: Keyring): Promise<Store> {
+  if (isPostgresUrl(dataStore)) return PgStore.open(String(dataStore).trim(), keyring);
   return SqliteStore.open(resolveSqlitePath(dataStore), keyring);
+}
+
+/** True for a `postgres://` or `postgresql://` DATA_STORE value. */
+export function isPostgresUrl(dataStore: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(String(dataStore ?? '').trim());
 }
 
 /** Absolute database path (or `:memory:`) for a `sqlite:` DATA_STORE value; throws StoreOpenError otherwise. */
 export function resolveSqlitePath(dataStore: string): string {
   const value = String(dataStore ?? '').trim();
   if (!value.startsWith('sqlite:')) {
-    throw new StoreOpenError('unsupported', value || '(empty)', 'DATA_STORE must look like sqlite:<path> or sqlite::memory:');
+    throw new StoreOpenError(
+      'unsupported',
+      value || '(empty)',
+      'DATA_STORE must look like sqlite:<path>, sqlite::memory: or postgres://user:pass@host:port/db',
+    );
   }
   const rest = value.slice('sqlite:'.length);
   if (rest === MEMORY) return MEMORY;

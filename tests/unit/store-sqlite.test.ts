@@ -345,10 +345,14 @@ describe('openStore: opening and migrating', () => {
     expect(resolveSqlitePath('sqlite:data/cc.db')).toBe(resolve(process.cwd(), 'data/cc.db'));
     expect(resolveSqlitePath('sqlite:/var/lib/cc.db')).toBe('/var/lib/cc.db');
     expect(resolveSqlitePath('sqlite::memory:')).toBe(':memory:');
-    for (const bad of ['postgres://localhost/cc', 'sqlite:', '', 'data/cc.db']) {
+    for (const bad of ['sqlite:', '', 'data/cc.db', 'mysql://localhost/cc']) {
       const err = await openError(bad);
       expect(err.reason).toBe('unsupported');
       expect(err.message).toMatch(/sqlite:<path>/);
     }
+    // A postgres:// value opens the PostgreSQL store (tests/integration/store-postgres.test.ts), never a file.
+    expect(() => resolveSqlitePath('postgres://localhost/cc')).toThrow(
+      expect.objectContaining({ reason: 'unsupported', message: expect.stringMatching(/sqlite:<path>/) }),
+    );
   });
 });
