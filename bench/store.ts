@@ -18,7 +18,7 @@ import { Keyring, openStore, type Store } from '../src/store';
 import { COUNT_CONNECTIONS_SQL, connectionQuerySql } from '../src/store/postgres';
 import { COUNT_CONNECTIONS_SQLITE, connectionPageSql } from '../src/store/sqlite';
 import type { ConnectionQuery, ConnectionRecord } from '../src/store/types';
-import { CONNECTION_KINDS, CONNECTION_STATES } from '../src/domain/connection';
+import { CONNECTION_KINDS, type ConnectionState } from '../src/domain/connection';
 import { findPostgresBinaries, startThrowawayPostgres, type ThrowawayPostgres } from '../tests/helpers/postgres-server';
 
 const TENANT = '11111111-1111-4111-8111-111111111111';
@@ -45,6 +45,24 @@ function adminQueries(records: ConnectionRecord[]): Array<{ label: string; query
     { label: 'search "fabrikam" (a domain, 1 in 20)', query: { search: 'fabrikam', limit: 50 } },
     { label: 'search "nobody" (no match)', query: { search: 'nobody', limit: 50 } },
   ];
+}
+
+/** Skewed like a real tenant: 60 % connected, 15 % needs-reconnect, …, 4 % disconnected. */
+const STATE_MIX: Array<[ConnectionState, number]> = [
+  ['connected', 60],
+  ['needs-reconnect', 15],
+  ['missing-permissions', 8],
+  ['failing', 7],
+  ['unknown', 6],
+  ['disconnected', 4],
+];
+function stateOf(i: number): ConnectionState {
+  let bucket = (i * 37) % 100;
+  for (const [state, share] of STATE_MIX) {
+    if (bucket < share) return state;
+    bucket -= share;
+  }
+  return 'connected';
 }
 
 async function time(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
@@ -81,8 +99,7 @@ async function main(): Promise<void> {
       upn: `user${String(i).padStart(6, '0')}@${i % 20 === 0 ? 'fabrikam' : 'contoso'}.example`,
       displayName: `User ${i}`,
       kind: CONNECTION_KINDS[i % CONNECTION_KINDS.length],
-      // Skewed like a real tenant: most connected, a few in each problem state.
-      state: i % 10 < 6 ? 'connected' : CONNECTION_STATES[(i % 10) % CONNECTION_STATES.length],
+      state: stateOf(i),
       grantedScopes: ['openid', 'Mail.ReadWrite'],
       createdAt: now,
       updatedAt: now,

@@ -15,23 +15,28 @@ export function postgresServerUrl(): string | undefined {
   return url ? url : undefined;
 }
 
+/** What a Postgres suite does in this environment: run against the server, skip (saying why), or fail. */
+export function postgresSuiteMode(env: NodeJS.ProcessEnv = process.env): { mode: 'run' | 'skip' | 'fail'; why?: string } {
+  if (env[POSTGRES_URL_ENV]?.trim()) return { mode: 'run' };
+  const why = `no PostgreSQL server: set ${POSTGRES_URL_ENV}=postgres://user:pass@host:port/db, or install PostgreSQL (initdb, postgres) and run npm test`;
+  return { mode: env.CI === 'true' ? 'fail' : 'skip', why };
+}
+
 /** `describe` when a server is available; otherwise a skipped suite (or, under CI, a failing one). */
 export function describePostgres(name: string, body: () => void): void {
-  if (postgresServerUrl()) {
+  const { mode, why } = postgresSuiteMode();
+  if (mode === 'run') {
     describe(name, body);
-    return;
-  }
-  const why = `no PostgreSQL server for "${name}": set ${POSTGRES_URL_ENV}=postgres://user:pass@host:port/db, or install PostgreSQL (initdb, postgres) and run npm test`;
-  if (process.env.CI === 'true') {
+  } else if (mode === 'fail') {
     describe(name, () => {
       it('needs a PostgreSQL server under CI', () => {
-        throw new Error(why);
+        throw new Error(`${name}: ${why}`);
       });
     });
-    return;
+  } else {
+    process.stderr.write(`SKIPPED "${name}": ${why}\n`);
+    describe.skip(name, body);
   }
-  process.stderr.write(`SKIPPED: ${why}\n`);
-  describe.skip(name, body);
 }
 
 export interface TestDatabase {
