@@ -179,6 +179,12 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       END $$;
     `,
   },
+  {
+    version: 3,
+    name: 'outbox leases',
+    // Who claimed a pending item and until when (claimOutbox); NULL when nobody holds it.
+    sql: 'ALTER TABLE outbox ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until_ms BIGINT;',
+  },
 ];
 
 export const PG_LATEST_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1].version;

@@ -567,25 +567,42 @@ export class PgStore implements Store {
     return rows.map(outboxFromRow);
   }
 
+  async claimOutbox(now: Date, limit: number, owner: string, leaseMs: number): Promise<OutboxRecord[]> {
+    requireText(owner, 'owner');
+    if (!Number.isFinite(leaseMs) || leaseMs <= 0) throw invalid('leaseMs must be a positive number of milliseconds');
+    // SKIP LOCKED: instances claiming at the same moment take different items instead of waiting.
+    const { rows } = await this.#pool.query(
+      `WITH due AS (
+         SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $1 AND (lease_until_ms IS NULL OR lease_until_ms <= $1)
+         ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+       UPDATE outbox SET lease_owner = $3, lease_until_ms = $4 FROM due WHERE outbox.seq = due.seq RETURNING outbox.*`,
+      [now.getTime(), clampLimit(limit, DEFAULT_PAGE), owner, now.getTime() + leaseMs],
+    );
+    return (rows as Array<OutboxRow & { seq: string }>).sort((a, b) => Number(a.seq) - Number(b.seq)).map(outboxFromRow);
+  }
+
   async markSent(id: string, at: Date): Promise<void> {
     await this.#outboxTransition(
       id,
-      "UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, last_error = NULL WHERE id = $1 AND status = 'pending'",
+      `UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, last_error = NULL, ${END_LEASE} WHERE id = $1 AND status = 'pending'`,
       [at.toISOString()],
     );
   }
 
   async markRetry(id: string, nextAttemptAt: Date, error: string): Promise<void> {
-    await this.#outboxTransition(id, "UPDATE outbox SET next_attempt_ms = $2, last_error = $3, attempts = attempts + 1 WHERE id = $1 AND status = 'pending'", [
-      nextAttemptAt.getTime(),
-      clip(error),
-    ]);
+    await this.#outboxTransition(
+      id,
+      `UPDATE outbox SET next_attempt_ms = $2, last_error = $3, attempts = attempts + 1, ${END_LEASE} WHERE id = $1 AND status = 'pending'`,
+      [nextAttemptAt.getTime(), clip(error)],
+    );
   }
 
   async markFailed(id: string, error: string): Promise<void> {
-    await this.#outboxTransition(id, "UPDATE outbox SET status = 'failed', last_error = $2, attempts = attempts + 1 WHERE id = $1 AND status = 'pending'", [
-      clip(error),
-    ]);
+    await this.#outboxTransition(
+      id,
+      `UPDATE outbox SET status = 'failed', last_error = $2, attempts = attempts + 1, ${END_LEASE} WHERE id = $1 AND status = 'pending'`,
+      [clip(error)],
+    );
   }
 
   /** Only pending items move; a sent or failed item stays as it is (a late duplicate call is harmless). */
@@ -693,6 +710,8 @@ export function connectionQuerySql(tenantId: string, query: ConnectionQuery, lim
   values.push(limit);
   return { text: `SELECT * FROM connections WHERE ${where.join(' AND ')} ORDER BY upn, kind LIMIT $${values.length}`, values };
 }
+
+const END_LEASE = 'lease_owner = NULL, lease_until_ms = NULL';
 
 const TENANT_INSERT_IGNORE =
   'INSERT INTO tenants (tenant_id, display_name, enabled_features, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (tenant_id) DO NOTHING';

@@ -486,6 +486,15 @@ export class SqliteStore implements Store {
     return (this.#q.outboxDue.all(now.getTime(), clampLimit(limit, DEFAULT_PAGE)) as OutboxRow[]).map(outboxFromRow);
   }
 
+  async claimOutbox(now: Date, limit: number, owner: string, leaseMs: number): Promise<OutboxRecord[]> {
+    requireText(owner, 'owner');
+    if (!Number.isFinite(leaseMs) || leaseMs <= 0) throw invalid('leaseMs must be a positive number of milliseconds');
+    const params = { now: now.getTime(), until: now.getTime() + leaseMs, owner, limit: clampLimit(limit, DEFAULT_PAGE) };
+    // One UPDATE in a write transaction: another process's claim waits for it, then sees the lease.
+    const rows = this.#db.transaction(() => this.#q.outboxClaim.all(params) as Array<OutboxRow & { seq: number }>).immediate();
+    return rows.sort((a, b) => a.seq - b.seq).map(outboxFromRow);
+  }
+
   async markSent(id: string, at: Date): Promise<void> {
     this.#outboxTransition(id, () => this.#q.outboxSent.run(at.toISOString(), id));
   }
@@ -790,9 +799,19 @@ function prepareAll(db: Db) {
     outboxInsert: p(`INSERT INTO outbox (id, tenant_id, kind, idempotency_key, conversation_id, payload, status, attempts, next_attempt_ms, created_at)
       VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`),
     outboxDue: p("SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY seq LIMIT ?"),
-    outboxSent: p("UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND status = 'pending'"),
-    outboxRetry: p("UPDATE outbox SET next_attempt_ms = ?, last_error = ?, attempts = attempts + 1 WHERE id = ? AND status = 'pending'"),
-    outboxFailed: p("UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1 WHERE id = ? AND status = 'pending'"),
+    outboxClaim: p(`UPDATE outbox SET lease_owner = @owner, lease_until_ms = @until
+      WHERE seq IN (SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_ms <= @now AND (lease_until_ms IS NULL OR lease_until_ms <= @now)
+        ORDER BY seq LIMIT @limit)
+      RETURNING *`),
+    outboxSent: p(
+      "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL, lease_owner = NULL, lease_until_ms = NULL WHERE id = ? AND status = 'pending'",
+    ),
+    outboxRetry: p(
+      "UPDATE outbox SET next_attempt_ms = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL, lease_until_ms = NULL WHERE id = ? AND status = 'pending'",
+    ),
+    outboxFailed: p(
+      "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1, lease_owner = NULL, lease_until_ms = NULL WHERE id = ? AND status = 'pending'",
+    ),
     outboxExists: p('SELECT 1 FROM outbox WHERE id = ?'),
     outboxList: p('SELECT * FROM outbox WHERE tenant_id = @tenantId AND (@status IS NULL OR status = @status) ORDER BY seq'),
 
