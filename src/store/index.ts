@@ -6,14 +6,13 @@
 import { resolve } from 'node:path';
 import type { Keyring } from './crypto';
 import { StoreOpenError } from './errors';
-import { PgStore } from './postgres';
 import { MEMORY, SqliteStore } from './sqlite';
 import type { Store } from './types';
 
 export { Keyring, KeyringError, keyIdOf } from './crypto';
 export { StoreOpenError, type StoreOpenReason } from './errors';
 export { SqliteStore } from './sqlite';
-export { PgStore, redactUrl } from './postgres';
+export type { PgStore } from './postgres';
 export { LATEST_SCHEMA_VERSION } from './migrations';
 export type * from './types';
 
@@ -21,7 +20,11 @@ export type * from './types';
 export const DEFAULT_DATA_STORE = 'sqlite:data/connection-center.db';
 
 export async function openStore(dataStore: string, keyring: Keyring): Promise<Store> {
-  if (isPostgresUrl(dataStore)) return PgStore.open(String(dataStore).trim(), keyring);
+  if (isPostgresUrl(dataStore)) {
+    // Loaded only when asked for: the pg driver adds start-up time a SQLite deployment does not need.
+    const { PgStore } = await import('./postgres');
+    return PgStore.open(String(dataStore).trim(), keyring);
+  }
   return SqliteStore.open(resolveSqlitePath(dataStore), keyring);
 }
 

@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { Keyring, KeyringError, PgStore, SqliteStore, StoreOpenError, openStore, redactUrl, type Store } from '../../src/store';
-import { COUNT_CONNECTIONS_SQL, connectionQuerySql } from '../../src/store/postgres';
+import { Keyring, KeyringError, SqliteStore, StoreOpenError, openStore, type Store } from '../../src/store';
+import { COUNT_CONNECTIONS_SQL, PgStore, connectionQuerySql, redactUrl } from '../../src/store/postgres';
 import { PG_LATEST_SCHEMA_VERSION } from '../../src/store/postgres-migrations';
 import type { ConnectionQuery, ConnectionRecord } from '../../src/store/types';
 import { aConnection, aServiceAccount, aSession, anAuthState, describeStoreContract, TENANT_A, TENANT_B } from '../contract/store.contract';
