@@ -43,7 +43,7 @@ export interface AppConfig {
   };
   graphEndpoint: string;
   bot: { id?: string; password?: string; tenantId?: string };
-  /** `sqlite:<path>`; default sqlite:./data/connection-center.db */
+  /** `sqlite:<path>` (default sqlite:./data/connection-center.db) or `postgres://user:pass@host:port/db`. */
   dataStore: string;
   dataDir: string;
   /** First key encrypts; the others only decrypt (rotation). */
@@ -59,6 +59,21 @@ export interface AppConfig {
   /** The bot treats someone as an admin only if a verified token proved it within this many days. */
   adminProofMaxDays: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** A postgres:// (or postgresql://) URL naming a host and a database; the password is never echoed. */
+function isPostgresDataStore(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '' && /^\/[^/]+$/.test(u.pathname);
+  } catch {
+    return false;
+  }
+}
+
+/** A DATA_STORE URL may carry the database password: show `user:***@` instead. */
+function maskUrlPassword(v: string): string {
+  return v.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^/]*@/i, '$1:***@');
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -100,7 +115,10 @@ const schema = z
     BOT_TENANT_ID: z.string().regex(GUID, 'must be a tenant GUID').optional(),
     DATA_STORE: z
       .string()
-      .refine((v) => /^sqlite:.+/.test(v), 'must be sqlite:<path> (the only store in this version), e.g. sqlite:./data/connection-center.db')
+      .refine(
+        (v) => /^sqlite:.+/.test(v) || isPostgresDataStore(v),
+        'must be sqlite:<path> (e.g. sqlite:./data/connection-center.db) or postgres://user:pass@host:port/db',
+      )
       .optional(),
     ENCRYPTION_KEY: z.string().optional(),
     ADMIN_UPNS: z.string().optional(),
@@ -169,7 +187,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = String(issue.path[0] ?? 'environment');
-    const shown = key.startsWith('SECRET_') || key === 'ENCRYPTION_KEY' ? '' : cleaned[key] !== undefined ? ` (got "${cleaned[key]}")` : '';
+    const value = key === 'DATA_STORE' && cleaned[key] !== undefined ? maskUrlPassword(cleaned[key]) : cleaned[key];
+    const shown = key.startsWith('SECRET_') || key === 'ENCRYPTION_KEY' ? '' : value !== undefined ? ` (got "${value}")` : '';
     throw new ConfigError(key, `${issue.message}${shown}`);
   }
   const e = parsed.data;

@@ -1,6 +1,7 @@
 /**
  * The store entry point: `DATA_STORE` → an open, migrated Store.
- * `sqlite:<path>` (relative to the working directory) or `sqlite::memory:` (tests).
+ * `sqlite:<path>` (relative to the working directory), `sqlite::memory:` (tests), or
+ * `postgres://user:pass@host:port/db` (also `postgresql://`) for several instances sharing one store.
  */
 import { resolve } from 'node:path';
 import type { Keyring } from './crypto';
@@ -11,6 +12,7 @@ import type { Store } from './types';
 export { Keyring, KeyringError, keyIdOf } from './crypto';
 export { StoreOpenError, type StoreOpenReason } from './errors';
 export { SqliteStore } from './sqlite';
+export type { PgStore } from './postgres';
 export { LATEST_SCHEMA_VERSION } from './migrations';
 export type * from './types';
 
@@ -18,14 +20,28 @@ export type * from './types';
 export const DEFAULT_DATA_STORE = 'sqlite:data/connection-center.db';
 
 export async function openStore(dataStore: string, keyring: Keyring): Promise<Store> {
+  if (isPostgresUrl(dataStore)) {
+    // Loaded only when asked for: the pg driver adds start-up time a SQLite deployment does not need.
+    const { PgStore } = await import('./postgres');
+    return PgStore.open(String(dataStore).trim(), keyring);
+  }
   return SqliteStore.open(resolveSqlitePath(dataStore), keyring);
+}
+
+/** True for a `postgres://` or `postgresql://` DATA_STORE value. */
+export function isPostgresUrl(dataStore: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(String(dataStore ?? '').trim());
 }
 
 /** Absolute database path (or `:memory:`) for a `sqlite:` DATA_STORE value; throws StoreOpenError otherwise. */
 export function resolveSqlitePath(dataStore: string): string {
   const value = String(dataStore ?? '').trim();
   if (!value.startsWith('sqlite:')) {
-    throw new StoreOpenError('unsupported', value || '(empty)', 'DATA_STORE must look like sqlite:<path> or sqlite::memory:');
+    throw new StoreOpenError(
+      'unsupported',
+      value || '(empty)',
+      'DATA_STORE must look like sqlite:<path>, sqlite::memory: or postgres://user:pass@host:port/db',
+    );
   }
   const rest = value.slice('sqlite:'.length);
   if (rest === MEMORY) return MEMORY;

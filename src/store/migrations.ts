@@ -169,6 +169,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE users ADD COLUMN admin_proven_at TEXT;
     `,
   },
+  {
+    version: 3,
+    name: 'outbox leases',
+    // Who claimed a pending item and until when (claimOutbox); NULL when nobody holds it.
+    sql: `
+      ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
+      ALTER TABLE outbox ADD COLUMN lease_until_ms INTEGER;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

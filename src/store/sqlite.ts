@@ -369,18 +369,30 @@ export class SqliteStore implements Store {
     const limit = clampLimit(query.limit, DEFAULT_PAGE);
     const after = query.cursor ? decodeCursor(query.cursor) : undefined;
     const search = query.search?.trim().normalize('NFC').toLowerCase() || null;
-    const rows = this.#q.connQuery.all({
-      tenantId,
-      state: query.state ?? null,
-      kind: query.kind ?? null,
-      search,
-      afterUpn: after?.u ?? null,
-      afterKind: after?.k ?? null,
-      limit: limit + 1,
-    }) as ConnectionRow[];
+    const params: Record<string, unknown> = { tenantId, limit: limit + 1 };
+    if (query.state !== undefined) params.state = query.state;
+    if (query.kind !== undefined) params.kind = query.kind;
+    if (search !== null) params.search = search;
+    if (after) Object.assign(params, { afterUpn: after.u, afterKind: after.k });
+    const rows = this.#connQuery(params).all(params) as ConnectionRow[];
     const items = rows.slice(0, limit).map(connectionFromRow);
     const last = items[items.length - 1];
     return rows.length > limit && last ? { items, nextCursor: encodeCursor(last.upn, last.kind) } : { items };
+  }
+
+  /**
+   * The page statement for the filters present, prepared once per combination: with only its own
+   * conditions SQLite picks the state or kind index (an `@x IS NULL OR …` form would scan the key).
+   */
+  readonly #connQueries = new Map<string, Stmt>();
+  #connQuery(params: Record<string, unknown>): Stmt {
+    const shape = ['state', 'kind', 'search', 'afterUpn'].filter((k) => k in params).join(',');
+    let stmt = this.#connQueries.get(shape);
+    if (!stmt) {
+      stmt = this.#db.prepare(connectionPageSql(params));
+      this.#connQueries.set(shape, stmt);
+    }
+    return stmt;
   }
 
   async countConnections(tenantId: string): Promise<Array<{ kind: ConnectionKind; state: ConnectionState; count: number }>> {
@@ -522,6 +534,15 @@ export class SqliteStore implements Store {
 
   async dueOutbox(now: Date, limit: number): Promise<OutboxRecord[]> {
     return (this.#q.outboxDue.all(now.getTime(), clampLimit(limit, DEFAULT_PAGE)) as OutboxRow[]).map(outboxFromRow);
+  }
+
+  async claimOutbox(now: Date, limit: number, owner: string, leaseMs: number): Promise<OutboxRecord[]> {
+    requireText(owner, 'owner');
+    if (!Number.isFinite(leaseMs) || leaseMs <= 0) throw invalid('leaseMs must be a positive number of milliseconds');
+    const params = { now: now.getTime(), until: now.getTime() + leaseMs, owner, limit: clampLimit(limit, DEFAULT_PAGE) };
+    // One UPDATE in a write transaction: another process's claim waits for it, then sees the lease.
+    const rows = this.#db.transaction(() => this.#q.outboxClaim.all(params) as Array<OutboxRow & { seq: number }>).immediate();
+    return rows.sort((a, b) => a.seq - b.seq).map(outboxFromRow);
   }
 
   async markSent(id: string, at: Date): Promise<void> {
@@ -729,6 +750,24 @@ function errCode(err: unknown): string {
 
 // ---- statements ----------------------------------------------------------------------------
 
+/**
+ * The admin list's page query for the named parameters present (also explained by bench/store.ts).
+ * A state or kind filter names its index: without statistics SQLite would walk the primary key
+ * (already in page order) and test every row of the tenant, slow for a rare state.
+ */
+export function connectionPageSql(params: Record<string, unknown>): string {
+  const index = 'state' in params ? ' INDEXED BY connections_by_state' : 'kind' in params ? ' INDEXED BY connections_by_kind' : '';
+  const where = ['tenant_id = @tenantId'];
+  if ('state' in params) where.push('state = @state');
+  if ('kind' in params) where.push('kind = @kind');
+  if ('search' in params) where.push('instr(search_text, @search) > 0');
+  if ('afterUpn' in params) where.push('(upn, kind) > (@afterUpn, @afterKind)');
+  return `SELECT * FROM connections${index} WHERE ${where.join(' AND ')} ORDER BY upn, kind LIMIT @limit`;
+}
+
+/** The summary's counts (also explained by bench/store.ts). */
+export const COUNT_CONNECTIONS_SQLITE = 'SELECT kind, state, count(*) AS count FROM connections WHERE tenant_id = ? GROUP BY kind, state ORDER BY kind, state';
+
 function prepareAll(db: Db) {
   const p = (sql: string): Stmt => db.prepare(sql);
   return {
@@ -783,13 +822,7 @@ function prepareAll(db: Db) {
         state = excluded.state, granted_scopes = excluded.granted_scopes, home_account_id = excluded.home_account_id, last_checked_at = excluded.last_checked_at,
         last_sync_at = excluded.last_sync_at, error = excluded.error, updated_at = excluded.updated_at`),
     connDelete: p('DELETE FROM connections WHERE tenant_id = ? AND upn = ? AND kind = ?'),
-    connQuery: p(`SELECT * FROM connections WHERE tenant_id = @tenantId
-        AND (@state IS NULL OR state = @state)
-        AND (@kind IS NULL OR kind = @kind)
-        AND (@search IS NULL OR instr(search_text, @search) > 0)
-        AND (@afterUpn IS NULL OR upn > @afterUpn OR (upn = @afterUpn AND kind > @afterKind))
-      ORDER BY upn, kind LIMIT @limit`),
-    connCount: p('SELECT kind, state, count(*) AS count FROM connections WHERE tenant_id = ? GROUP BY kind, state ORDER BY kind, state'),
+    connCount: p(COUNT_CONNECTIONS_SQLITE),
 
     tcGet: p('SELECT box FROM token_caches WHERE tenant_id = ? AND partition_key = ?'),
     tcUpsert: p(`INSERT INTO token_caches (tenant_id, partition_key, box, key_id, updated_at) VALUES (?, ?, ?, ?, ?)
@@ -820,9 +853,19 @@ function prepareAll(db: Db) {
     outboxInsert: p(`INSERT INTO outbox (id, tenant_id, kind, idempotency_key, conversation_id, payload, status, attempts, next_attempt_ms, created_at)
       VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`),
     outboxDue: p("SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY seq LIMIT ?"),
-    outboxSent: p("UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ? AND status = 'pending'"),
-    outboxRetry: p("UPDATE outbox SET next_attempt_ms = ?, last_error = ?, attempts = attempts + 1 WHERE id = ? AND status = 'pending'"),
-    outboxFailed: p("UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1 WHERE id = ? AND status = 'pending'"),
+    outboxClaim: p(`UPDATE outbox SET lease_owner = @owner, lease_until_ms = @until
+      WHERE seq IN (SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_ms <= @now AND (lease_until_ms IS NULL OR lease_until_ms <= @now)
+        ORDER BY seq LIMIT @limit)
+      RETURNING *`),
+    outboxSent: p(
+      "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL, lease_owner = NULL, lease_until_ms = NULL WHERE id = ? AND status = 'pending'",
+    ),
+    outboxRetry: p(
+      "UPDATE outbox SET next_attempt_ms = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL, lease_until_ms = NULL WHERE id = ? AND status = 'pending'",
+    ),
+    outboxFailed: p(
+      "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1, lease_owner = NULL, lease_until_ms = NULL WHERE id = ? AND status = 'pending'",
+    ),
     outboxExists: p('SELECT 1 FROM outbox WHERE id = ?'),
     outboxList: p('SELECT * FROM outbox WHERE tenant_id = @tenantId AND (@status IS NULL OR status = @status) ORDER BY seq'),
 

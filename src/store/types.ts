@@ -295,6 +295,13 @@ export interface Store {
   enqueue(items: NewOutboxItem[]): Promise<number>;
   /** Pending items due at `now`, oldest first. */
   dueOutbox(now: Date, limit: number): Promise<OutboxRecord[]>;
+  /**
+   * For several instances sharing a store: atomically claims up to `limit` pending items due at
+   * `now` (oldest first) for `owner` until `now + leaseMs`. Another instance is not handed a claimed
+   * item until its lease has expired (so the work of an instance that died is taken over then);
+   * markSent / markRetry / markFailed end the lease.
+   */
+  claimOutbox(now: Date, limit: number, owner: string, leaseMs: number): Promise<OutboxRecord[]>;
   markSent(id: string, at: Date): Promise<void>;
   markRetry(id: string, nextAttemptAt: Date, error: string): Promise<void>;
   markFailed(id: string, error: string): Promise<void>;

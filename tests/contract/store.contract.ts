@@ -599,6 +599,58 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect((await store.listOutbox(TENANT_A, 'sent'))[0]).toMatchObject({ id: s.id, status: 'sent', attempts: 1 });
       });
 
+      describe('claims with a lease (several instances)', () => {
+        // Items are due from the moment they are enqueued: claim a second later.
+        let t: Date;
+        beforeEach(() => {
+          t = later(1000);
+        });
+        const at = (ms: number) => new Date(t.getTime() + ms);
+
+        it('hands a claimed item to nobody else until its lease expires, then to the next claimer', async () => {
+          await store.enqueue([anItem({ idempotencyKey: 'a' }), anItem({ idempotencyKey: 'b', tenantId: TENANT_B }), anItem({ idempotencyKey: 'c' })]);
+          const first = await store.claimOutbox(t, 2, 'instance-1', MIN);
+          expect(first.map((i) => i.idempotencyKey)).toEqual(['a', 'b']);
+          expect(first[0]).toMatchObject({ status: 'pending', attempts: 0, tenantId: TENANT_A });
+          expect((await store.claimOutbox(t, 10, 'instance-2', MIN)).map((i) => i.idempotencyKey)).toEqual(['c']);
+          expect(await store.claimOutbox(at(MIN - 1), 10, 'instance-3', MIN)).toEqual([]);
+
+          await store.markSent(first[0].id, t);
+          // instance-1 sent "a" and then went quiet: "b" and "c" are taken over once their leases end.
+          const takeover = await store.claimOutbox(at(MIN), 10, 'instance-3', MIN);
+          expect(takeover.map((i) => i.idempotencyKey)).toEqual(['b', 'c']);
+          expect(await store.claimOutbox(at(MIN), 10, 'instance-1', MIN)).toEqual([]);
+        });
+
+        it('ends the lease with a retry: the item is claimable again when it is next due', async () => {
+          await store.enqueue([anItem()]);
+          const [item] = await store.claimOutbox(t, 10, 'instance-1', 60 * MIN);
+          await store.markRetry(item.id, at(MIN), 'HTTP 429 from Teams');
+          expect(await store.claimOutbox(at(MIN - 1), 10, 'instance-2', MIN)).toEqual([]);
+          expect(await store.claimOutbox(at(MIN), 10, 'instance-2', MIN)).toEqual([expect.objectContaining({ id: item.id, attempts: 1 })]);
+        });
+
+        it('gives each due item to exactly one of several claimers at the same moment', async () => {
+          await store.enqueue(Array.from({ length: 20 }, (_, i) => anItem({ idempotencyKey: `k${i}` })));
+          const claims = await Promise.all(['i1', 'i2', 'i3', 'i4'].map((owner) => store.claimOutbox(t, 8, owner, MIN)));
+          const ids = claims.flat().map((i) => i.id);
+          expect(ids).toHaveLength(20);
+          expect(new Set(ids).size).toBe(20);
+        });
+
+        it('never hands out sent, failed or not yet due items, and refuses a missing owner or lease', async () => {
+          await store.enqueue([anItem({ idempotencyKey: 's' }), anItem({ idempotencyKey: 'f' })]);
+          const [s, f] = await store.dueOutbox(t, 10);
+          await store.markSent(s.id, t);
+          await store.markFailed(f.id, 'gone');
+          expect(await store.claimOutbox(at(MIN), 10, 'instance-1', MIN)).toEqual([]);
+          await store.enqueue([anItem({ idempotencyKey: 'later' })]);
+          expect(await store.claimOutbox(new Date(Date.now() - 60_000), 10, 'instance-1', MIN)).toEqual([]);
+          await expect(store.claimOutbox(t, 10, '', MIN)).rejects.toThrow(/owner/);
+          await expect(store.claimOutbox(t, 10, 'instance-1', 0)).rejects.toThrow(/leaseMs/);
+        });
+      });
+
       it('refuses to mark an unknown item', async () => {
         await expect(store.markSent('no-such-id', new Date())).rejects.toThrow(/no-such-id/);
         await expect(store.markRetry('no-such-id', new Date(), 'x')).rejects.toThrow(/no-such-id/);

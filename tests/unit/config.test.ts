@@ -79,6 +79,8 @@ describe('config', () => {
     [{ AAD_APP_CLIENT_ID: 'not-a-guid' }, 'AAD_APP_CLIENT_ID', /GUID/],
     [{ AAD_APP_OAUTH_AUTHORITY_HOST: 'http://login.example' }, 'AAD_APP_OAUTH_AUTHORITY_HOST', /https/],
     [{ DATA_STORE: 'postgres://x' }, 'DATA_STORE', /sqlite:/],
+    [{ DATA_STORE: 'postgres://cc:pw@db.internal:5432' }, 'DATA_STORE', /postgres:\/\/user:pass@host:port\/db/],
+    [{ DATA_STORE: 'mysql://cc@db.internal/cc' }, 'DATA_STORE', /sqlite:/],
     [{ ENCRYPTION_KEY: 'c2hvcnQ=' }, 'ENCRYPTION_KEY', /32 bytes/],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL', /./],
     [{ BOT_ID: '11111111-2222-3333-4444-555555555555' }, 'SECRET_BOT_PASSWORD', /required/],
@@ -103,6 +105,17 @@ describe('config', () => {
   it('never echoes a secret value in its error', () => {
     const err = errorOf(() => load({ ENCRYPTION_KEY: 'super-secret-but-wrong' }));
     expect(err.message).not.toContain('super-secret-but-wrong');
+    for (const dataStore of ['postgres://cc:db-password-123@db.internal:5432/', 'postgres://cc:db-pass@word-123@db.internal:5432']) {
+      const pg = errorOf(() => load({ ENCRYPTION_KEY: KEY, DATA_STORE: dataStore }));
+      expect(pg.message).toContain('cc:***@db.internal');
+      expect(pg.message).not.toMatch(/db-pass|word-123/);
+    }
+  });
+
+  it('accepts a PostgreSQL DATA_STORE naming a host and a database', () => {
+    for (const url of ['postgres://cc:p%40ss@db.internal:5432/cc', 'postgresql://cc@127.0.0.1/connection_center?sslmode=require']) {
+      expect(load({ ENCRYPTION_KEY: KEY, DATA_STORE: url }).dataStore).toBe(url);
+    }
   });
 
   it('refuses the sandbox and a missing key in production', () => {

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { Keyring, KeyringError, LATEST_SCHEMA_VERSION, SqliteStore, StoreOpenError, openStore, resolveSqlitePath, type Store } from '../../src/store';
 import { MIGRATIONS } from '../../src/store/migrations';
+import { connectionPageSql } from '../../src/store/sqlite';
 import { aServiceAccount, anAuthState, aSession, aConnection, describeStoreContract, TENANT_A, TENANT_B } from '../contract/store.contract';
 
 const ROOT = resolve(__dirname, '../..');
@@ -364,10 +365,42 @@ describe('openStore: opening and migrating', () => {
     expect(resolveSqlitePath('sqlite:data/cc.db')).toBe(resolve(process.cwd(), 'data/cc.db'));
     expect(resolveSqlitePath('sqlite:/var/lib/cc.db')).toBe('/var/lib/cc.db');
     expect(resolveSqlitePath('sqlite::memory:')).toBe(':memory:');
-    for (const bad of ['postgres://localhost/cc', 'sqlite:', '', 'data/cc.db']) {
+    for (const bad of ['sqlite:', '', 'data/cc.db', 'mysql://localhost/cc']) {
       const err = await openError(bad);
       expect(err.reason).toBe('unsupported');
       expect(err.message).toMatch(/sqlite:<path>/);
     }
+    // A postgres:// value opens the PostgreSQL store (tests/integration/store-postgres.test.ts), never a file.
+    expect(() => resolveSqlitePath('postgres://localhost/cc')).toThrow(
+      expect.objectContaining({ reason: 'unsupported', message: expect.stringMatching(/sqlite:<path>/) }),
+    );
+  });
+});
+
+describe('SqliteStore: the admin list uses indexes', () => {
+  const plan = (params: Record<string, unknown>) => {
+    const db = new Database(':memory:');
+    try {
+      db.exec(MIGRATIONS.map((m) => m.sql).join(';'));
+      const all = { tenantId: TENANT_A, limit: 51, ...params };
+      return (db.prepare(`EXPLAIN QUERY PLAN ${connectionPageSql(all)}`).all(all) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+    } finally {
+      db.close();
+    }
+  };
+
+  it.each([
+    [{}, /USING PRIMARY KEY \(tenant_id=\?\)/],
+    [{ afterUpn: 'a@c.example', afterKind: 'ews-basic' }, /USING PRIMARY KEY \(tenant_id=\? AND \(upn,kind\)>\(\?,\?\)\)/],
+    [{ state: 'failing' }, /USING INDEX connections_by_state \(tenant_id=\? AND state=\?\)/],
+    [
+      { state: 'failing', afterUpn: 'a@c.example', afterKind: 'ews-basic' },
+      /USING INDEX connections_by_state \(tenant_id=\? AND state=\? AND \(upn,kind\)>\(\?,\?\)\)/,
+    ],
+    [{ kind: 'ews-basic' }, /USING INDEX connections_by_kind \(tenant_id=\? AND kind=\?\)/],
+  ])('%j → %s', (params, expected) => {
+    const detail = plan(params);
+    expect(detail).toMatch(expected);
+    expect(detail).not.toMatch(/TEMP B-TREE FOR ORDER BY/);
   });
 });

@@ -1,0 +1,190 @@
+/**
+ * Numbered schema migrations of the PostgreSQL store. Append new ones; never edit a released one.
+ * They run at start-up under an advisory lock (see postgres.ts), each in its own transaction
+ * together with its row in schema_migrations, so instances starting together migrate once.
+ *
+ * The tables mirror the SQLite store's (migrations.ts) column for column, so both behave alike:
+ * - Text that is compared or ordered is `COLLATE "C"`: byte order of UTF-8, which is code point
+ *   order, exactly SQLite's BINARY collation, whatever locale the database was created with.
+ * - Dates are ISO text (they read back exactly as written); instants compared as numbers are
+ *   `*_ms` bigints; JSON stays text (jsonb would reorder keys and refuse \u0000).
+ * - Secret columns (`*_box`, `box`) hold Keyring boxes with `key_id` beside them for rotation.
+ */
+import type { Migration } from './migrations';
+
+export const PG_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+      CREATE TABLE tenants (
+        tenant_id TEXT COLLATE "C" PRIMARY KEY,
+        display_name TEXT,
+        enabled_features TEXT NOT NULL,
+        deadline_overrides TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+
+      CREATE TABLE users (
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        oid TEXT COLLATE "C" NOT NULL,
+        upn TEXT COLLATE "C" NOT NULL,
+        display_name TEXT,
+        roles TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, oid)
+      );
+
+      CREATE TABLE domains (
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        domain TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (tenant_id, domain)
+      );
+
+      CREATE TABLE service_accounts (
+        tenant_id TEXT COLLATE "C" PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        secret_box TEXT NOT NULL,
+        key_id TEXT COLLATE "C" NOT NULL,
+        secret_hint TEXT NOT NULL,
+        secret_expires_at TEXT,
+        test_account TEXT NOT NULL,
+        out_of_scope_account TEXT,
+        features TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        updated_by TEXT NOT NULL
+      );
+
+      CREATE TABLE service_account_tests (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        record TEXT NOT NULL
+      );
+      CREATE INDEX service_account_tests_by_tenant ON service_account_tests (tenant_id, seq);
+
+      CREATE TABLE connections (
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        upn TEXT COLLATE "C" NOT NULL,
+        kind TEXT COLLATE "C" NOT NULL,
+        oid TEXT,
+        display_name TEXT,
+        search_text TEXT COLLATE "C" NOT NULL,
+        state TEXT COLLATE "C" NOT NULL,
+        granted_scopes TEXT NOT NULL,
+        home_account_id TEXT,
+        last_checked_at TEXT,
+        last_sync_at TEXT,
+        error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, upn, kind)
+      );
+      CREATE INDEX connections_by_state ON connections (tenant_id, state, upn, kind);
+      CREATE INDEX connections_by_kind ON connections (tenant_id, kind, upn);
+
+      CREATE TABLE token_caches (
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        partition_key TEXT COLLATE "C" NOT NULL,
+        box TEXT NOT NULL,
+        key_id TEXT COLLATE "C" NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, partition_key)
+      );
+
+      CREATE TABLE auth_states (
+        state_hash TEXT COLLATE "C" PRIMARY KEY,
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        box TEXT NOT NULL,
+        key_id TEXT COLLATE "C" NOT NULL,
+        expires_ms BIGINT NOT NULL
+      );
+      CREATE INDEX auth_states_by_expiry ON auth_states (expires_ms);
+
+      CREATE TABLE sessions (
+        id_hash TEXT COLLATE "C" PRIMARY KEY,
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        oid TEXT COLLATE "C" NOT NULL,
+        box TEXT NOT NULL,
+        key_id TEXT COLLATE "C" NOT NULL,
+        expires_ms BIGINT NOT NULL
+      );
+      CREATE INDEX sessions_by_expiry ON sessions (expires_ms);
+
+      CREATE TABLE conversations (
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        conversation_id TEXT COLLATE "C" NOT NULL,
+        scope TEXT COLLATE "C" NOT NULL,
+        user_oid TEXT COLLATE "C",
+        user_upn TEXT COLLATE "C",
+        subscribed BOOLEAN NOT NULL,
+        reference TEXT NOT NULL,
+        updated_at TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (tenant_id, conversation_id)
+      );
+      CREATE INDEX conversations_by_user_oid ON conversations (tenant_id, user_oid);
+      CREATE INDEX conversations_by_user_upn ON conversations (tenant_id, user_upn);
+
+      CREATE TABLE outbox (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id TEXT COLLATE "C" NOT NULL UNIQUE,
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        kind TEXT COLLATE "C" NOT NULL,
+        idempotency_key TEXT COLLATE "C" NOT NULL,
+        conversation_id TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT COLLATE "C" NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms BIGINT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT
+      );
+      CREATE UNIQUE INDEX outbox_idempotency ON outbox (tenant_id, idempotency_key);
+      CREATE INDEX outbox_due ON outbox (status, next_attempt_ms, seq);
+      CREATE INDEX outbox_by_tenant ON outbox (tenant_id, status, seq);
+
+      CREATE TABLE audit_log (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        id TEXT COLLATE "C" NOT NULL UNIQUE,
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        at TEXT NOT NULL,
+        at_ms BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT,
+        details TEXT
+      );
+      CREATE INDEX audit_log_by_tenant ON audit_log (tenant_id, at_ms, seq);
+      CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+      CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+    `,
+  },
+  {
+    version: 2,
+    name: 'trigram index for connection search',
+    // pg_trgm lets `search_text LIKE '%term%'` use an index. It ships with PostgreSQL and is a
+    // trusted extension, but a managed server may not allow it: then search scans the tenant's
+    // rows in key order (as on SQLite) and everything else stays the same.
+    sql: `
+      DO $$
+      BEGIN
+        CREATE EXTENSION IF NOT EXISTS pg_trgm;
+        CREATE INDEX connections_search_trgm ON connections USING gin (search_text gin_trgm_ops);
+      EXCEPTION WHEN OTHERS THEN
+        RAISE NOTICE 'pg_trgm is not available (%): connection search runs without its index', SQLERRM;
+      END $$;
+    `,
+  },
+  {
+    version: 3,
+    name: 'outbox leases',
+    // Who claimed a pending item and until when (claimOutbox); NULL when nobody holds it.
+    sql: 'ALTER TABLE outbox ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until_ms BIGINT;',
+  },
+];
+
+export const PG_LATEST_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1].version;
