@@ -3,7 +3,7 @@
  * host config, and writes docs/cards/<Card>.png (committed: the cards as people see them).
  */
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../helpers/browser';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { PNG } from 'pngjs';
@@ -102,8 +102,11 @@ test.each(CARD_NAMES as CardName[])('%s renders in Chromium and is written to do
   const actionTitles = ((card.actions as Array<{ title: string }>) ?? []).map((a) => a.title);
   expect(rendered.buttons).toEqual(actionTitles);
 
+  // The committed picture is refreshed on request (UPDATE_DOCS=1) or when a card has none yet, so a
+  // plain test run leaves the tree clean (font hinting differs between machines).
   const file = path.join(OUT, `${name}.png`);
-  const png = await page.locator('#frame').screenshot({ path: file });
+  const write = process.env.UPDATE_DOCS === '1' || !existsSync(file);
+  const png = await page.locator('#frame').screenshot(write ? { path: file } : {});
   const image = PNG.sync.read(png);
   expect(image.width).toBeGreaterThan(400);
   expect(image.height).toBeGreaterThan(100);
