@@ -51,6 +51,10 @@ export interface AppConfig {
   encryptionKeyGenerated: boolean;
   /** UPNs treated as admins besides the ConnectionCenter.Admin app role. */
   adminUpns: string[];
+  /** Reconnect campaign: at most one nudge per user in this many days. */
+  campaignMinDaysBetween: number;
+  /** The Teams app's manifest id, for proactive installation (the sandbox has its own). */
+  teamsAppId?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -97,6 +101,13 @@ const schema = z
       .optional(),
     ENCRYPTION_KEY: z.string().optional(),
     ADMIN_UPNS: z.string().optional(),
+    CAMPAIGN_MIN_DAYS_BETWEEN: z.coerce
+      .number({ error: 'must be a whole number of days' })
+      .int('must be a whole number of days')
+      .min(1, 'must be 1–365')
+      .max(365, 'must be 1–365')
+      .default(3),
+    TEAMS_APP_ID: z.string().regex(GUID, 'must be a GUID (the Teams app’s manifest id)').optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strip();
@@ -214,6 +225,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       .split(',')
       .map((s) => s.trim().toLowerCase())
       .filter(Boolean),
+    campaignMinDaysBetween: e.CAMPAIGN_MIN_DAYS_BETWEEN,
+    ...(e.TEAMS_APP_ID ? { teamsAppId: e.TEAMS_APP_ID.toLowerCase() } : {}),
     logLevel: e.LOG_LEVEL,
   };
   return deepFreeze(config);

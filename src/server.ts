@@ -26,6 +26,10 @@ import { adminRoutes } from './api/routes-admin';
 import { botRoutes, createBotServices } from './api/routes-bot';
 import type { Sandbox } from './sandbox';
 import { createBot } from '../bot';
+import { campaignNudges } from '../bot/reach';
+import { TeamsInstaller } from './graph/teams-install';
+import { CampaignService } from './services/campaign';
+import { campaignBotServices, campaignRoutes } from './api/routes-campaign';
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -64,6 +68,7 @@ export interface RunningProduct {
   identity: IdentityEndpoints;
   bot: ReturnType<typeof createBot>;
   admin: AdminService;
+  campaign: CampaignService;
   stop(): Promise<void>;
 }
 
@@ -197,12 +202,35 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       await late.bot?.emitTestOutcome(tenantId, previous, current);
     },
   });
+  // Reach: the product's own app installs the bot (sandbox: its demo catalog's app id).
+  const teamsAppId = sandbox ? sandbox.teams.teamsAppId : config.teamsAppId;
+  const botServices = createBotServices({ store, admin, tabEndpoint, teamsAppId: process.env.TEAMS_APP_ID });
+  const campaign = new CampaignService({
+    store,
+    logger: logger.child({ component: 'reach' }),
+    now,
+    installer: teamsAppId
+      ? new TeamsInstaller({
+          authorityHost: identity.authorityHost,
+          graphEndpoint: identity.graphEndpoint,
+          knownAuthorities: identity.knownAuthorities,
+          clientId: identity.clientId,
+          clientSecret: identity.clientSecret,
+          teamsAppId,
+        })
+      : undefined,
+    nudges: campaignNudges({ store, tabUrl: () => botServices.tabUrl(), wake: () => late.bot?.notifier.wake() }),
+    minDaysBetween: config.campaignMinDaysBetween,
+    adminUpns: config.adminUpns,
+    homeTenantId: /^[0-9a-f-]{36}$/i.test(identity.tenantId) ? identity.tenantId.toLowerCase() : sandbox?.tenantId.toLowerCase(),
+    adminConsentUrl: (tenantId) => `${identity.authorityHost}/${tenantId}/adminconsent?client_id=${identity.clientId}`,
+  });
   const bot = createBot({
     botId: config.bot.id,
     botPassword: config.bot.password,
     botTenantId: config.bot.tenantId,
     store,
-    services: createBotServices({ store, admin, tabEndpoint, teamsAppId: process.env.TEAMS_APP_ID }),
+    services: { ...botServices, campaign: campaignBotServices(campaign) },
     logger: logger.child({ component: 'bot' }),
     now,
   });
@@ -217,6 +245,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       meRoutes({ ...authDeps, logger, connections, sandbox: !!sandbox }),
       authRoutes({ logger, store, connections, signIn, now, secureCookies: tabEndpoint.startsWith('https:') }),
       adminRoutes({ ...authDeps, logger, admin }),
+      campaignRoutes({ ...authDeps, logger, campaign }),
       botRoutes({ logger, bot }),
     ],
   });
@@ -240,6 +269,8 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   });
 
   const url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
+  // The sandbox's Teams stand-in announces installations to the bot, which then runs anonymously.
+  if (sandbox && !config.bot.id) sandbox.teams.setBotEndpoint(`${url}/api/messages`);
   const timers: NodeJS.Timeout[] = [];
   if (options.background !== false) {
     bot.notifier.start();
@@ -257,6 +288,10 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     };
     void daily();
     timers.push(setInterval(() => void daily(), 6 * 3600_000));
+    // Reach: admins get the bot, running campaigns take their next step.
+    const reach = () => void campaign.tick().catch((err) => logger.error({ err }, 'reach tick failed'));
+    reach();
+    timers.push(setInterval(reach, 3600_000));
     timers.forEach((t) => t.unref());
   }
 
@@ -272,6 +307,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     identity,
     bot,
     admin,
+    campaign,
     async stop() {
       timers.forEach(clearInterval);
       await app.drain();
