@@ -124,6 +124,8 @@ export interface SandboxTeams {
   install(opts: { upn: string }): Promise<void>;
   /** The user removes the bot from Teams. */
   uninstall(opts: { upn: string }): Promise<void>;
+  /** The user types a message to the bot in their personal chat (they must have the bot). */
+  say(opts: { upn: string; text: string }): Promise<void>;
   /** The tenant's Teams app permission policy blocks (or allows) the app for this user. */
   setAppBlocked(opts: { upn: string; blocked: boolean }): void;
   /** With `licensed: false` the user has no Teams licence: Graph answers 404 for their installed apps. */
@@ -369,6 +371,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       const u = world.requireUser(upn);
       const inst = teams.remove(u.tenantId, u.oid);
       if (inst) await connector.removed(inst, u);
+    },
+    async say({ upn, text }) {
+      const u = world.requireUser(upn);
+      const inst = teams.installationOf(u.tenantId, u.oid);
+      if (!inst) throw new Error(`${u.upn} does not have the bot`);
+      await connector.say(inst, u, text);
     },
     setAppBlocked({ upn, blocked }) {
       const u = world.requireUser(upn);

@@ -42,6 +42,8 @@ export interface TeamsConnector extends InstallListener {
   /** The product's messaging endpoint (…/api/messages); nothing is delivered until it is set. */
   botEndpoint?: string;
   chats: Map<string, SandboxChat>;
+  /** The user types `text` in their chat with the bot. */
+  say(inst: Installation, user: UserState, text: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -240,6 +242,10 @@ h2{font-size:16px;margin:0 0 2px}
       await deliver(chat, { ...base, id: randomUUID(), type: 'installationUpdate', action: 'remove' });
       await deliver(chat, { ...base, type: 'conversationUpdate', membersRemoved: [{ id: SANDBOX_BOT_ACCOUNT.id }] });
       chat.installed = false;
+    },
+    async say(inst, user, text) {
+      const chat = chatFor(inst, user);
+      await deliver(chat, { ...activityBase(chat, user), type: 'message', text, textFormat: 'plain' });
     },
     close: () =>
       new Promise<void>((resolve) => {

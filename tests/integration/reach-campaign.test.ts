@@ -197,3 +197,23 @@ test('a campaign limited to some domains targets only them', async () => {
   const c = await campaign('start', { domains: ['fabrikam.com'] });
   expect(c).toMatchObject({ status: 'running', domains: ['fabrikam.com'], funnel: { targeted: 0 } });
 });
+
+test('in the bot, remind runs the campaign and status shows its funnel with who cannot be reached', async () => {
+  await start();
+  await product.sandbox.teams.install({ upn: ADMIN });
+  await product.sandbox.teams.say({ upn: ADMIN, text: 'remind' });
+  const reply = product.sandbox.teams
+    .chat(ADMIN)!
+    .messages.filter((m) => m.from === 'bot' && typeof m.activity.text === 'string')
+    .map((m) => m.activity.text as string)
+    .at(-1);
+  expect(reply).toContain('The reconnect campaign is running: 9 people targeted');
+  expect(reply).toContain('9 people cannot be reached: Connection Center may not install its app for users');
+  expect(await product.store.getCampaign(tenant())).toMatchObject({ status: 'running', startedBy: ADMIN });
+
+  await product.sandbox.teams.say({ upn: ADMIN, text: 'status' });
+  const status = cards(ADMIN).at(-1)!;
+  expect(status.title).toBe('Connection Center status');
+  expect(status.texts).toEqual(expect.arrayContaining(['Reconnect campaign']));
+  expect(status.texts.some((t) => t.startsWith('Cannot be reached') && t.includes('TeamsAppInstallation.ReadWriteSelfForUser.All'))).toBe(true);
+});
