@@ -201,6 +201,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     onTestOutcome: async (tenantId, previous, current) => {
       await late.bot?.emitTestOutcome(tenantId, previous, current);
     },
+    reachPermission: (tenantId) => campaign.permission(tenantId),
   });
   // Reach: the product's own app installs the bot (sandbox: its demo catalog's app id).
   const teamsAppId = sandbox ? sandbox.teams.teamsAppId : config.teamsAppId;

@@ -104,6 +104,8 @@ export interface ServiceAccountTestResponse {
   ranAt: string;
   steps: TestStepView[];
   features: Record<Feature, FeatureMatrixView>;
+  /** The product's own app and TeamsAppInstallation.ReadWriteSelfForUser.All (optional; reach). */
+  reach?: ReachPermissionView;
 }
 
 /** GET /api/admin/permissions */
@@ -112,6 +114,8 @@ export interface PermissionsResponse {
   ok: boolean | null;
   features: Record<Feature, FeatureMatrixView> | null;
   portal: { apiPermissionsUrl: string; adminConsentUrl: string } | null;
+  /** The product's own app and TeamsAppInstallation.ReadWriteSelfForUser.All (optional; reach). */
+  reach?: ReachPermissionView;
 }
 
 /** GET /api/admin/summary */

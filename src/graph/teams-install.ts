@@ -45,8 +45,8 @@ export class TeamsInstaller {
 
   constructor(private readonly opts: TeamsInstallerOptions) {}
 
-  async #token(tenantId: string): Promise<AppToken> {
-    const cached = this.#tokens.get(tenantId);
+  async #token(tenantId: string, fresh = false): Promise<AppToken> {
+    const cached = fresh ? undefined : this.#tokens.get(tenantId);
     if (cached) {
       const token = await cached.catch(() => undefined);
       if (token && (!token.expiresOn || token.expiresOn.getTime() - Date.now() > TOKEN_MARGIN_MS)) return token;
@@ -92,9 +92,10 @@ export class TeamsInstaller {
     return { status: res.status, json };
   }
 
-  async roles(tenantId: string): Promise<string[]> {
+  /** `fresh`: a new token, so a permission granted (or revoked) a moment ago shows. */
+  async roles(tenantId: string, fresh = false): Promise<string[]> {
     try {
-      return (await this.#token(tenantId)).roles;
+      return (await this.#token(tenantId, fresh)).roles;
     } catch (err) {
       // No token in that tenant (app not consented there, unknown tenant): it holds no roles.
       if (err instanceof AppError && err.code !== 'GRAPH_UNAVAILABLE') return [];

@@ -31,7 +31,7 @@ import { deadlinesWithOverrides, type Deadline } from '../domain/deadlines';
 /** Installs the product's Teams app for a user (src/graph/teams-install.ts). */
 export interface TeamsInstallerPort {
   /** The Graph application roles the product's app holds in this tenant ([] when it has no token there). */
-  roles(tenantId: string): Promise<string[]>;
+  roles(tenantId: string, fresh?: boolean): Promise<string[]>;
   /** The catalog id, from a user known to have the app or from the catalog; undefined when neither tells. */
   catalogAppId(tenantId: string, usersWithApp: readonly string[]): Promise<string | undefined>;
   install(tenantId: string, user: string, catalogAppId: string): Promise<InstallOutcome>;
@@ -158,7 +158,7 @@ export class CampaignService {
     const adminConsentUrl = this.deps.adminConsentUrl(tenantId);
     let granted = false;
     try {
-      granted = !!this.deps.installer && hasReachPermission(await this.deps.installer.roles(tenantId));
+      granted = !!this.deps.installer && hasReachPermission(await this.deps.installer.roles(tenantId, true));
     } catch (err) {
       this.deps.logger.warn({ err, tenantId }, 'reach: could not read the product app’s roles');
     }
@@ -339,7 +339,9 @@ export class CampaignService {
     const installer = this.deps.installer;
     if (!installer) return { allowed: false, reason: 'app-not-in-catalog' };
     try {
-      if (!hasReachPermission(await installer.roles(tenantId))) return { allowed: false, reason: 'permission-not-granted' };
+      // A token from before the admin granted the permission does not carry it yet: ask again.
+      const granted = hasReachPermission(await installer.roles(tenantId)) || hasReachPermission(await installer.roles(tenantId, true));
+      if (!granted) return { allowed: false, reason: 'permission-not-granted' };
       const withApp = (await this.deps.store.listConversations(tenantId, { scope: 'personal' }))
         .map((c) => c.userOid ?? c.userUpn)
         .filter((x): x is string => !!x);

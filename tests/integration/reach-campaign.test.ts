@@ -217,3 +217,25 @@ test('in the bot, remind runs the campaign and status shows its funnel with who 
   expect(status.texts).toEqual(expect.arrayContaining(['Reconnect campaign']));
   expect(status.texts.some((t) => t.startsWith('Cannot be reached') && t.includes('TeamsAppInstallation.ReadWriteSelfForUser.All'))).toBe(true);
 });
+
+test('Run Test and the permission matrix say whether the product may install its bot, and what that enables', async () => {
+  await start();
+  const token = await product.ssoToken(ADMIN);
+  let perms = await product.call('GET', '/api/admin/permissions', { token });
+  expect(perms.body.reach).toMatchObject({ permission: INSTALL, granted: false, enables: expect.stringContaining('installs its bot') });
+  expect(perms.body.reach.remedy).toContain('adminconsent?client_id=');
+
+  grant([INSTALL]);
+  perms = await product.call('GET', '/api/admin/permissions', { token });
+  expect(perms.body.reach).toMatchObject({ granted: true });
+  expect(perms.body.reach.remedy).toBeUndefined();
+
+  expect((await product.call('PUT', '/api/admin/domains', { token, body: { domains: ['contoso.com'] } })).status).toBe(200);
+  const sa = product.sandbox.seed.serviceAccount;
+  const run = await product.call('POST', '/api/admin/service-account/test', {
+    token,
+    body: { tenant: 'contoso.com', clientId: sa.clientId, clientSecret: sa.secrets[0].value, testAccount: sa.testAccount, features: ['calendarSync'] },
+  });
+  expect(run.status).toBe(200);
+  expect(run.body.reach).toMatchObject({ permission: INSTALL, granted: true });
+});
