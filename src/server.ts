@@ -383,6 +383,8 @@ function bannerText({ config, tabEndpoint, sandbox }: { config: Readonly<AppConf
       '  *  talks to Microsoft. Set AAD_APP_CLIENT_ID & co. to use a real tenant.           *',
       '  ************************************************************************************',
       '',
+      `  What the bot sent each demo user (sandbox Teams): ${sandbox.teams.pageUrl}`,
+      '',
       `  Sign in at ${tabEndpoint}/tab/ as one of the demo users:`,
     );
     lines.push(sandboxUsersText(sandbox));
