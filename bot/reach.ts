@@ -6,11 +6,9 @@
 import type { CampaignView } from '../src/api/contract';
 import type { Store } from '../src/store/types';
 import { deadlinesWithOverrides } from '../src/domain/deadlines';
+import { CAMPAIGN_LINK_MARK } from '../src/domain/reach';
 import { reconnectNudgeModel } from './cards';
 import { cardPayload, idempotencyKey } from './payload';
-
-/** What the tab reads from its Teams context (subPageId) or URL (`from`) to count "opened the tab". */
-export const CAMPAIGN_LINK_MARK = 'reconnect-campaign';
 
 /** The tab link with the campaign's mark: a Teams deep link carries it as subEntityId, a web link as `?from=`. */
 export function campaignTabUrl(tabUrl: string): string {

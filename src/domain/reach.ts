@@ -114,6 +114,9 @@ export function nudgeDue(
   return now.getTime() - Date.parse(previous.lastNudgedAt) >= minDaysBetween * DAY_MS;
 }
 
+/** The mark a nudge's link carries (Teams: the deep link's subEntityId; browser: `?from=`), so the tab can count "opened". */
+export const CAMPAIGN_LINK_MARK = 'reconnect-campaign';
+
 export type CampaignStatus = 'idle' | 'running' | 'paused';
 export type CampaignAction = 'start' | 'pause' | 'resume' | 'step';
 export const CAMPAIGN_ACTIONS: readonly CampaignAction[] = ['start', 'pause', 'resume', 'step'];
