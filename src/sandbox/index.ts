@@ -19,7 +19,7 @@ import { createControl, handleControl, type SandboxControl } from './control';
 import { handleEntra } from './entra';
 import { Faults } from './faults';
 import { handleGraph } from './graph';
-import { requestUrl, sendJson, sendHtml } from './http';
+import { isLoopback, mediaType, readBody, requestUrl, sendJson, sendHtml } from './http';
 import { ACCESS_TOKEN_SECONDS } from './issuance';
 import { loadStateFile, restoreState, snapshotState, StateWriter, type LoadedState } from './persist';
 import { GRAPH_APP_ID, GRAPH_RESOURCE } from './permissions';
@@ -130,6 +130,26 @@ export interface SandboxTeams {
   setAppBlocked(opts: { upn: string; blocked: boolean }): void;
   /** With `licensed: false` the user has no Teams licence: Graph answers 404 for their installed apps. */
   setTeamsLicense(opts: { upn: string; licensed: boolean }): void;
+}
+
+const TEAMS_CONTROL = ['install', 'uninstall', 'say', 'setAppBlocked', 'setTeamsLicense', 'installations'] as const;
+
+/** `POST /_control/teams/<method>` with the options as JSON (`GET …/installations`), loopback only. */
+async function handleTeamsControl(teams: SandboxTeams, req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+  if (!isLoopback(req)) return sendJson(res, 403, { error: { code: 'Forbidden', message: 'The sandbox control API answers loopback clients only.' } });
+  const name = url.pathname.slice('/_control/teams/'.length) as (typeof TEAMS_CONTROL)[number];
+  if (!(TEAMS_CONTROL as readonly string[]).includes(name))
+    return sendJson(res, 404, { error: { code: 'NotFound', message: `No teams control method '${name}'. Methods: ${TEAMS_CONTROL.join(', ')}` } });
+  if (name === 'installations') return sendJson(res, 200, { ok: true, result: teams.installations() });
+  if (req.method !== 'POST' || mediaType(req) !== 'application/json')
+    return sendJson(res, 415, { error: { code: 'UnsupportedMediaType', message: 'POST application/json.' } });
+  try {
+    const opts = JSON.parse((await readBody(req, 64 * 1024)) || '{}') as never;
+    const result = await (teams[name] as (o: never) => unknown)(opts);
+    sendJson(res, 200, { ok: true, result: result ?? null });
+  } catch (err) {
+    sendJson(res, 400, { error: { code: 'BadRequest', message: err instanceof Error ? err.message : String(err) } });
+  }
 }
 
 const READ_ONLY_CONTROL = new Set<keyof SandboxControl>(['stats', 'inFlight']);
@@ -251,6 +271,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     if (writer && req.method !== 'GET' && req.method !== 'HEAD') res.on('close', () => writer.touch());
     void (async () => {
       try {
+        if (url.pathname.startsWith('/_control/teams/')) return void (await handleTeamsControl(teamsApi, req, res, url));
         if (await handleControl(control, req, res, url)) return;
         if (await handleGraph(ctx, req, res, url)) return;
         if (await handleEntra(ctx, req, res, url)) return;

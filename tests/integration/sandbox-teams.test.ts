@@ -76,3 +76,14 @@ test('the Teams page shows each chat and is served to loopback clients', async (
   expect(chats.chats).toEqual([expect.objectContaining({ upn: MEGAN, messages: [expect.anything(), expect.anything()] })]);
   expect((await fetch(`${sb.teams.connectorUrl}_sandbox/teams/adaptivecards.js`)).status).toBe(200);
 });
+
+test('a person drives it over HTTP too: /_control/teams/<method>', async () => {
+  const post = (name: string, body: unknown) =>
+    fetch(`${sb.authorityHost}/_control/teams/${name}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  expect((await post('setAppBlocked', { upn: MEGAN, blocked: true })).status).toBe(200);
+  expect((await post('install', { upn: ALEX })).status).toBe(200);
+  const list = (await (await fetch(`${sb.authorityHost}/_control/teams/installations`)).json()) as { result: Array<{ userOid: string }> };
+  expect(list.result).toHaveLength(1);
+  expect((await post('setTeamsLicense', { upn: 'nobody@contoso.com', licensed: false })).status).toBe(400);
+  expect((await post('nope', {})).status).toBe(404);
+});
