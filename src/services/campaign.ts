@@ -284,6 +284,8 @@ export class CampaignService {
             tenantId,
             upn: target.upn,
             ...(stored?.bot ? { bot: stored.bot, botChangedAt: stored.botChangedAt } : {}),
+            // A new round (Start over) still honours the minimum gap since the last nudge.
+            ...(stored?.lastNudgedAt ? { lastNudgedAt: stored.lastNudgedAt } : {}),
             round,
             targetedAt: at,
             nudges: 0,

@@ -104,6 +104,10 @@ test('without the permission the campaign still nudges those who have the bot, a
   expect(c.permission).toMatchObject({ permission: INSTALL, granted: false, adminConsentUrl: consentUrl });
   expect(product.sandbox.teams.installations().map((i) => i.userOid)).toHaveLength(1);
 
+  // Starting over does not nudge again within the minimum gap.
+  expect((await campaign('start')).funnel).toMatchObject({ targeted: TARGETS.length, nudged: 0 });
+  expect(nudges('megan.bowen@contoso.com')).toHaveLength(1);
+
   const [nudge] = nudges('megan.bowen@contoso.com');
   expect(nudge.title).toBe('Megan, please reconnect your mailbox');
   expect(nudge.urls.some((u) => u.includes('from=reconnect-campaign'))).toBe(true);
