@@ -17,7 +17,19 @@ import type { AdminStanding } from '../src/domain/admin';
 import { ERROR_CATALOGUE } from '../src/domain/errors';
 import type { ConversationRecord, Store } from '../src/store/types';
 import { ADMIN_COMMANDS, VERBS, parseCommand, type ParsedCommand } from './commands';
-import { buildCard, cardAttachment, errorModel, escapeCardMarkdown, helpModel, statusModel, testCard, type AdaptiveCardJson, type CommandName } from './cards';
+import {
+  buildCard,
+  cardAttachment,
+  errorModel,
+  escapeCardMarkdown,
+  helpModel,
+  statusModel,
+  testCard,
+  welcomeModel,
+  type AdaptiveCardJson,
+  type CommandName,
+} from './cards';
+import { campaignRemindText } from './reach';
 import { conversationIdOf, referenceOf, scopeOf, tenantOf } from './conversations';
 import { loggableError } from './safe-error';
 import type { BotServices } from './services';
@@ -75,7 +87,7 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
     // An admin whose proof is stale still subscribes: the cards wait until they open the tab.
     const record = await this.#remember(context, tenantId, conversationId, standing !== 'none', true);
     if (welcome) {
-      const card = buildCard('Help', helpModel({ isAdmin, welcome: true, subscribed: record.subscribed, tabUrl: this.deps.services.tabUrl() }));
+      const card = buildCard('Welcome', welcomeModel({ isAdmin, subscribed: record.subscribed, tabUrl: this.deps.services.tabUrl() }));
       await context.sendActivity(MessageFactory.attachment(cardAttachment(card) as Attachment));
     }
   }
@@ -84,7 +96,13 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
     const tenantId = tenantOf(context.activity);
     const conversationId = conversationIdOf(context.activity);
     if (!tenantId || !conversationId) return;
+    const removed = await this.deps.store.getConversation(tenantId, conversationId);
     if (await this.deps.store.deleteConversation(tenantId, conversationId)) {
+      // Reach must not put the bot back for someone who removed it.
+      if (removed?.scope === 'personal')
+        await this.deps.services.campaign
+          ?.botRemoved(tenantId, { oid: removed.userOid, upn: removed.userUpn })
+          .catch((err) => this.deps.logger.warn({ tenantId, err: loggableError(err) }, 'bot: could not remember the removal'));
       await this.deps.store.audit({ tenantId, actor: context.activity.from?.aadObjectId ?? 'system', action: 'bot.uninstalled', target: conversationId });
     }
   }
@@ -204,8 +222,12 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
     }
     switch (command.name) {
       case 'status': {
-        const [summary, tenant] = await Promise.all([this.deps.services.summary(turn.tenantId), this.deps.store.getTenant(turn.tenantId)]);
-        await this.#reply(context, buildCard('Status', statusModel(summary, this.deps.now(), tabUrl, tenant?.displayName)));
+        const [summary, tenant, funnel] = await Promise.all([
+          this.deps.services.summary(turn.tenantId),
+          this.deps.store.getTenant(turn.tenantId),
+          this.deps.services.campaign?.funnel(turn.tenantId),
+        ]);
+        await this.#reply(context, buildCard('Status', statusModel(summary, this.deps.now(), tabUrl, tenant?.displayName, funnel)));
         return;
       }
       case 'test':
@@ -252,6 +274,7 @@ export class ConnectionCenterBot extends TeamsActivityHandler {
   }
 
   async #remind(turn: Turn): Promise<string> {
+    if (this.deps.services.campaign) return campaignRemindText(await this.deps.services.campaign.remind(turn.tenantId, await this.#actor(turn)));
     const r = await this.deps.triggers.remind(turn.tenantId, await this.#actor(turn), this.deps.now());
     if (r.users === 0) return 'Nobody needs a reminder: no one is left on EWS Basic Auth or needs to reconnect.';
     const people = (n: number) => `${n} ${n === 1 ? 'person' : 'people'}`;

@@ -2,7 +2,7 @@
  * What the bot needs from the rest of the product. The server implements it (src/api/routes-bot.ts);
  * the bot never imports src/api or src/graph, so Teams specifics stay in bot/ (DESIGN §2).
  */
-import type { PermissionsResponse, ServiceAccountTestResponse, SummaryResponse } from '../src/api/contract';
+import type { CampaignView, FunnelView, PermissionsResponse, ServiceAccountTestResponse, SummaryResponse } from '../src/api/contract';
 import type { AdminStanding } from '../src/domain/admin';
 import type { ConnectionRecord } from '../src/store/types';
 
@@ -25,4 +25,15 @@ export interface BotServices {
   permissions(tenantId: string): Promise<PermissionsResponse>;
   /** Deep link to the personal tab (the "Reconnect" button). */
   tabUrl(): string;
+  /** The reconnect campaign (src/services/campaign.ts); without it `remind` nudges only those who have the bot. */
+  campaign?: CampaignBotServices;
+}
+
+export interface CampaignBotServices {
+  /** `remind`: starts the campaign (or resumes it, or runs its next step) and returns where it stands. */
+  remind(tenantId: string, actor: string): Promise<CampaignView>;
+  /** The funnel for `status`; undefined before any campaign ran. */
+  funnel(tenantId: string): Promise<FunnelView | undefined>;
+  /** A user removed the bot from their personal scope: never install it for them again. */
+  botRemoved(tenantId: string, who: { oid?: string; upn?: string }): Promise<void>;
 }

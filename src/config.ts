@@ -58,6 +58,10 @@ export interface AppConfig {
   homeTenantId?: string;
   /** The bot treats someone as an admin only if a verified token proved it within this many days. */
   adminProofMaxDays: number;
+  /** Reconnect campaign: at most one nudge per user in this many days. */
+  campaignMinDaysBetween: number;
+  /** The Teams app's manifest id, for proactive installation (the sandbox has its own). */
+  teamsAppId?: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -128,6 +132,13 @@ const schema = z
       .min(1, 'must be 1–365 days')
       .max(365, 'must be 1–365 days')
       .default(7),
+    CAMPAIGN_MIN_DAYS_BETWEEN: z.coerce
+      .number({ error: 'must be a whole number of days' })
+      .int('must be a whole number of days')
+      .min(1, 'must be 1–365')
+      .max(365, 'must be 1–365')
+      .default(3),
+    TEAMS_APP_ID: z.string().regex(GUID, 'must be a GUID (the Teams app’s manifest id)').optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strip();
@@ -262,6 +273,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     adminUpns,
     ...(homeTenantId ? { homeTenantId } : {}),
     adminProofMaxDays: e.ADMIN_PROOF_MAX_DAYS,
+    campaignMinDaysBetween: e.CAMPAIGN_MIN_DAYS_BETWEEN,
+    ...(e.TEAMS_APP_ID ? { teamsAppId: e.TEAMS_APP_ID.toLowerCase() } : {}),
     logLevel: e.LOG_LEVEL,
   };
   return deepFreeze(config);

@@ -34,6 +34,10 @@ type Bot = ReturnType<typeof import('../bot').createBot>;
 
 /** With `lazyBot`, background work (notifier, scheduled checks) starts this long after listening. */
 const LAZY_BACKGROUND_DELAY_MS = 5_000;
+import { campaignNudges } from '../bot/reach';
+import { TeamsInstaller } from './graph/teams-install';
+import { CampaignService } from './services/campaign';
+import { campaignBotServices, campaignRoutes } from './api/routes-campaign';
 
 export class StartupError extends Error {
   override name = 'StartupError';
@@ -79,6 +83,7 @@ export interface RunningProduct {
   /** With `lazyBot`, reading it loads the bot. */
   readonly bot: Bot;
   admin: AdminService;
+  campaign: CampaignService;
   stop(): Promise<void>;
 }
 
@@ -227,14 +232,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       botPassword: config.bot.password,
       botTenantId: config.bot.tenantId,
       store,
-      services: createBotServices({
-        store,
-        admin,
-        tabEndpoint,
-        teamsAppId: process.env.TEAMS_APP_ID,
-        adminRule: { ...adminRule, proofMaxDays: config.adminProofMaxDays },
-        now,
-      }),
+      services: { ...botServices, campaign: campaignBotServices(campaign) },
       logger: logger.child({ component: 'bot' }),
       now,
     }));
@@ -248,6 +246,37 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     onTestOutcome: async (tenantId, previous, current) => {
       await getBot().emitTestOutcome(tenantId, previous, current);
     },
+    reachPermission: (tenantId) => campaign.permission(tenantId),
+  });
+  // Reach: the product's own app installs the bot (sandbox: its demo catalog's app id).
+  const teamsAppId = sandbox ? sandbox.teams.teamsAppId : config.teamsAppId;
+  const botServices = createBotServices({
+    store,
+    admin,
+    tabEndpoint,
+    teamsAppId,
+    adminRule: { ...adminRule, proofMaxDays: config.adminProofMaxDays },
+    now,
+  });
+  const campaign = new CampaignService({
+    store,
+    logger: logger.child({ component: 'reach' }),
+    now,
+    installer: teamsAppId
+      ? new TeamsInstaller({
+          authorityHost: identity.authorityHost,
+          graphEndpoint: identity.graphEndpoint,
+          knownAuthorities: identity.knownAuthorities,
+          clientId: identity.clientId,
+          clientSecret: identity.clientSecret,
+          teamsAppId,
+        })
+      : undefined,
+    nudges: campaignNudges({ store, tabUrl: () => botServices.tabUrl(), wake: () => bot?.notifier.wake() }),
+    minDaysBetween: config.campaignMinDaysBetween,
+    adminUpns: config.adminUpns,
+    homeTenantId: /^[0-9a-f-]{36}$/i.test(identity.tenantId) ? identity.tenantId.toLowerCase() : sandbox?.tenantId.toLowerCase(),
+    adminConsentUrl: (tenantId) => `${identity.authorityHost}/${tenantId}/adminconsent?client_id=${identity.clientId}`,
   });
   if (!options.lazyBot) getBot();
 
@@ -263,6 +292,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       meRoutes({ ...authDeps, logger, connections, sandbox: !!sandbox }),
       authRoutes({ logger, store, connections, signIn, sealer, now, secureCookies: tabEndpoint.startsWith('https:') }),
       adminRoutes({ ...authDeps, logger, admin }),
+      campaignRoutes({ ...authDeps, logger, campaign }),
       botRoutes({ logger, bot: { handleMessages: (req, res) => getBot().handleMessages(req, res) } }),
     ],
   });
@@ -286,6 +316,8 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   });
 
   const url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
+  // The sandbox's Teams stand-in announces installations to the bot, which then runs anonymously.
+  if (sandbox && !config.bot.id) sandbox.teams.setBotEndpoint(`${url}/api/messages`);
   const timers: NodeJS.Timeout[] = [];
   if (options.background !== false) {
     const daily = async () => {
@@ -306,6 +338,10 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       getBot().notifier.start();
       void daily();
       timers.push(setInterval(() => void daily(), 6 * 3600_000).unref());
+      // Reach: admins get the bot, running campaigns take their next step.
+      const reach = () => void campaign.tick().catch((err) => logger.error({ err }, 'reach tick failed'));
+      reach();
+      timers.push(setInterval(reach, 3600_000).unref());
     };
     if (options.lazyBot) timers.push(setTimeout(startBackground, LAZY_BACKGROUND_DELAY_MS).unref());
     else startBackground();
@@ -325,6 +361,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       return getBot();
     },
     admin,
+    campaign,
     async stop() {
       timers.forEach(clearInterval);
       await app.drain();
@@ -420,6 +457,8 @@ function bannerText({ config, tabEndpoint, sandbox }: { config: Readonly<AppConf
       '  *  built-in demo tenant stands in for Entra ID and Microsoft Graph. Nothing here   *',
       '  *  talks to Microsoft. Set AAD_APP_CLIENT_ID & co. to use a real tenant.           *',
       '  ************************************************************************************',
+      '',
+      `  What the bot sent each demo user (sandbox Teams): ${sandbox.teams.pageUrl}`,
       '',
       `  Sign in at ${tabEndpoint}/tab/ as one of the demo users:`,
     );

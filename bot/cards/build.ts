@@ -12,6 +12,7 @@ import ReconnectNudge from './ReconnectNudge.json';
 import Status from './Status.json';
 import TestFailed from './TestFailed.json';
 import TestPassed from './TestPassed.json';
+import Welcome from './Welcome.json';
 
 /** Teams takes messages up to ~100 KB; one card stays well below so a message never nears it. */
 export const MAX_CARD_BYTES = 28 * 1024;
@@ -26,6 +27,7 @@ export const TEMPLATES: Readonly<Record<CardName, object>> = {
   DeadlineDigest,
   ReconnectNudge,
   Help,
+  Welcome,
   Status,
   Error: ErrorCard,
 };

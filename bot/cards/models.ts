@@ -79,6 +79,20 @@ export interface HelpModel {
   tabUrl: string;
 }
 
+export interface WelcomeModel {
+  title: string;
+  subtitle: string;
+  intro: string;
+  /** What this chat will bring (alerts for admins, reminders for users). */
+  receive: Array<{ text: string }>;
+  receiveList: string;
+  /** Empty string for none. */
+  note: string;
+  commands: Array<{ name: string; description: string }>;
+  commandList: string;
+  tabUrl: string;
+}
+
 export interface StatusModel {
   title: string;
   subtitle: string;
@@ -91,6 +105,10 @@ export interface StatusModel {
   deadlines: Array<{ text: string }>;
   serviceAccount: string;
   serviceAccountColor: TextColor;
+  /** The reconnect campaign's funnel, one line per stage; empty when no campaign ran. */
+  campaign: Array<{ label: string; count: string }>;
+  /** Empty string for none: who cannot be reached and why. */
+  campaignNote: string;
   tabUrl: string;
 }
 
@@ -112,6 +130,7 @@ export interface CardModels {
   DeadlineDigest: DeadlineDigestModel;
   ReconnectNudge: ReconnectNudgeModel;
   Help: HelpModel;
+  Welcome: WelcomeModel;
   Status: StatusModel;
   Error: ErrorModel;
 }
@@ -123,6 +142,7 @@ export const CARD_NAMES: readonly CardName[] = [
   'DeadlineDigest',
   'ReconnectNudge',
   'Help',
+  'Welcome',
   'Status',
   'Error',
 ];
@@ -135,6 +155,7 @@ export const TRIMMABLE: { [K in CardName]: Array<{ list: keyof CardModels[K]; mo
   DeadlineDigest: [{ list: 'users', more: 'moreUsers' }],
   ReconnectNudge: [],
   Help: [],
+  Welcome: [],
   Status: [],
   Error: [],
 };

@@ -4,7 +4,7 @@
  * names, UPNs, tenant names, role names from a token, the server's step messages that quote them,
  * what someone typed — goes through `md` (escapeCardMarkdown) on its way into a model.
  */
-import type { PermissionsResponse, ServiceAccountTestResponse, SummaryResponse } from '../../src/api/contract';
+import type { FunnelView, PermissionsResponse, ServiceAccountTestResponse, SummaryResponse } from '../../src/api/contract';
 import { CONNECTION_KINDS, CONNECTION_STATES, KIND_LABELS, STATE_LABELS, isLegacyKind, legacyFeatures, type ConnectionKind } from '../../src/domain/connection';
 import { DEADLINE_HEADLINES, DEFAULT_DEADLINES, daysUntil, nextDeadlineFor, type Deadline, type DeadlineView } from '../../src/domain/deadlines';
 import { ERROR_CATALOGUE, isErrorCode, type ErrorCode } from '../../src/domain/errors';
@@ -18,6 +18,7 @@ import type {
   PermissionsMissingModel,
   ReconnectNudgeModel,
   StatusModel,
+  WelcomeModel,
   TestFailedModel,
   TestPassedModel,
   TextColor,
@@ -311,7 +312,51 @@ export function helpModel(opts: { isAdmin: boolean; welcome: boolean; subscribed
   };
 }
 
-export function statusModel(summary: SummaryResponse, now: Date, tabUrl: string, tenantName?: string): StatusModel {
+/** What an admin or a user will receive in the chat the bot was just installed in. */
+export const WELCOME_RECEIVE = {
+  admin: [
+    'A card when the service-account test fails or a permission is missing, and when it works again.',
+    'Countdowns as the EWS and Basic Auth deadlines approach, with who is still affected.',
+    'A warning before the service account’s client secret expires.',
+    'The reconnect campaign’s progress whenever you type "status".',
+  ],
+  user: [
+    'A reminder when your mailbox has to be reconnected to Office 365, with a button that opens Connection Center.',
+    'Nothing else: once you have reconnected, the reminders stop.',
+  ],
+} as const;
+
+export function welcomeModel(opts: { isAdmin: boolean; subscribed?: boolean; tabUrl: string }): WelcomeModel {
+  const help = helpModel({ isAdmin: opts.isAdmin, welcome: true, subscribed: opts.subscribed, tabUrl: opts.tabUrl });
+  const receive = WELCOME_RECEIVE[opts.isAdmin ? 'admin' : 'user'].map((text) => ({ text }));
+  return {
+    title: help.title,
+    subtitle: help.subtitle,
+    intro: help.intro,
+    receive,
+    receiveList: receive.map((r) => r.text.replace(/[.]$/, '')).join('; '),
+    note: help.note,
+    commands: help.commands,
+    commandList: help.commandList,
+    tabUrl: opts.tabUrl,
+  };
+}
+
+/** The campaign's funnel as Status card lines (none before a campaign ran). */
+function campaignLines(funnel: FunnelView | undefined): { campaign: StatusModel['campaign']; campaignNote: string } {
+  if (!funnel || funnel.targeted === 0) return { campaign: [], campaignNote: '' };
+  const campaign = [
+    { label: 'Targeted', count: String(funnel.targeted) },
+    { label: 'Bot installed', count: String(funnel.installed) },
+    { label: 'Nudged', count: String(funnel.nudged) },
+    { label: 'Opened the tab', count: String(funnel.opened) },
+    { label: 'Reconnected', count: String(funnel.reconnected) },
+  ];
+  const note = funnel.unreachable.map((u) => `${plural(u.count, 'user')}: ${md(u.message)} ${md(u.remedy)}`).join(' ');
+  return { campaign, campaignNote: note ? `Cannot be reached — ${note}` : '' };
+}
+
+export function statusModel(summary: SummaryResponse, now: Date, tabUrl: string, tenantName?: string, funnel?: FunnelView): StatusModel {
   const sa = summary.serviceAccount;
   let serviceAccount: string;
   let serviceAccountColor: TextColor;
@@ -336,6 +381,7 @@ export function statusModel(summary: SummaryResponse, now: Date, tabUrl: string,
     })),
     serviceAccount,
     serviceAccountColor,
+    ...campaignLines(funnel),
     tabUrl,
   };
 }

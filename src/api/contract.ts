@@ -6,6 +6,7 @@ import type { ConnectionKind, ConnectionState, FeatureAvailability } from '../do
 import type { ErrorBody } from '../domain/errors';
 import type { Feature } from '../domain/features';
 import type { DeadlineView } from '../domain/deadlines';
+import type { CampaignStatus, UnreachableReason } from '../domain/reach';
 import type { FeatureMatrixEntry, TestStep } from '../store/types';
 
 export type { ErrorBody };
@@ -108,6 +109,8 @@ export interface ServiceAccountTestResponse {
   ranAt: string;
   steps: TestStepView[];
   features: Record<Feature, FeatureMatrixView>;
+  /** The product's own app and TeamsAppInstallation.ReadWriteSelfForUser.All (optional; reach). */
+  reach?: ReachPermissionView;
 }
 
 /** GET /api/admin/permissions */
@@ -116,6 +119,8 @@ export interface PermissionsResponse {
   ok: boolean | null;
   features: Record<Feature, FeatureMatrixView> | null;
   portal: { apiPermissionsUrl: string; adminConsentUrl: string } | null;
+  /** The product's own app and TeamsAppInstallation.ReadWriteSelfForUser.All (optional; reach). */
+  reach?: ReachPermissionView;
 }
 
 /** GET /api/admin/summary */
@@ -152,4 +157,52 @@ export interface ImportResponse {
 /** GET /api/admin/audit */
 export interface AuditResponse {
   items: Array<{ at: string; actor: string; action: string; target?: string; details?: Record<string, unknown> }>;
+}
+
+// ---- reach: the reconnect campaign (GET/POST /api/admin/campaign)
+
+export interface UnreachableView {
+  reason: UnreachableReason;
+  code: string;
+  count: number;
+  message: string;
+  remedy: string;
+}
+
+export interface FunnelCounts {
+  targeted: number;
+  installed: number;
+  nudged: number;
+  opened: number;
+  reconnected: number;
+}
+
+export interface FunnelView extends FunnelCounts {
+  unreachable: UnreachableView[];
+  /** Each stage by the UTC day it happened, oldest first. */
+  perDay: Array<{ day: string } & FunnelCounts>;
+}
+
+export interface ReachPermissionView {
+  permission: string;
+  granted: boolean;
+  enables: string;
+  without: string;
+  remedy?: string;
+  adminConsentUrl: string;
+}
+
+/** GET /api/admin/campaign: `{ campaign: CampaignView }` */
+export interface CampaignView {
+  status: CampaignStatus;
+  startedAt?: string;
+  domains?: string[];
+  lastStepAt?: string;
+  minDaysBetween: number;
+  funnel: FunnelView;
+  permission?: ReachPermissionView;
+}
+
+export interface CampaignResponse {
+  campaign: CampaignView;
 }

@@ -10,7 +10,7 @@ import { AppError } from '../domain/errors';
 import { pipeline, rawBody, sendError, step } from './http';
 
 /** The static tab's entity id in appPackage/manifest.json. */
-export const TAB_ENTITY_ID = 'connection-center';
+export const TAB_ENTITY_ID = 'connection';
 
 export function createBotServices(deps: {
   store: Store;

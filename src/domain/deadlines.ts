@@ -43,6 +43,11 @@ export const DEFAULT_DEADLINES: readonly Deadline[] = [
   },
 ];
 
+/** The tenant's deadlines: the defaults with its overrides (deadline id → YYYY-MM-DD) applied. */
+export function deadlinesWithOverrides(overrides?: Record<string, string>): Deadline[] {
+  return DEFAULT_DEADLINES.map((d) => (overrides?.[d.id] && /^\d{4}-\d{2}-\d{2}$/.test(overrides[d.id]) ? { ...d, date: overrides[d.id] } : { ...d }));
+}
+
 /** Milestones (days before a deadline) at which admins are reminded. */
 export const DEADLINE_MILESTONES = [90, 60, 30, 14, 7, 3, 1] as const;
 

@@ -182,6 +182,38 @@ export const ERROR_CATALOGUE = {
     message: 'Microsoft Graph or Entra ID could not be reached.',
     remedy: 'Try again in a few minutes; the connection itself was not changed.',
   },
+  REACH_PERMISSION_MISSING: {
+    status: 403,
+    message: 'Connection Center may not install its app for users: the application permission TeamsAppInstallation.ReadWriteSelfForUser.All is not granted.',
+    remedy:
+      'Add the Microsoft Graph application permission TeamsAppInstallation.ReadWriteSelfForUser.All to the Connection Center app and grant admin consent for your organisation.',
+  },
+  REACH_APP_NOT_IN_CATALOG: {
+    status: 404,
+    message: 'The Connection Center app was not found in your organisation’s Teams app catalog.',
+    remedy:
+      'Publish the Connection Center app to your organisation in the Teams admin center (or open it once in Teams yourself), or grant AppCatalog.Read.All so it can be looked up.',
+  },
+  REACH_APP_BLOCKED: {
+    status: 403,
+    message: 'A Teams app permission policy blocks the Connection Center app for this user.',
+    remedy: 'In the Teams admin center, allow the Connection Center app in the app permission policy assigned to these users.',
+  },
+  REACH_NO_TEAMS_LICENSE: {
+    status: 404,
+    message: 'The user has no Microsoft Teams licence, so the bot cannot be installed for them.',
+    remedy: 'Assign these users a licence that includes Microsoft Teams, or tell them another way (email) to open Connection Center.',
+  },
+  REACH_BOT_REMOVED: {
+    status: 409,
+    message: 'The user removed the Connection Center app from Teams; it is not installed again against their will.',
+    remedy: 'Reach these users another way (email), or ask them to add the Connection Center app in Teams again.',
+  },
+  CAMPAIGN_STATE_CONFLICT: {
+    status: 409,
+    message: 'The reconnect campaign is not in a state that allows this action.',
+    remedy: 'Start the campaign first; pause only a running campaign and resume only a paused one.',
+  },
   INTERNAL: { status: 500, message: 'Something went wrong on our side.', remedy: 'Try again; if it keeps failing, contact your administrator.' },
 } as const satisfies Record<string, CatalogueEntry>;
 
@@ -224,6 +256,9 @@ export class AppError extends Error {
 export function remedyWith(code: ErrorCode, context: { adminConsentUrl?: string } = {}): string | undefined {
   if (code === 'ADMIN_APPROVAL_REQUIRED' && context.adminConsentUrl) {
     return `Ask an administrator to grant tenant-wide consent for Connection Center at ${context.adminConsentUrl}, then connect again.`;
+  }
+  if (code === 'REACH_PERMISSION_MISSING' && context.adminConsentUrl) {
+    return `${ERROR_CATALOGUE.REACH_PERMISSION_MISSING.remedy} Consent here: ${context.adminConsentUrl}`;
   }
   const entry: CatalogueEntry = ERROR_CATALOGUE[code];
   return entry.remedy;

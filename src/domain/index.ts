@@ -4,3 +4,4 @@ export * from './diagnosis';
 export * from './deadlines';
 export * from './connection';
 export * from './admin';
+export * from './reach';

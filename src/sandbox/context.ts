@@ -43,6 +43,8 @@ export interface SandboxContext {
   pagesOrigin: string;
   logger: SandboxLogger;
   authRequests: Map<string, AuthRequest>;
+  /** Graph resources served by other modules (graph.ts GraphExtension), tried in order. */
+  graphExtensions?: import('./graph').GraphExtension[];
 }
 
 export const MULTI_TENANT_SEGMENTS = ['common', 'organizations'];

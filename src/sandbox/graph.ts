@@ -21,7 +21,7 @@ export interface GraphResponse {
   body?: unknown;
 }
 
-interface Principal {
+export interface Principal {
   kind: 'delegated' | 'application';
   tenant: TenantState;
   appId: string;
@@ -30,7 +30,7 @@ interface Principal {
   user?: UserState;
 }
 
-interface Call {
+export interface Call {
   method: string;
   segments: string[];
   query: URLSearchParams;
@@ -151,7 +151,34 @@ async function serve(
     if (method !== 'POST') return count(ctx, graphError(ctx, ids, 405, 'BadRequest', `The HTTP method '${method}' is not allowed for $batch.`));
     return count(ctx, await batch(ctx, auth, call));
   }
+  for (const extension of ctx.graphExtensions ?? []) {
+    const answered = await extension(ctx, auth, call, replyFor(ctx, call));
+    if (answered) return count(ctx, answered);
+  }
   return count(ctx, await dispatch(ctx, auth, call));
+}
+
+/** How an extension answers: Graph's headers and error envelope, as the built-in routes. */
+export interface GraphReply {
+  ok(status: number, body: unknown): GraphResponse;
+  error(status: number, code: string, message: string, innerCode?: string): GraphResponse;
+}
+
+/**
+ * More Graph resources, served by other sandbox modules (e.g. teamwork.ts) for authenticated calls
+ * (not inside $batch); `undefined` passes the call on to the next extension and then to the built-in routes.
+ */
+export type GraphExtension = (ctx: SandboxContext, principal: Principal, call: Readonly<Call>, reply: GraphReply) => Promise<GraphResponse | undefined>;
+
+function replyFor(ctx: SandboxContext, call: Call): GraphReply {
+  return {
+    ok: (status, body) => ok(call, status, body),
+    error: (status, code, message, innerCode) => {
+      const r = graphError(ctx, call, status, code, message);
+      if (innerCode) ((r.body as { error: Record<string, unknown> }).error.innerError as Record<string, unknown>).code = innerCode;
+      return r;
+    },
+  };
 }
 
 function count(ctx: SandboxContext, r: GraphResponse): GraphResponse {

@@ -19,13 +19,15 @@ import { createControl, handleControl, type SandboxControl } from './control';
 import { handleEntra } from './entra';
 import { Faults } from './faults';
 import { handleGraph } from './graph';
-import { requestUrl, sendJson, sendHtml } from './http';
+import { isLoopback, mediaType, readBody, requestUrl, sendJson, sendHtml } from './http';
 import { ACCESS_TOKEN_SECONDS } from './issuance';
 import { loadStateFile, restoreState, snapshotState, StateWriter, type LoadedState } from './persist';
 import { GRAPH_APP_ID, GRAPH_RESOURCE } from './permissions';
 import { loadContosoSeed, type SandboxSeed } from './seed';
 import { World } from './state';
 import { TokenSigner, pairwiseSub } from './tokens';
+import { SANDBOX_TEAMS_APP, TeamsState, teamworkRoutes, type Installation } from './teamwork';
+import { startTeamsConnector, type SandboxChat } from './teams-connector';
 
 export { ensureCertificates, type CertificateFiles } from './certs';
 export {
@@ -40,6 +42,8 @@ export {
 } from './seed';
 export type { SandboxControl, FaultTarget, SandboxStats } from './control';
 export type { SandboxLogger } from './context';
+export type { Installation as SandboxInstallation } from './teamwork';
+export type { SandboxChat } from './teams-connector';
 
 /** Client id of Microsoft Teams (desktop/mobile): the `azp` of Teams SSO tokens. */
 export const TEAMS_CLIENT_ID = '1fec8e78-bce4-4aaf-ab1b-5451cc387264';
@@ -105,8 +109,53 @@ export interface Sandbox {
   /** Absolute path of the state file in use; undefined when the state lives in memory only. */
   stateFile?: string;
   issueToken(opts: IssueTokenOptions): Promise<string>;
+  /** Microsoft Teams for proactive installation: Graph's installedApps and a stand-in Bot Connector. */
+  teams: SandboxTeams;
   /** Stops both listeners, then writes the state file one last time (when there is one). */
   close(): Promise<void>;
+}
+
+export interface SandboxTeams {
+  /** The manifest id of the Connection Center app in the sandbox tenants' catalogs (TEAMS_APP_ID). */
+  teamsAppId: string;
+  /** http://127.0.0.1:PORT/ — the serviceUrl of the stand-in Bot Connector. */
+  connectorUrl: string;
+  /** Each demo user's chat with the bot, cards rendered (loopback only). */
+  pageUrl: string;
+  /** Where installations are announced: the product's …/api/messages (its bot must run anonymously). */
+  setBotEndpoint(url: string | undefined): void;
+  installations(): Installation[];
+  chat(upn: string): SandboxChat | undefined;
+  /** The user adds the bot themselves, as from the Teams store. */
+  install(opts: { upn: string }): Promise<void>;
+  /** The user removes the bot from Teams. */
+  uninstall(opts: { upn: string }): Promise<void>;
+  /** The user types a message to the bot in their personal chat (they must have the bot). */
+  say(opts: { upn: string; text: string }): Promise<void>;
+  /** The tenant's Teams app permission policy blocks (or allows) the app for this user. */
+  setAppBlocked(opts: { upn: string; blocked: boolean }): void;
+  /** With `licensed: false` the user has no Teams licence: Graph answers 404 for their installed apps. */
+  setTeamsLicense(opts: { upn: string; licensed: boolean }): void;
+}
+
+const TEAMS_CONTROL = ['install', 'uninstall', 'say', 'setAppBlocked', 'setTeamsLicense', 'installations'] as const;
+
+/** `POST /_control/teams/<method>` with the options as JSON (`GET …/installations`), loopback only. */
+async function handleTeamsControl(teams: SandboxTeams, req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+  if (!isLoopback(req)) return sendJson(res, 403, { error: { code: 'Forbidden', message: 'The sandbox control API answers loopback clients only.' } });
+  const name = url.pathname.slice('/_control/teams/'.length) as (typeof TEAMS_CONTROL)[number];
+  if (!(TEAMS_CONTROL as readonly string[]).includes(name))
+    return sendJson(res, 404, { error: { code: 'NotFound', message: `No teams control method '${name}'. Methods: ${TEAMS_CONTROL.join(', ')}` } });
+  if (name === 'installations') return sendJson(res, 200, { ok: true, result: teams.installations() });
+  if (req.method !== 'POST' || mediaType(req) !== 'application/json')
+    return sendJson(res, 415, { error: { code: 'UnsupportedMediaType', message: 'POST application/json.' } });
+  try {
+    const opts = JSON.parse((await readBody(req, 64 * 1024)) || '{}') as never;
+    const result = await (teams[name] as (o: never) => unknown)(opts);
+    sendJson(res, 200, { ok: true, result: result ?? null });
+  } catch (err) {
+    sendJson(res, 400, { error: { code: 'BadRequest', message: err instanceof Error ? err.message : String(err) } });
+  }
 }
 
 const READ_ONLY_CONTROL = new Set<keyof SandboxControl>(['stats', 'inFlight']);
@@ -218,6 +267,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     logger,
     authRequests: new Map<string, AuthRequest>(),
   };
+  const teams = new TeamsState();
+  ctx.graphExtensions = [teamworkRoutes(teams)];
   const control = writer ? savingAfterChanges(createControl(ctx), () => writer?.touch()) : createControl(ctx);
 
   const api = https.createServer({ key: options.certs.keyPem, cert: options.certs.certPem }, (req, res) => {
@@ -231,6 +282,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     if (writer && req.method !== 'GET' && req.method !== 'HEAD') res.on('close', () => writer.touch());
     void (async () => {
       try {
+        if (url.pathname.startsWith('/_control/teams/')) return void (await handleTeamsControl(teamsApi, req, res, url));
         if (await handleControl(control, req, res, url)) return;
         if (await handleGraph(ctx, req, res, url)) return;
         if (await handleEntra(ctx, req, res, url)) return;
@@ -267,6 +319,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await closeServer(api);
     throw err;
   }
+  let connector: Awaited<ReturnType<typeof startTeamsConnector>>;
+  try {
+    connector = await startTeamsConnector({ world, teams, logger, host });
+  } catch (err) {
+    await Promise.all([closeServer(api), closeServer(pages)]);
+    throw err;
+  }
+  teams.listener = connector;
   ports.port = port;
   ports.pagesPort = pagesPort;
   ctx.authorityHost = `https://${urlHost}:${port}`;
@@ -322,6 +382,46 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     return signer.sign(claims);
   }
 
+  const teamsApi: SandboxTeams = {
+    teamsAppId: SANDBOX_TEAMS_APP.externalId,
+    connectorUrl: connector.url,
+    pageUrl: `${connector.url}_sandbox/teams`,
+    setBotEndpoint(url) {
+      connector.botEndpoint = url;
+    },
+    installations: () => [...teams.installations.values()],
+    chat(upn) {
+      const u = world.requireUser(upn);
+      return [...connector.chats.values()].find((c) => c.userOid === u.oid);
+    },
+    async install({ upn }) {
+      const u = world.requireUser(upn);
+      if (teams.installationOf(u.tenantId, u.oid)) return;
+      await connector.installed(teams.install(world.tenantOf(u), u, world.now()), u);
+    },
+    async uninstall({ upn }) {
+      const u = world.requireUser(upn);
+      const inst = teams.remove(u.tenantId, u.oid);
+      if (inst) await connector.removed(inst, u);
+    },
+    async say({ upn, text }) {
+      const u = world.requireUser(upn);
+      const inst = teams.installationOf(u.tenantId, u.oid);
+      if (!inst) throw new Error(`${u.upn} does not have the bot`);
+      await connector.say(inst, u, text);
+    },
+    setAppBlocked({ upn, blocked }) {
+      const u = world.requireUser(upn);
+      if (blocked) teams.blocked.add(teams.key(u.tenantId, u.oid));
+      else teams.blocked.delete(teams.key(u.tenantId, u.oid));
+    },
+    setTeamsLicense({ upn, licensed }) {
+      const u = world.requireUser(upn);
+      if (licensed) teams.unlicensed.delete(teams.key(u.tenantId, u.oid));
+      else teams.unlicensed.add(teams.key(u.tenantId, u.oid));
+    },
+  };
+
   let closed = false;
   return {
     authorityHost: ctx.authorityHost,
@@ -334,11 +434,12 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     control,
     stateFile,
     issueToken,
+    teams: teamsApi,
     async close() {
       if (closed) return;
       closed = true;
       ctx.faults.release();
-      await Promise.all([closeServer(api), closeServer(pages)]);
+      await Promise.all([closeServer(api), closeServer(pages), connector.close()]);
       await writer?.close();
     },
   };

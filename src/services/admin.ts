@@ -13,6 +13,7 @@ import type {
   ServiceAccountInput,
   ServiceAccountResponse,
   ServiceAccountTestResponse,
+  ReachPermissionView,
   ServiceAccountView,
   SummaryResponse,
 } from '../api/contract';
@@ -49,6 +50,8 @@ export interface AdminServiceDeps {
   hashKey: Buffer;
   /** Called after each test of the saved configuration, for the bot's notifications. */
   onTestOutcome?: (tenantId: string, previous: ServiceAccountTestRecord | undefined, current: ServiceAccountTestRecord) => Promise<void>;
+  /** Whether the product's own app may install its bot (reach); shown beside the service account's matrix. */
+  reachPermission?: (tenantId: string) => Promise<ReachPermissionView>;
 }
 
 function fail(field: string, message: string, remedy?: string): never {
@@ -290,7 +293,16 @@ export class AdminService {
     }
     // The saved configuration is checked too: it may predate this check.
     await this.requireOwnTenant(user.tenantId, input.tenant, 'allow');
-    return this.runAndRecord(user.tenantId, user.upn, input);
+    const result = await this.runAndRecord(user.tenantId, user.upn, input);
+    const reach = await this.#reach(user.tenantId);
+    return reach ? { ...result, reach } : result;
+  }
+
+  async #reach(tenantId: string): Promise<ReachPermissionView | undefined> {
+    return this.deps.reachPermission?.(tenantId).catch((err) => {
+      this.deps.logger.warn({ err, tenantId }, 'reach permission unknown');
+      return undefined;
+    });
   }
 
   /** Also used by the bot's `test` command and the daily schedule. */
@@ -345,14 +357,18 @@ export class AdminService {
 
   async permissions(tenantId: string): Promise<PermissionsResponse> {
     const saved = await this.deps.store.getServiceAccount(tenantId);
-    if (!saved) return { ranAt: null, ok: null, features: null, portal: null };
+    if (!saved) {
+      const reach = await this.#reach(tenantId);
+      return { ranAt: null, ok: null, features: null, portal: null, ...(reach ? { reach } : {}) };
+    }
     const hash = configHash(this.deps.hashKey, saved);
     const test = (await this.deps.store.getServiceAccountTests(tenantId)).find((t) => t.configHash === hash);
     const portal = {
       apiPermissionsUrl: `https://entra.microsoft.com/#view/Microsoft_AAD_RegisteredApps/ApplicationMenuBlade/~/CallAnAPI/appId/${saved.clientId}`,
       adminConsentUrl: `${this.deps.authorityHost}/${saved.tenant}/adminconsent?client_id=${saved.clientId}`,
     };
-    return { ranAt: test?.ranAt ?? null, ok: test?.ok ?? null, features: test?.features ?? null, portal };
+    const reach = await this.#reach(tenantId);
+    return { ranAt: test?.ranAt ?? null, ok: test?.ok ?? null, features: test?.features ?? null, portal, ...(reach ? { reach } : {}) };
   }
 
   // ---- overview

@@ -178,6 +178,28 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE outbox ADD COLUMN lease_until_ms INTEGER;
     `,
   },
+  {
+    version: 4,
+    name: 'reach: reconnect campaigns and per-user bot and funnel state',
+    sql: `
+      CREATE TABLE campaigns (
+        tenant_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL CHECK (status IN ('idle', 'running', 'paused')),
+        record TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX campaigns_by_status ON campaigns (status);
+
+      CREATE TABLE reach_users (
+        tenant_id TEXT NOT NULL,
+        upn TEXT NOT NULL,
+        oid TEXT,
+        record TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, upn)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

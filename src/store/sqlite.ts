@@ -17,6 +17,9 @@ import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations';
 import type {
   AuditRecord,
   AuthStateRecord,
+  CampaignRecord,
+  ReachUserPage,
+  ReachUserRecord,
   ConnectionPage,
   ConnectionQuery,
   ConnectionRecord,
@@ -572,6 +575,41 @@ export class SqliteStore implements Store {
     return (this.#q.outboxList.all({ tenantId, status: status ?? null }) as OutboxRow[]).map(outboxFromRow);
   }
 
+  // ---- reach ---------------------------------------------------------------------------------
+
+  async getCampaign(tenantId: string): Promise<CampaignRecord | undefined> {
+    const row = this.#q.campaignGet.get(tenantId) as { record: string } | undefined;
+    return row && (JSON.parse(row.record) as CampaignRecord);
+  }
+
+  async putCampaign(r: CampaignRecord): Promise<void> {
+    requireText(r.tenantId, 'tenantId');
+    this.#q.campaignUpsert.run(r.tenantId, r.status, JSON.stringify(r), r.updatedAt);
+  }
+
+  async listRunningCampaigns(): Promise<CampaignRecord[]> {
+    return (this.#q.campaignRunning.all() as Array<{ record: string }>).map((row) => JSON.parse(row.record) as CampaignRecord);
+  }
+
+  async getReachUser(tenantId: string, upn: string): Promise<ReachUserRecord | undefined> {
+    const row = this.#q.reachGet.get(tenantId, upn.toLowerCase()) as { record: string } | undefined;
+    return row && (JSON.parse(row.record) as ReachUserRecord);
+  }
+
+  async putReachUser(r: ReachUserRecord): Promise<void> {
+    requireText(r.tenantId, 'tenantId');
+    requireText(r.upn, 'upn');
+    const record = { ...r, upn: r.upn.toLowerCase() };
+    this.#q.reachUpsert.run(r.tenantId, record.upn, r.oid ?? null, JSON.stringify(record), r.updatedAt);
+  }
+
+  async listReachUsers(tenantId: string, options: { cursor?: string; limit?: number } = {}): Promise<ReachUserPage> {
+    const limit = clampLimit(options.limit, DEFAULT_PAGE);
+    const rows = this.#q.reachList.all(tenantId, options.cursor ?? '', limit + 1) as Array<{ upn: string; record: string }>;
+    const items = rows.slice(0, limit).map((row) => JSON.parse(row.record) as ReachUserRecord);
+    return rows.length > limit ? { items, nextCursor: rows[limit - 1].upn } : { items };
+  }
+
   // ---- audit log ---------------------------------------------------------------------------
 
   async audit(entry: Omit<AuditRecord, 'id' | 'at'> & { at?: string }): Promise<void> {
@@ -868,6 +906,15 @@ function prepareAll(db: Db) {
     ),
     outboxExists: p('SELECT 1 FROM outbox WHERE id = ?'),
     outboxList: p('SELECT * FROM outbox WHERE tenant_id = @tenantId AND (@status IS NULL OR status = @status) ORDER BY seq'),
+
+    campaignGet: p('SELECT record FROM campaigns WHERE tenant_id = ?'),
+    campaignUpsert: p(`INSERT INTO campaigns (tenant_id, status, record, updated_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (tenant_id) DO UPDATE SET status = excluded.status, record = excluded.record, updated_at = excluded.updated_at`),
+    campaignRunning: p("SELECT record FROM campaigns WHERE status = 'running' ORDER BY tenant_id"),
+    reachGet: p('SELECT record FROM reach_users WHERE tenant_id = ? AND upn = ?'),
+    reachUpsert: p(`INSERT INTO reach_users (tenant_id, upn, oid, record, updated_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (tenant_id, upn) DO UPDATE SET oid = excluded.oid, record = excluded.record, updated_at = excluded.updated_at`),
+    reachList: p('SELECT upn, record FROM reach_users WHERE tenant_id = ? AND upn > ? ORDER BY upn LIMIT ?'),
 
     auditInsert: p('INSERT INTO audit_log (id, tenant_id, at, at_ms, actor, action, target, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     auditList: p('SELECT * FROM audit_log WHERE tenant_id = ? ORDER BY at_ms DESC, seq DESC LIMIT ?'),

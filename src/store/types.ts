@@ -9,6 +9,7 @@
 import type { ConnectionKind, ConnectionState } from '../domain/connection';
 import type { ErrorBody } from '../domain/errors';
 import type { Feature } from '../domain/features';
+import type { CampaignStatus, UnreachableReason } from '../domain/reach';
 
 export interface TenantRecord {
   /** Entra tenant id (GUID). */
@@ -184,6 +185,51 @@ export interface OutboxRecord {
 }
 export type NewOutboxItem = Pick<OutboxRecord, 'tenantId' | 'kind' | 'idempotencyKey' | 'conversationId' | 'payload'>;
 
+/** The reconnect campaign of a tenant (one at a time). */
+export interface CampaignRecord {
+  tenantId: string;
+  status: CampaignStatus;
+  startedAt?: string;
+  startedBy?: string;
+  /** Only users in these mail domains (lower-cased); none = everyone targeted. */
+  domains?: string[];
+  /** Bumped by every start: nudges of a new campaign are new messages, repeats of a step are not. */
+  round: number;
+  lastStepAt?: string;
+  updatedAt: string;
+}
+
+/**
+ * One person as reach sees them: whether the bot is with them (and who put it there), why it cannot
+ * be, and the campaign funnel's timestamps. Keyed by (tenant, upn).
+ */
+export interface ReachUserRecord {
+  tenantId: string;
+  upn: string;
+  oid?: string;
+  /** `installed` = the product installed the bot; `present` = it was there already; `removed` = the user removed it. */
+  bot?: 'installed' | 'present' | 'removed';
+  botChangedAt?: string;
+  /** Set while the bot cannot be installed for this user. */
+  unreachable?: UnreachableReason;
+  /** The campaign round these funnel fields belong to. */
+  round?: number;
+  targetedAt?: string;
+  installedAt?: string;
+  nudgedAt?: string;
+  lastNudgedAt?: string;
+  lastMilestone?: string;
+  nudges?: number;
+  openedAt?: string;
+  reconnectedAt?: string;
+  updatedAt: string;
+}
+
+export interface ReachUserPage {
+  items: ReachUserRecord[];
+  nextCursor?: string;
+}
+
 export interface AuditRecord {
   id: string;
   tenantId: string;
@@ -306,6 +352,17 @@ export interface Store {
   markRetry(id: string, nextAttemptAt: Date, error: string): Promise<void>;
   markFailed(id: string, error: string): Promise<void>;
   listOutbox(tenantId: string, status?: OutboxStatus): Promise<OutboxRecord[]>;
+
+  // Reach: the reconnect campaign and each person's bot / funnel state
+  getCampaign(tenantId: string): Promise<CampaignRecord | undefined>;
+  putCampaign(record: CampaignRecord): Promise<void>;
+  /** Tenants whose campaign is running (the scheduler's work list). */
+  listRunningCampaigns(): Promise<CampaignRecord[]>;
+  getReachUser(tenantId: string, upn: string): Promise<ReachUserRecord | undefined>;
+  /** Inserts or replaces (upn lower-cased). */
+  putReachUser(record: ReachUserRecord): Promise<void>;
+  /** By upn, in pages (cursor = the last upn of the previous page). */
+  listReachUsers(tenantId: string, options?: { cursor?: string; limit?: number }): Promise<ReachUserPage>;
 
   // Audit log (append only)
   audit(entry: Omit<AuditRecord, 'id' | 'at'> & { at?: string }): Promise<void>;

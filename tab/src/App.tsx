@@ -23,6 +23,7 @@ import type { MeResponse } from '../../src/api/contract';
 import { Api, ApiError, catalogueError } from './api';
 import { ErrorBar } from './components/ErrorBar';
 import { getSsoToken, type HostInfo } from './host';
+import { CAMPAIGN_LINK_MARK } from '../../src/domain/reach';
 import { UserView, type Notice } from './user/UserView';
 
 // Most users never see the admin view: load it only for admins.
@@ -135,11 +136,15 @@ export function App({ host }: { host: HostInfo }) {
       const me = await api.get<MeResponse>('/api/me');
       api.setCsrfToken(me.csrfToken);
       setBoot({ phase: 'ready', me });
+      // Opened from a reconnect campaign's nudge: the campaign's funnel counts it.
+      if (host.subPageId === CAMPAIGN_LINK_MARK || new URLSearchParams(window.location.search).get('from') === CAMPAIGN_LINK_MARK) {
+        void api.post('/api/me/campaign/opened').catch(() => undefined);
+      }
     } catch (e) {
       if (!host.inHost && e instanceof ApiError && e.status === 401) setBoot({ phase: 'signin' });
       else setBoot({ phase: 'error', error: e });
     }
-  }, [api, host.inHost]);
+  }, [api, host.inHost, host.subPageId]);
 
   useEffect(() => {
     void loadMe();

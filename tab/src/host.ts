@@ -12,6 +12,8 @@ export interface HostInfo {
   theme: ThemeName;
   /** e.g. Teams, Outlook, Office — for display only. */
   hostName?: string;
+  /** The deep link's subEntityId (a reconnect campaign's nudge carries one). */
+  subPageId?: string;
 }
 
 /** How long to wait for the host handshake before deciding we are in a plain browser. */
@@ -63,7 +65,12 @@ export async function detectHost(timeoutMs = HOST_TIMEOUT_MS): Promise<HostInfo>
   if (!inHost) return { inHost: false, theme: browserTheme() };
   try {
     const context = await app.getContext();
-    return { inHost: true, theme: toThemeName(context.app.theme), hostName: context.app.host?.name };
+    return {
+      inHost: true,
+      theme: toThemeName(context.app.theme),
+      hostName: context.app.host?.name,
+      ...(context.page.subPageId ? { subPageId: context.page.subPageId } : {}),
+    };
   } catch {
     return { inHost: true, theme: 'default' };
   }

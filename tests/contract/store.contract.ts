@@ -532,6 +532,59 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       });
     });
 
+    describe('reach: campaigns and people', () => {
+      it('keeps one campaign per tenant and lists the running ones', async () => {
+        expect(await store.getCampaign(TENANT_A)).toBeUndefined();
+        const running = {
+          tenantId: TENANT_A,
+          status: 'running' as const,
+          startedAt: iso(),
+          startedBy: 'adele@contoso.example',
+          domains: ['contoso.example'],
+          round: 1,
+          updatedAt: iso(),
+        };
+        await store.putCampaign(running);
+        await store.putCampaign({ tenantId: TENANT_B, status: 'paused', round: 3, updatedAt: iso() });
+        expect(await store.getCampaign(TENANT_A)).toEqual(running);
+        expect((await store.listRunningCampaigns()).map((c) => c.tenantId)).toEqual([TENANT_A]);
+        await store.putCampaign({ ...running, status: 'paused', updatedAt: iso(MIN) });
+        expect(await store.getCampaign(TENANT_A)).toMatchObject({ status: 'paused', round: 1 });
+        expect(await store.listRunningCampaigns()).toEqual([]);
+      });
+
+      it('stores people by lower-cased upn and pages through them in upn order', async () => {
+        const base = { tenantId: TENANT_A, updatedAt: iso() };
+        await store.putReachUser({
+          ...base,
+          upn: 'Megan@Contoso.example',
+          oid: 'oid-megan',
+          bot: 'installed',
+          round: 1,
+          targetedAt: iso(),
+          nudges: 1,
+          lastMilestone: 'first',
+        });
+        await store.putReachUser({ ...base, upn: 'alex@contoso.example', unreachable: 'blocked-by-policy' });
+        await store.putReachUser({ ...base, upn: 'lee@contoso.example', bot: 'removed' });
+        await store.putReachUser({ tenantId: TENANT_B, upn: 'zed@fabrikam.example', updatedAt: iso() });
+        expect(await store.getReachUser(TENANT_A, 'MEGAN@contoso.example')).toMatchObject({
+          upn: 'megan@contoso.example',
+          oid: 'oid-megan',
+          bot: 'installed',
+          nudges: 1,
+        });
+        expect(await store.getReachUser(TENANT_B, 'megan@contoso.example')).toBeUndefined();
+        const first = await store.listReachUsers(TENANT_A, { limit: 2 });
+        expect(first.items.map((u) => u.upn)).toEqual(['alex@contoso.example', 'lee@contoso.example']);
+        const second = await store.listReachUsers(TENANT_A, { limit: 2, cursor: first.nextCursor });
+        expect(second.items.map((u) => u.upn)).toEqual(['megan@contoso.example']);
+        expect(second.nextCursor).toBeUndefined();
+        await store.putReachUser({ ...base, upn: 'alex@contoso.example', bot: 'present' });
+        expect(await store.getReachUser(TENANT_A, 'alex@contoso.example')).toEqual({ ...base, upn: 'alex@contoso.example', bot: 'present' });
+      });
+    });
+
     describe('outbox', () => {
       const later = (ms: number) => new Date(Date.now() + ms);
 

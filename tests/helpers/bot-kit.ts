@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
-import type { PermissionsResponse, ServiceAccountTestResponse, SummaryResponse } from '../../src/api/contract';
+import type { FunnelView, PermissionsResponse, ServiceAccountTestResponse, SummaryResponse } from '../../src/api/contract';
+import { ERROR_CATALOGUE } from '../../src/domain/errors';
 import { applicationFeatureMatrix, FEATURES, type Feature } from '../../src/domain/features';
 import { Keyring, openStore } from '../../src/store';
 import type { ConnectionRecord, Store } from '../../src/store/types';
@@ -22,6 +23,7 @@ import {
   permissionsMissingModel,
   reconnectNudgeModel,
   statusModel,
+  welcomeModel,
   testFailedModel,
   testPassedModel,
   type CardModels,
@@ -319,13 +321,42 @@ export function sampleModels(now = new Date('2026-11-26T10:00:00Z'), digestUsers
     }),
     ReconnectNudge: reconnectNudgeModel(users[0], now, TAB_URL),
     Help: helpModel({ isAdmin: true, welcome: true, subscribed: true, tabUrl: TAB_URL }),
-    Status: statusModel(summary(), now, TAB_URL, 'Contoso'),
+    Welcome: welcomeModel({ isAdmin: true, subscribed: true, tabUrl: TAB_URL }),
+    Status: statusModel(summary(), now, TAB_URL, 'Contoso', sampleFunnel()),
     Error: errorModel({
       title: 'This button is not supported',
       message: 'This card asked for an action I do not know ("archive").',
       remedy: 'Type "help" to see what I can do.',
       tabUrl: TAB_URL,
     }),
+  };
+}
+
+/** A campaign part-way: some reached, some not (the permission is missing for a few). */
+export function sampleFunnel(): FunnelView {
+  return {
+    targeted: 120,
+    installed: 97,
+    nudged: 95,
+    opened: 61,
+    reconnected: 44,
+    unreachable: [
+      {
+        reason: 'blocked-by-policy',
+        code: 'REACH_APP_BLOCKED',
+        count: 3,
+        message: ERROR_CATALOGUE.REACH_APP_BLOCKED.message,
+        remedy: ERROR_CATALOGUE.REACH_APP_BLOCKED.remedy,
+      },
+      {
+        reason: 'no-teams-license',
+        code: 'REACH_NO_TEAMS_LICENSE',
+        count: 2,
+        message: ERROR_CATALOGUE.REACH_NO_TEAMS_LICENSE.message,
+        remedy: ERROR_CATALOGUE.REACH_NO_TEAMS_LICENSE.remedy,
+      },
+    ],
+    perDay: [],
   };
 }
 

@@ -319,6 +319,7 @@ describe('openStore: opening and migrating', () => {
     const actions = raw.prepare('SELECT action FROM audit_log ORDER BY seq').pluck().all();
     raw.close();
     expect(versions).toEqual(Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
+    expect(versions.at(-1)).toBe(LATEST_SCHEMA_VERSION);
     expect(actions).toEqual(['open.0', 'open.1', 'open.2']);
   });
 

@@ -4,6 +4,7 @@ import type { AuditResponse, DomainsResponse, PermissionsResponse, ServiceAccoun
 import type { Api } from '../api';
 import { useResource } from '../useResource';
 import { AuditList } from './AuditList';
+import { CampaignPanel } from './CampaignPanel';
 import { DomainsEditor } from './DomainsEditor';
 import { PermissionMatrix } from './PermissionMatrix';
 import { ServiceAccountForm } from './ServiceAccountForm';
@@ -32,6 +33,7 @@ export default function AdminView({ api }: { api: Api }) {
       <DomainsEditor api={api} domains={domains} onSaved={changed} />
       <ServiceAccountForm api={api} account={account} onChanged={changed} />
       <PermissionMatrix permissions={permissions} />
+      <CampaignPanel api={api} onChanged={changed} />
       <UsersTable api={api} version={version} onImported={changed} />
       <AuditList audit={audit} />
     </div>
