@@ -51,6 +51,8 @@ export interface AppConfig {
   encryptionKeyGenerated: boolean;
   /** UPNs treated as admins besides the ConnectionCenter.Admin app role. */
   adminUpns: string[];
+  /** Hours between scheduled health checks of every connection; 0 = none. */
+  checkIntervalHours: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -97,6 +99,11 @@ const schema = z
       .optional(),
     ENCRYPTION_KEY: z.string().optional(),
     ADMIN_UPNS: z.string().optional(),
+    CHECK_INTERVAL_HOURS: z.coerce
+      .number({ error: 'must be a number of hours (0 turns scheduled checks off)' })
+      .min(0, 'must be 0 or more hours (0 turns scheduled checks off)')
+      .max(24 * 30, 'must be at most 720 hours')
+      .default(6),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strip();
@@ -214,6 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       .split(',')
       .map((s) => s.trim().toLowerCase())
       .filter(Boolean),
+    checkIntervalHours: e.CHECK_INTERVAL_HOURS,
     logLevel: e.LOG_LEVEL,
   };
   return deepFreeze(config);

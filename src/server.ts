@@ -16,6 +16,9 @@ import { acquireAppToken } from './identity/service-account';
 import { createGraphClient } from './graph/client';
 import { runDelegatedProbes } from './graph/probes';
 import { runServiceAccountTest } from './graph/service-account-test';
+import { MailboxPacer, Sweep } from './graph/batch';
+import { CheckService } from './services/checks';
+import { checkRoutes } from './api/routes-checks';
 import { ConnectionService } from './services/connections';
 import { SignInService } from './services/signin';
 import { AdminService } from './services/admin';
@@ -64,6 +67,7 @@ export interface RunningProduct {
   identity: IdentityEndpoints;
   bot: ReturnType<typeof createBot>;
   admin: AdminService;
+  checks: CheckService;
   stop(): Promise<void>;
 }
 
@@ -208,6 +212,33 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   });
   late.bot = bot;
 
+  const checks = new CheckService({
+    store,
+    auth: authPort,
+    appToken: async (sa) =>
+      (
+        await acquireAppToken({
+          authorityHost: env.authorityHost,
+          tenant: sa.tenant,
+          clientId: sa.clientId,
+          clientSecret: sa.clientSecret,
+          knownAuthorities: env.knownAuthorities,
+        })
+      ).accessToken,
+    pacer: new MailboxPacer(),
+    sweep: (pacer) => new Sweep({ graphEndpoint: identity.graphEndpoint, pacer }),
+    events: {
+      connectionLost: async (tenantId, connection, runId) => {
+        await late.bot?.emitConnectionLost(tenantId, connection, runId);
+      },
+      runFinished: async (tenantId, digest) => {
+        await late.bot?.emitCheckDigest(tenantId, digest);
+      },
+    },
+    logger: logger.child({ component: 'checks' }),
+    now,
+  });
+
   const authDeps = { verifier, store, adminUpns: config.adminUpns, now };
   const app = buildApp({
     logger,
@@ -217,6 +248,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       meRoutes({ ...authDeps, logger, connections, sandbox: !!sandbox }),
       authRoutes({ logger, store, connections, signIn, now, secureCookies: tabEndpoint.startsWith('https:') }),
       adminRoutes({ ...authDeps, logger, admin }),
+      checkRoutes({ ...authDeps, logger, checks }),
       botRoutes({ logger, bot }),
     ],
   });
@@ -241,7 +273,10 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
 
   const url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
   const timers: NodeJS.Timeout[] = [];
+  // A run interrupted by a stop or a crash is finished, not forgotten.
+  void checks.resumeInterrupted().catch((err) => logger.error({ err }, 'resuming health checks failed'));
   if (options.background !== false) {
+    checks.schedule(config.checkIntervalHours);
     bot.notifier.start();
     const daily = async () => {
       // Re-test every saved service account: a revoked consent or an expired secret is caught without anyone looking.
@@ -272,8 +307,10 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     identity,
     bot,
     admin,
+    checks,
     async stop() {
       timers.forEach(clearInterval);
+      await checks.stop();
       await app.drain();
       await new Promise<void>((resolve) => app.server.close(() => resolve()));
       await bot.close().catch((err) => logger.warn({ err }, 'bot close failed'));

@@ -3,3 +3,4 @@ export * from './errors';
 export * from './diagnosis';
 export * from './deadlines';
 export * from './connection';
+export * from './checks';

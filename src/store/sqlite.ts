@@ -548,17 +548,22 @@ export class SqliteStore implements Store {
 
   async completeCheckItem(result: CheckItemResult): Promise<boolean> {
     const c = result.connection;
-    const params = connectionParams(c, 'connection');
+    requireText(result.tenantId, 'tenantId');
+    const upn = requireText(result.upn, 'upn').trim().toLowerCase();
+    if (!isConnectionKind(result.kind)) throw invalid(`kind "${String(result.kind)}" is not a connection kind`);
     if (!isConnectionState(result.from)) throw invalid(`from "${String(result.from)}" is not a connection state`);
-    const code = c.error?.code ?? null;
-    const at = c.lastCheckedAt ?? c.updatedAt;
+    const params = c ? connectionParams(c, 'connection') : undefined;
+    if (c && (c.tenantId !== result.tenantId || params!.upn !== upn || c.kind !== result.kind)) throw invalid('connection is not the one of the item');
+    const to = c?.state ?? result.from;
+    const code = c?.error?.code ?? null;
+    const at = c?.lastCheckedAt ?? c?.updatedAt ?? nowIso();
     return this.#db
       .transaction(() => {
-        const marked = this.#q.itemDone.run(result.from, c.state, code, c.tenantId, result.runId, params.upn, c.kind).changes > 0;
+        const marked = this.#q.itemDone.run(result.from, to, code, result.tenantId, result.runId, upn, result.kind).changes > 0;
         if (!marked) return false;
-        this.#q.runChecked.run(c.tenantId, result.runId);
-        this.#q.connUpsert.run(params);
-        if (result.from !== c.state) this.#q.historyInsert.run(c.tenantId, params.upn, c.kind, result.from, c.state, code, at, result.runId);
+        this.#q.runChecked.run(result.tenantId, result.runId);
+        if (params) this.#q.connUpsert.run(params);
+        if (result.from !== to) this.#q.historyInsert.run(result.tenantId, upn, result.kind, result.from, to, code, at, result.runId);
         return true;
       })
       .immediate();

@@ -104,7 +104,8 @@ export interface FeatureResult {
   ok: boolean;
   code?: string;
 }
-export type FeatureResults = Partial<Record<Feature, FeatureResult>>;
+/** By feature; a legacy (EWS) connection records under `viaServiceAccount` whether the service account reaches its mailbox. */
+export type FeatureResults = Partial<Record<Feature | 'viaServiceAccount', FeatureResult>>;
 
 export type CheckRunStatus = 'running' | 'done' | 'failed';
 /** One health-check run of a tenant (scheduled or started by an admin). */
@@ -142,11 +143,14 @@ export interface ConnectionHistoryRecord {
   /** The health-check run that saw it, when one did. */
   runId?: string;
 }
-/** Checked in a run: the connection as written now, and where it came from. */
+/** Checked in a run: the connection as written now (absent when it was deleted meanwhile), and its state before. */
 export interface CheckItemResult {
   runId: string;
-  connection: ConnectionRecord;
+  tenantId: string;
+  upn: string;
+  kind: ConnectionKind;
   from: ConnectionState;
+  connection?: ConnectionRecord;
 }
 
 export interface ConnectionQuery {
@@ -206,7 +210,7 @@ export interface ConversationRecord {
 }
 
 export type OutboxKind =
-  'permissions.missing' | 'test.failed' | 'test.passed' | 'deadline.approaching' | 'connection.lost' | 'secret.expiring' | 'reconnect.nudge';
+  'permissions.missing' | 'test.failed' | 'test.passed' | 'deadline.approaching' | 'connection.lost' | 'secret.expiring' | 'reconnect.nudge' | 'check.digest';
 export type OutboxStatus = 'pending' | 'sent' | 'failed';
 export interface OutboxRecord {
   id: string;
@@ -333,9 +337,9 @@ export interface Store {
   /** Items of a run not checked yet, in a stable order. */
   pendingCheckItems(tenantId: string, runId: string, limit: number): Promise<CheckItemRecord[]>;
   /**
-   * Records one checked connection atomically: writes the connection, marks its item done (once:
-   * an item already done is left as it was and false is returned), and appends to the history when
-   * its state changed.
+   * Records one checked connection atomically: writes the connection (when given), marks its item
+   * done (once: an item already done is left as it was and false is returned), and appends to the
+   * history when its state changed.
    */
   completeCheckItem(result: CheckItemResult): Promise<boolean>;
   /** Items of a run whose state changed, and counts of the checked ones by their new state. */

@@ -642,12 +642,25 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
           error: { code: 'REFRESH_TOKEN_REVOKED', message: 'm' },
           lastCheckedAt: iso(MIN),
         });
-        expect(await store.completeCheckItem({ runId: 'run-1', connection: lost, from: 'connected' })).toBe(true);
+        expect(await store.completeCheckItem({ runId: 'run-1', tenantId: TENANT_A, upn: lost.upn, kind: lost.kind, connection: lost, from: 'connected' })).toBe(
+          true,
+        );
         // A resumed run that checks it again leaves the first result.
-        expect(await store.completeCheckItem({ runId: 'run-1', connection: { ...lost, state: 'connected' }, from: 'connected' })).toBe(false);
+        expect(
+          await store.completeCheckItem({
+            runId: 'run-1',
+            tenantId: TENANT_A,
+            upn: lost.upn,
+            kind: lost.kind,
+            connection: { ...lost, state: 'connected' },
+            from: 'connected',
+          }),
+        ).toBe(false);
         expect(await store.getConnections(TENANT_A, 'a@contoso.example')).toEqual([lost]);
         const same = aConnection({ upn: 'b@contoso.example', kind: 'graph-app', lastCheckedAt: iso(MIN) });
-        expect(await store.completeCheckItem({ runId: 'run-1', connection: same, from: 'connected' })).toBe(true);
+        expect(await store.completeCheckItem({ runId: 'run-1', tenantId: TENANT_A, upn: same.upn, kind: same.kind, connection: same, from: 'connected' })).toBe(
+          true,
+        );
         expect(await store.pendingCheckItems(TENANT_A, 'run-1', 10)).toEqual([]);
         expect((await store.getCheckRun(TENANT_A, 'run-1'))?.checked).toBe(2);
         expect(await store.checkRunOutcome(TENANT_A, 'run-1')).toEqual({
@@ -668,6 +681,21 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         ]);
         expect(await store.connectionHistory(TENANT_A, 'b@contoso.example')).toEqual([]);
         expect(await store.connectionHistory(TENANT_B, 'a@contoso.example')).toEqual([]);
+      });
+
+      it('marks the item of a connection deleted meanwhile done without writing it', async () => {
+        await store.startCheckRun(aRun(), [{ upn: 'gone@contoso.example', kind: 'ews-basic' }]);
+        expect(await store.completeCheckItem({ runId: 'run-1', tenantId: TENANT_A, upn: 'gone@contoso.example', kind: 'ews-basic', from: 'connected' })).toBe(
+          true,
+        );
+        expect(await store.getConnections(TENANT_A, 'gone@contoso.example')).toEqual([]);
+        expect(await store.pendingCheckItems(TENANT_A, 'run-1', 10)).toEqual([]);
+        expect((await store.checkRunOutcome(TENANT_A, 'run-1')).changes).toEqual([]);
+        // Another tenant cannot complete tenant A's items.
+        await store.startCheckRun(aRun({ id: 'run-2', tenantId: TENANT_B }), []);
+        expect(await store.completeCheckItem({ runId: 'run-1', tenantId: TENANT_B, upn: 'gone@contoso.example', kind: 'ews-basic', from: 'connected' })).toBe(
+          false,
+        );
       });
 
       it('finishes a run once; then a new one can start', async () => {

@@ -29,9 +29,10 @@ export interface TestProduct extends RunningProduct {
 export const KEY = Buffer.alloc(32, 3).toString('base64');
 
 export async function startTestProduct(
-  options: { env?: Record<string, string>; now?: () => Date; background?: boolean; tabDir?: string } = {},
+  options: { env?: Record<string, string>; now?: () => Date; background?: boolean; tabDir?: string; sandbox?: Sandbox } = {},
 ): Promise<TestProduct> {
-  const sandbox = await startTestSandbox();
+  // A sandbox passed in outlives this product (a restart against the same tenant); its owner closes it.
+  const sandbox = options.sandbox ?? (await startTestSandbox());
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -91,7 +92,7 @@ export async function startTestProduct(
     },
     async close() {
       await product.stop();
-      await sandbox.close();
+      if (!options.sandbox) await sandbox.close();
     },
   };
 }
