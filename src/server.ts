@@ -56,6 +56,8 @@ export interface StartOptions {
   tabDir?: string;
   /** Background loops (notifier, daily checks); tests turn them off. */
   background?: boolean;
+  /** Health-check tuning (benchmarks): `$batch` requests in flight at once (default 32). */
+  checks?: { maxBatchesInFlight?: number };
 }
 
 export interface RunningProduct {
@@ -226,7 +228,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
         })
       ).accessToken,
     pacer: new MailboxPacer(),
-    sweep: (pacer) => new Sweep({ graphEndpoint: identity.graphEndpoint, pacer }),
+    sweep: (pacer) => new Sweep({ graphEndpoint: identity.graphEndpoint, pacer, maxBatchesInFlight: options.checks?.maxBatchesInFlight }),
     events: {
       connectionLost: async (tenantId, connection, runId) => {
         await late.bot?.emitConnectionLost(tenantId, connection, runId);

@@ -173,6 +173,7 @@ export class Sweep {
   #idle: Array<() => void> = [];
   #callbacks = new Set<Promise<void>>();
   #stopped = false;
+  #pumpScheduled = false;
 
   constructor(private readonly options: SweepOptions) {}
 
@@ -194,7 +195,14 @@ export class Sweep {
       this.#jobs.set(job, { left: job.requests.length, answers: [] });
       for (const request of job.requests) this.#queue.push({ job, request, attempts: 0, notBefore: 0 });
     }
-    this.#pump();
+    // Jobs added one after another in the same tick fill the same batches.
+    if (!this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      setImmediate(() => {
+        this.#pumpScheduled = false;
+        this.#pump();
+      });
+    }
   }
 
   /** Resolves when every job added so far is answered and its `done` has finished. */

@@ -4,7 +4,7 @@
  * consent without a page; and a switch that breaks or restores chosen users in bulk.
  */
 import { randomUUID } from 'node:crypto';
-import type { World } from './state';
+import type { UserState, World } from './state';
 import type { MailboxState } from './seed';
 
 export interface AddUsersOptions {
@@ -31,13 +31,14 @@ export function addUsers(world: World, opts: AddUsersOptions): Array<{ upn: stri
   const prefix = opts.prefix ?? 'user';
   const mailbox = opts.mailbox ?? 'active';
   const start = tenant.users.length;
+  const taken = new Set(tenant.users.map((u) => u.upn.toLowerCase()));
   const out: Array<{ upn: string; oid: string }> = [];
   for (let i = 0; i < count; i++) {
     const n = start + i + 1;
     const upn = `${prefix}${n}@${domain}`;
-    if (world.findUser(tenant, upn)) throw new Error(`Sandbox user '${upn}' exists already`);
+    if (taken.has(upn)) throw new Error(`Sandbox user '${upn}' exists already`);
     const oid = randomUUID();
-    tenant.users.push({
+    const user: UserState = {
       oid,
       upn,
       displayName: `${prefix[0].toUpperCase()}${prefix.slice(1)} ${n}`,
@@ -50,8 +51,8 @@ export function addUsers(world: World, opts: AddUsersOptions): Array<{ upn: stri
       tokensValidFrom: 0,
       revokeReason: 'revoked',
       conditionalAccess: null,
-    });
-    const user = world.findUser(tenant, oid)!;
+    };
+    tenant.users.push(user);
     world.setMailbox(user, mailbox);
     out.push({ upn, oid });
   }

@@ -89,7 +89,18 @@ export interface CheckServiceDeps {
 const APP_LANE = 'app';
 const DELEGATED_LANE = 'delegated';
 
+/** What this process sent for health checks since it started (benchmarks, logs). */
+export interface CheckStats {
+  batches: number;
+  requests: number;
+  throttled: number;
+  retried: number;
+  /** Refresh tokens redeemed. */
+  redeemed: number;
+}
+
 export class CheckService {
+  readonly stats: CheckStats = { batches: 0, requests: 0, throttled: 0, retried: 0, redeemed: 0 };
   /** Runs executing in this process, by tenant. */
   readonly #active = new Map<string, { run: CheckRunRecord; done: Promise<void>; sweep?: Sweep }>();
   #stopped = false;
@@ -204,7 +215,11 @@ export class CheckService {
       if (items.length === 0) break;
       const sweep = this.deps.sweep(this.deps.pacer);
       entry.sweep = sweep;
-      await this.#checkPage(run, items, sweep);
+      try {
+        await this.#checkPage(run, items, sweep);
+      } finally {
+        for (const k of ['batches', 'requests', 'throttled', 'retried'] as const) this.stats[k] += sweep.stats[k];
+      }
       if (this.#stopped) return;
     }
     await this.#finish(run);
@@ -288,11 +303,13 @@ export class CheckService {
         forceRefresh: true,
       });
     } catch (err) {
+      this.stats.redeemed++;
       const code: ErrorCode = err instanceof AppError ? err.code : 'GRAPH_UNAVAILABLE';
       if (!(err instanceof AppError)) this.deps.logger.warn({ err, tenantId: run.tenantId }, 'health check: refresh failed');
       await this.#write(run, record, delegatedVerdict({ enabled, grantedScopes: record.grantedScopes, tokenCode: code }));
       return;
     }
+    this.stats.redeemed++;
     if (this.#stopped) return;
     const grantedScopes = token.grantedScopes.length ? token.grantedScopes : record.grantedScopes;
     const granted = enabled.filter((f) => missingDelegatedScopes(f, grantedScopes).length === 0);
@@ -301,15 +318,11 @@ export class CheckService {
       {
         mailbox: `${DELEGATED_LANE}|${record.upn}`,
         accessToken: token.accessToken,
-        requests: [{ id: 'me', url: '/me?$select=id' }, ...probes.map((p) => ({ id: p, url: `/me${CHECK_PROBE_PATHS[p]}` }))],
+        // The redeemed refresh token already proved the grant and the account: only the features are read.
+        requests: probes.map((p) => ({ id: p, url: `/me${CHECK_PROBE_PATHS[p]}` })),
         done: async (answers) => {
           const codes = codesOf(answers);
-          const verdict = delegatedVerdict({
-            enabled,
-            grantedScopes,
-            profileCode: codes.get('me'),
-            probeCode: (p) => codes.get(p),
-          });
+          const verdict = delegatedVerdict({ enabled, grantedScopes, probeCode: (p) => codes.get(p) });
           await this.#write(run, { ...record, grantedScopes }, verdict);
         },
       },

@@ -29,7 +29,14 @@ export interface TestProduct extends RunningProduct {
 export const KEY = Buffer.alloc(32, 3).toString('base64');
 
 export async function startTestProduct(
-  options: { env?: Record<string, string>; now?: () => Date; background?: boolean; tabDir?: string; sandbox?: Sandbox } = {},
+  options: {
+    env?: Record<string, string>;
+    now?: () => Date;
+    background?: boolean;
+    tabDir?: string;
+    sandbox?: Sandbox;
+    checks?: { maxBatchesInFlight?: number };
+  } = {},
 ): Promise<TestProduct> {
   // A sandbox passed in outlives this product (a restart against the same tenant); its owner closes it.
   const sandbox = options.sandbox ?? (await startTestSandbox());
@@ -50,6 +57,7 @@ export async function startTestProduct(
     now: options.now,
     background: options.background ?? false,
     tabDir: options.tabDir,
+    checks: options.checks,
   });
   const tabDomain = `localhost:${product.port}`;
   const clientId = product.identity.clientId;
