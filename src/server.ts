@@ -278,7 +278,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   // A run interrupted by a stop or a crash is finished, not forgotten.
   void checks.resumeInterrupted().catch((err) => logger.error({ err }, 'resuming health checks failed'));
   if (options.background !== false) {
-    checks.schedule(config.checkIntervalHours);
+    void checks.schedule(config.checkIntervalHours);
     bot.notifier.start();
     const daily = async () => {
       // Re-test every saved service account: a revoked consent or an expired secret is caught without anyone looking.

@@ -155,9 +155,12 @@ export class CheckService {
     return running.length;
   }
 
-  /** Every `hours`, a run for each tenant whose last run started that long ago (0 = never). */
-  schedule(hours: number): void {
-    if (!(hours > 0)) return;
+  /**
+   * Every `hours`, a run for each tenant whose last run started that long ago (0 = never). Resolves
+   * once the first look (at start-up) is done.
+   */
+  schedule(hours: number): Promise<void> {
+    if (!(hours > 0)) return Promise.resolve();
     const periodMs = hours * 3600_000;
     const tick = async () => {
       for (const tenant of await this.deps.store.listTenants().catch(() => [])) {
@@ -172,10 +175,10 @@ export class CheckService {
         }
       }
     };
-    void tick();
     // Looked at often enough that a run starts within a few minutes of being due.
     this.#timer = setInterval(() => void tick(), Math.min(periodMs, 5 * 60_000));
     this.#timer.unref();
+    return tick();
   }
 
   /** Resolves when the tenant's run in this process (if any) has ended. */
@@ -213,6 +216,7 @@ export class CheckService {
       if (this.#stopped) return;
       const items = await store.pendingCheckItems(tenantId, run.id, pageSize);
       if (items.length === 0) break;
+      const before = (await store.getCheckRun(tenantId, run.id))?.checked ?? 0;
       const sweep = this.deps.sweep(this.deps.pacer);
       entry.sweep = sweep;
       try {
@@ -221,6 +225,8 @@ export class CheckService {
         for (const k of ['batches', 'requests', 'throttled', 'retried'] as const) this.stats[k] += sweep.stats[k];
       }
       if (this.#stopped) return;
+      // Items that could not be recorded stay pending: a page that records nothing would loop forever.
+      if (((await store.getCheckRun(tenantId, run.id))?.checked ?? 0) === before) throw new Error('a page of the health check recorded no connection');
     }
     await this.#finish(run);
   }
@@ -344,7 +350,20 @@ export class CheckService {
 
   /** Writes a connection's new state and marks it checked in the run, in one store step. */
   async #write(run: CheckRunRecord, record: ConnectionRecord, verdict: CheckVerdict): Promise<void> {
+    await this.#safely(run, () => this.#writeVerdict(run, record, verdict));
+  }
+
+  /** A connection that cannot be recorded stays pending in the run; the others go on. */
+  async #safely(run: CheckRunRecord, write: () => Promise<void>): Promise<void> {
     if (this.#stopped) return;
+    try {
+      await write();
+    } catch (err) {
+      if (!this.#stopped) this.deps.logger.error({ err, tenantId: run.tenantId, runId: run.id }, 'health check result not recorded');
+    }
+  }
+
+  async #writeVerdict(run: CheckRunRecord, record: ConnectionRecord, verdict: CheckVerdict): Promise<void> {
     const now = this.deps.now().toISOString();
     const { error: _previous, ...rest } = record;
     const next: ConnectionRecord = {
@@ -366,7 +385,10 @@ export class CheckService {
   }
 
   async #writeLegacy(run: CheckRunRecord, record: ConnectionRecord, via: { ok: boolean; code?: ErrorCode } | undefined): Promise<void> {
-    if (this.#stopped) return;
+    await this.#safely(run, () => this.#writeLegacyResult(run, record, via));
+  }
+
+  async #writeLegacyResult(run: CheckRunRecord, record: ConnectionRecord, via: { ok: boolean; code?: ErrorCode } | undefined): Promise<void> {
     const now = this.deps.now().toISOString();
     // The EWS connection's own state is not touched: nothing here can tell whether EWS still works.
     const next: ConnectionRecord = { ...record, featureResults: via ? { [VIA_SERVICE_ACCOUNT]: via } : {}, lastCheckedAt: now, updatedAt: now };
@@ -381,8 +403,9 @@ export class CheckService {
   }
 
   async #record(run: CheckRunRecord, upn: string, kind: ConnectionKind, from: ConnectionState): Promise<void> {
-    if (this.#stopped) return;
-    await this.deps.store.completeCheckItem({ runId: run.id, tenantId: run.tenantId, upn, kind, from });
+    await this.#safely(run, async () => {
+      await this.deps.store.completeCheckItem({ runId: run.id, tenantId: run.tenantId, upn, kind, from });
+    });
   }
 
   /** Events first, then the run is marked done: a crash in between re-sends, and the outbox drops the duplicates. */
