@@ -10,7 +10,8 @@ import type { Request, Response } from 'restify';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { errorBody } from '../src/domain/errors';
-import type { Store } from '../src/store/types';
+import type { ConnectionRecord, Store } from '../src/store/types';
+import type { CheckDigest } from '../src/services/checks';
 import type { TestOutcome } from './cards';
 import { TEAMS_CHANNEL, isLocalRequest, isLoopbackUrl } from './conversations';
 import { ConnectionCenterBot } from './handler';
@@ -43,6 +44,10 @@ export interface Bot {
   emitTestOutcome(tenantId: string, previous: TestOutcome | undefined | null, current: TestOutcome): Promise<number>;
   /** Call once a day (any hour): deadline milestones and expiring secrets; safe to repeat. */
   runDailyChecks(now: Date): Promise<number>;
+  /** A health check found a user's own connection broken: nudge them (once per run). */
+  emitConnectionLost(tenantId: string, connection: ConnectionRecord, runId: string): Promise<number>;
+  /** A health-check run changed something: the admins' digest (once per run). */
+  emitCheckDigest(tenantId: string, digest: CheckDigest): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -166,6 +171,8 @@ export function createBot(options: CreateBotOptions): Bot {
     notifier,
     emitTestOutcome: (tenantId, previous, current) => triggers.emitTestOutcome(tenantId.toLowerCase(), previous, current),
     runDailyChecks: (at) => triggers.runDailyChecks(at),
+    emitConnectionLost: (tenantId, connection, runId) => triggers.emitConnectionLost(tenantId.toLowerCase(), connection, runId),
+    emitCheckDigest: (tenantId, digest) => triggers.emitCheckDigest(tenantId.toLowerCase(), digest),
     async close() {
       await notifier.stop();
     },

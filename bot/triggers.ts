@@ -9,7 +9,17 @@ import { DEADLINE_MILESTONES, DEFAULT_DEADLINES, daysUntil, viewOf, type Deadlin
 import type { ConnectionKind } from '../src/domain/connection';
 import type { ConnectionRecord, ConversationRecord, NewOutboxItem, OutboxKind, Store } from '../src/store/types';
 import type { BotServices } from './services';
-import { deadlineDigestModel, reconnectNudgeModel, secretExpiringModel, testCard, verdictOf, verdictSignature, type TestOutcome } from './cards';
+import type { CheckDigest } from '../src/services/checks';
+import {
+  checkDigestModel,
+  deadlineDigestModel,
+  reconnectNudgeModel,
+  secretExpiringModel,
+  testCard,
+  verdictOf,
+  verdictSignature,
+  type TestOutcome,
+} from './cards';
 import { cardPayload, idempotencyKey } from './payload';
 import { loggableError } from './safe-error';
 
@@ -226,6 +236,53 @@ export class Triggers {
     }
     const name = (r: ConnectionRecord) => (r.displayName || r.upn).toLowerCase();
     return found.sort((a, b) => name(a).localeCompare(name(b))).slice(0, limit);
+  }
+
+  /**
+   * A health check found the user's own connection broken: a ReconnectNudge into their personal
+   * chat, when the bot has one. Once per user per run.
+   */
+  async emitConnectionLost(tenantId: string, connection: ConnectionRecord, runId: string): Promise<number> {
+    const conversation =
+      (connection.oid ? await this.deps.store.findPersonalConversation(tenantId, connection.oid) : undefined) ??
+      (await this.deps.store.findPersonalConversation(tenantId, connection.upn));
+    if (!conversation) return 0;
+    const tenant = await this.deps.store.getTenant(tenantId);
+    const now = new Date(connection.lastCheckedAt ?? connection.updatedAt);
+    const model = reconnectNudgeModel(connection, now, this.deps.services.tabUrl(), tenantDeadlines(tenant?.deadlineOverrides));
+    return this.#enqueue([
+      {
+        tenantId,
+        kind: 'connection.lost',
+        idempotencyKey: idempotencyKey({
+          tenantId,
+          kind: 'connection.lost',
+          subject: `${connection.upn.toLowerCase()}/${connection.kind}`,
+          milestone: runId,
+          conversationId: conversation.conversationId,
+        }),
+        conversationId: conversation.conversationId,
+        payload: cardPayload('ReconnectNudge', model),
+      },
+    ]);
+  }
+
+  /** A health-check run changed something: one digest per admin conversation per run. */
+  async emitCheckDigest(tenantId: string, digest: CheckDigest): Promise<number> {
+    if (digest.broke.length + digest.recovered.length === 0) return 0;
+    const conversations = await this.#adminConversations(tenantId);
+    if (conversations.length === 0) return 0;
+    const tenant = await this.deps.store.getTenant(tenantId);
+    const model = checkDigestModel(digest, this.deps.services.tabUrl(), tenantDeadlines(tenant?.deadlineOverrides));
+    return this.#enqueue(
+      conversations.map((c) => ({
+        tenantId,
+        kind: 'check.digest' as const,
+        idempotencyKey: idempotencyKey({ tenantId, kind: 'check.digest', subject: 'health-check', milestone: digest.runId, conversationId: c.conversationId }),
+        conversationId: c.conversationId,
+        payload: cardPayload('CheckDigest', model),
+      })),
+    );
   }
 
   /**

@@ -62,6 +62,8 @@ export interface AppConfig {
   campaignMinDaysBetween: number;
   /** The Teams app's manifest id, for proactive installation (the sandbox has its own). */
   teamsAppId?: string;
+  /** Hours between scheduled health checks of every connection; 0 = none. */
+  checkIntervalHours: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -139,6 +141,11 @@ const schema = z
       .max(365, 'must be 1–365')
       .default(3),
     TEAMS_APP_ID: z.string().regex(GUID, 'must be a GUID (the Teams app’s manifest id)').optional(),
+    CHECK_INTERVAL_HOURS: z.coerce
+      .number({ error: 'must be a number of hours (0 turns scheduled checks off)' })
+      .min(0, 'must be 0 or more hours (0 turns scheduled checks off)')
+      .max(24 * 30, 'must be at most 720 hours')
+      .default(6),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strip();
@@ -275,6 +282,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     adminProofMaxDays: e.ADMIN_PROOF_MAX_DAYS,
     campaignMinDaysBetween: e.CAMPAIGN_MIN_DAYS_BETWEEN,
     ...(e.TEAMS_APP_ID ? { teamsAppId: e.TEAMS_APP_ID.toLowerCase() } : {}),
+    checkIntervalHours: e.CHECK_INTERVAL_HOURS,
     logLevel: e.LOG_LEVEL,
   };
   return deepFreeze(config);

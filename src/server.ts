@@ -18,6 +18,9 @@ import { acquireAppToken } from './identity/service-account';
 import { createGraphClient } from './graph/client';
 import { runDelegatedProbes } from './graph/probes';
 import { runServiceAccountTest } from './graph/service-account-test';
+import { MailboxPacer, Sweep } from './graph/batch';
+import { CheckService } from './services/checks';
+import { checkRoutes } from './api/routes-checks';
 import { ConnectionService } from './services/connections';
 import { SignInService } from './services/signin';
 import { Sealer } from './services/sealed';
@@ -71,6 +74,8 @@ export interface StartOptions {
    * listening) instead of before listening. src/index.ts turns it on; tests keep the eager bot.
    */
   lazyBot?: boolean;
+  /** Health-check tuning (benchmarks): `$batch` requests in flight at once (default 32). */
+  checks?: { maxBatchesInFlight?: number };
 }
 
 export interface RunningProduct {
@@ -84,6 +89,7 @@ export interface RunningProduct {
   readonly bot: Bot;
   admin: AdminService;
   campaign: CampaignService;
+  checks: CheckService;
   stop(): Promise<void>;
 }
 
@@ -280,6 +286,33 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   });
   if (!options.lazyBot) getBot();
 
+  const checks = new CheckService({
+    store,
+    auth: authPort,
+    appToken: async (sa) =>
+      (
+        await acquireAppToken({
+          authorityHost: env.authorityHost,
+          tenant: sa.tenant,
+          clientId: sa.clientId,
+          clientSecret: sa.clientSecret,
+          knownAuthorities: env.knownAuthorities,
+        })
+      ).accessToken,
+    pacer: new MailboxPacer(),
+    sweep: (pacer) => new Sweep({ graphEndpoint: identity.graphEndpoint, pacer, maxBatchesInFlight: options.checks?.maxBatchesInFlight }),
+    events: {
+      connectionLost: async (tenantId, connection, runId) => {
+        await getBot().emitConnectionLost(tenantId, connection, runId);
+      },
+      runFinished: async (tenantId, digest) => {
+        await getBot().emitCheckDigest(tenantId, digest);
+      },
+    },
+    logger: logger.child({ component: 'checks' }),
+    now,
+  });
+
   const authDeps = { verifier, store, adminRule, now };
   const app = buildApp({
     logger,
@@ -293,6 +326,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       authRoutes({ logger, store, connections, signIn, sealer, now, secureCookies: tabEndpoint.startsWith('https:') }),
       adminRoutes({ ...authDeps, logger, admin }),
       campaignRoutes({ ...authDeps, logger, campaign }),
+      checkRoutes({ ...authDeps, logger, checks }),
       botRoutes({ logger, bot: { handleMessages: (req, res) => getBot().handleMessages(req, res) } }),
     ],
   });
@@ -319,7 +353,10 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   // The sandbox's Teams stand-in announces installations to the bot, which then runs anonymously.
   if (sandbox && !config.bot.id) sandbox.teams.setBotEndpoint(`${url}/api/messages`);
   const timers: NodeJS.Timeout[] = [];
+  // A run interrupted by a stop or a crash is finished, not forgotten.
+  void checks.resumeInterrupted().catch((err) => logger.error({ err }, 'resuming health checks failed'));
   if (options.background !== false) {
+    void checks.schedule(config.checkIntervalHours);
     const daily = async () => {
       // Re-test every saved service account: a revoked consent or an expired secret is caught without anyone looking.
       for (const tenant of await store.listTenants().catch(() => [])) {
@@ -362,8 +399,10 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     },
     admin,
     campaign,
+    checks,
     async stop() {
       timers.forEach(clearInterval);
+      await checks.stop();
       await app.drain();
       await new Promise<void>((resolve) => app.server.close(() => resolve()));
       await bot?.close().catch((err) => logger.warn({ err }, 'bot close failed'));

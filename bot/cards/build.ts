@@ -4,6 +4,7 @@
  */
 import { Template } from 'adaptivecards-templating';
 import { CARD_NAMES, TRIMMABLE, type CardModels, type CardName } from './models';
+import CheckDigest from './CheckDigest.json';
 import DeadlineDigest from './DeadlineDigest.json';
 import ErrorCard from './Error.json';
 import Help from './Help.json';
@@ -26,6 +27,7 @@ export const TEMPLATES: Readonly<Record<CardName, object>> = {
   PermissionsMissing,
   DeadlineDigest,
   ReconnectNudge,
+  CheckDigest,
   Help,
   Welcome,
   Status,

@@ -68,6 +68,20 @@ export interface ReconnectNudgeModel {
   tabUrl: string;
 }
 
+export interface CheckDigestModel {
+  title: string;
+  subtitle: string;
+  headerStyle: ContainerStyle;
+  counts: Array<{ label: string; count: string }>;
+  broke: Array<{ name: string; detail: string }>;
+  moreBroke: number;
+  recovered: Array<{ name: string; detail: string }>;
+  moreRecovered: number;
+  /** Empty string when nobody is left on Exchange. */
+  exchangeText: string;
+  tabUrl: string;
+}
+
 export interface HelpModel {
   title: string;
   subtitle: string;
@@ -129,6 +143,7 @@ export interface CardModels {
   PermissionsMissing: PermissionsMissingModel;
   DeadlineDigest: DeadlineDigestModel;
   ReconnectNudge: ReconnectNudgeModel;
+  CheckDigest: CheckDigestModel;
   Help: HelpModel;
   Welcome: WelcomeModel;
   Status: StatusModel;
@@ -141,6 +156,7 @@ export const CARD_NAMES: readonly CardName[] = [
   'PermissionsMissing',
   'DeadlineDigest',
   'ReconnectNudge',
+  'CheckDigest',
   'Help',
   'Welcome',
   'Status',
@@ -154,6 +170,10 @@ export const TRIMMABLE: { [K in CardName]: Array<{ list: keyof CardModels[K]; mo
   PermissionsMissing: [{ list: 'features', more: 'moreFeatures' }],
   DeadlineDigest: [{ list: 'users', more: 'moreUsers' }],
   ReconnectNudge: [],
+  CheckDigest: [
+    { list: 'broke', more: 'moreBroke' },
+    { list: 'recovered', more: 'moreRecovered' },
+  ],
   Help: [],
   Welcome: [],
   Status: [],

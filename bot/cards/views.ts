@@ -11,7 +11,9 @@ import { ERROR_CATALOGUE, isErrorCode, type ErrorCode } from '../../src/domain/e
 import { FEATURES, FEATURE_LABELS, APPLICATION_ROLES, type Feature } from '../../src/domain/features';
 import type { ConnectionRecord } from '../../src/store/types';
 import { escapeCardMarkdown as md } from './markdown';
+import type { CheckChange, CheckDigest } from '../../src/services/checks';
 import type {
+  CheckDigestModel,
   DeadlineDigestModel,
   ErrorModel,
   HelpModel,
@@ -280,6 +282,48 @@ function deadlineSentence(kind: ConnectionKind, next: DeadlineView, now: Date, d
     parts.push(`${DEADLINE_HEADLINES[last.id]} on ${formatDate(last.date)}`);
   }
   return `${parts.join(', and ')}.`;
+}
+
+/** People named on a health-check digest per list; the rest are counted. */
+export const CHECK_DIGEST_NAMED = 10;
+
+function changeLine(c: CheckChange): { name: string; detail: string } {
+  const why = c.code && isErrorCode(c.code) ? `: ${ERROR_CATALOGUE[c.code].message}` : '';
+  return { name: md(c.displayName || c.upn), detail: `${KIND_LABELS[c.kind]}, now ${STATE_LABELS[c.to].toLowerCase()}${why}` };
+}
+
+/** What a health-check run changed: who broke, who recovered, and who is still on Exchange. */
+export function checkDigestModel(digest: CheckDigest, tabUrl: string, deadlines: readonly Deadline[] = DEFAULT_DEADLINES): CheckDigestModel {
+  const now = new Date(digest.finishedAt);
+  const broke = digest.broke.map(changeLine);
+  const recovered = digest.recovered.map(changeLine);
+  const parts = [
+    digest.broke.length ? `${plural(digest.broke.length, 'connection')} broke` : '',
+    digest.recovered.length ? `${digest.recovered.length} recovered` : '',
+  ].filter(Boolean);
+  const ews = nextDeadlineFor('ews-basic', now, deadlines);
+  const exchangeText =
+    digest.onExchange > 0
+      ? `${plural(digest.onExchange, 'connection')} still ${digest.onExchange === 1 ? 'uses' : 'use'} Exchange (EWS)${
+          ews ? `: ${DEADLINE_HEADLINES[ews.id]} on ${formatDate(ews.date)} (${daysText(ews.daysLeft)}).` : '.'
+        }`
+      : '';
+  return {
+    title: `Health check: ${parts.join(', ')}`,
+    subtitle: `${formatDateTime(digest.finishedAt)} · ${digest.checked} of ${plural(digest.total, 'connection')} checked`,
+    headerStyle: digest.broke.length ? 'attention' : 'good',
+    counts: [
+      { label: 'Broke', count: String(digest.broke.length) },
+      { label: 'Recovered', count: String(digest.recovered.length) },
+      { label: 'Still on Exchange', count: String(digest.onExchange) },
+    ],
+    broke: broke.slice(0, CHECK_DIGEST_NAMED),
+    moreBroke: Math.max(0, broke.length - CHECK_DIGEST_NAMED),
+    recovered: recovered.slice(0, CHECK_DIGEST_NAMED),
+    moreRecovered: Math.max(0, recovered.length - CHECK_DIGEST_NAMED),
+    exchangeText,
+    tabUrl,
+  };
 }
 
 export const COMMANDS = {

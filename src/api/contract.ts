@@ -7,7 +7,7 @@ import type { ErrorBody } from '../domain/errors';
 import type { Feature } from '../domain/features';
 import type { DeadlineView } from '../domain/deadlines';
 import type { CampaignStatus, UnreachableReason } from '../domain/reach';
-import type { FeatureMatrixEntry, TestStep } from '../store/types';
+import type { FeatureMatrixEntry, FeatureResults, TestStep } from '../store/types';
 
 export type { ErrorBody };
 export interface ErrorEnvelope {
@@ -143,6 +143,8 @@ export interface ConnectionRow {
   lastCheckedAt?: string;
   lastSyncAt?: string;
   error?: ErrorBody;
+  /** Per-feature result of the last health check; a legacy connection's says whether the service account reaches it. */
+  featureResults?: FeatureResults;
 }
 export interface ConnectionsResponse {
   items: ConnectionRow[];
@@ -152,6 +154,23 @@ export interface ConnectionsResponse {
 /** POST /api/admin/connections/import (text/csv `upn,kind[,lastSyncAt]` or JSON `{ connections: [...] }`). */
 export interface ImportResponse {
   imported: number;
+}
+
+/** POST /api/admin/checks (202), GET /api/admin/checks/latest */
+export interface CheckStartedResponse {
+  check: { id: string; status: 'running'; startedAt: string };
+}
+export interface CheckLatestResponse {
+  check: {
+    id: string;
+    status: 'running' | 'done' | 'failed';
+    startedAt: string;
+    finishedAt?: string;
+    checked: number;
+    total: number;
+    byState: Partial<Record<ConnectionState, number>>;
+    changes: Array<{ upn: string; from: ConnectionState; to: ConnectionState; code?: string }>;
+  } | null;
 }
 
 /** GET /api/admin/audit */

@@ -75,6 +75,11 @@ export const ERROR_CATALOGUE = {
     message: 'You have no Microsoft Graph connection to test yet.',
     remedy: 'Click Connect Office 365 first.',
   },
+  CHECK_ALREADY_RUNNING: {
+    status: 409,
+    message: 'A health check of every connection is already running for your organisation.',
+    remedy: 'Wait for it to finish; its progress shows under Health checks.',
+  },
   SERVICE_ACCOUNT_NOT_CONFIGURED: {
     status: 409,
     message: 'No service account is configured for this tenant.',

@@ -5,3 +5,4 @@ export * from './deadlines';
 export * from './connection';
 export * from './admin';
 export * from './reach';
+export * from './checks';

@@ -9,6 +9,7 @@ import type { SandboxContext } from './context';
 import { Faults, type FaultTarget, type SandboxStats } from './faults';
 import { isLoopback, mediaType, readBody, sendJson } from './http';
 import type { ConsentDecision, MailboxState } from './seed';
+import { addUsers, breakUsers, type AddUsersOptions, type BreakHow } from './population';
 
 export type { FaultTarget, SandboxStats };
 
@@ -51,6 +52,10 @@ export interface SandboxControl {
   advanceClock(opts: { seconds: number }): void;
   /** Retry-After on the 429 for more than 4 concurrent requests on one mailbox (default 1 s). */
   setConcurrencyRetryAfter(opts: { seconds: number }): void;
+  /** `count` new users with active mailboxes inside the access policy, consenting without a page. */
+  addUsers(opts: AddUsersOptions): Array<{ upn: string; oid: string }>;
+  /** Break (or restore) chosen users in bulk: revoke their tokens, fail every refresh, remove the mailbox, leave the access policy. */
+  breakUsers(opts: { upns: string[]; how: BreakHow }): number;
   stats(): SandboxStats;
   /** Graph requests being served now for one mailbox. */
   inFlight(opts: { upn: string }): number;
@@ -174,6 +179,12 @@ export function createControl(ctx: SandboxContext): SandboxControl {
       if (!Number.isFinite(seconds) || seconds < 0) throw new Error('seconds must be a non-negative number');
       faults.concurrencyRetryAfterSeconds = seconds;
     },
+    addUsers(opts) {
+      return addUsers(world, opts);
+    },
+    breakUsers(opts) {
+      return breakUsers(world, opts);
+    },
     stats() {
       return structuredClone(faults.stats);
     },
@@ -204,6 +215,8 @@ const METHODS = new Set<keyof SandboxControl>([
   'setConditionalAccess',
   'advanceClock',
   'setConcurrencyRetryAfter',
+  'addUsers',
+  'breakUsers',
   'stats',
   'inFlight',
 ]);

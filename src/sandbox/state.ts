@@ -335,8 +335,25 @@ export class World {
     return this.tenants.find((t) => t.id === key || t.domains.some((d) => d.isVerified && d.name.toLowerCase() === key));
   }
 
+  /** Per tenant, users by oid and lower-cased upn; rebuilt when users are added (directories of thousands). */
+  readonly #userIndex = new WeakMap<TenantState, { users: UserState[]; size: number; byKey: Map<string, UserState> }>();
+
   findUser(tenant: TenantState, idOrUpn: string): UserState | undefined {
     const key = idOrUpn.toLowerCase();
+    let index = this.#userIndex.get(tenant);
+    if (!index || index.users !== tenant.users || index.size !== tenant.users.length) {
+      const byKey = new Map<string, UserState>();
+      // First match wins, as a linear search over the list would.
+      for (const u of tenant.users) {
+        if (!byKey.has(u.oid)) byKey.set(u.oid, u);
+        if (!byKey.has(u.upn.toLowerCase())) byKey.set(u.upn.toLowerCase(), u);
+      }
+      index = { users: tenant.users, size: tenant.users.length, byKey };
+      this.#userIndex.set(tenant, index);
+    }
+    const hit = index.byKey.get(key);
+    // An upn could be edited in place (control API); fall back to a search if the hit went stale.
+    if (hit && (hit.oid === key || hit.upn.toLowerCase() === key)) return hit;
     return tenant.users.find((u) => u.oid === key || u.upn.toLowerCase() === key);
   }
 

@@ -425,6 +425,7 @@ export class AdminService {
         ...(r.lastCheckedAt ? { lastCheckedAt: r.lastCheckedAt } : {}),
         ...(r.lastSyncAt ? { lastSyncAt: r.lastSyncAt } : {}),
         ...(r.error ? { error: r.error } : {}),
+        ...(r.featureResults ? { featureResults: r.featureResults } : {}),
       })),
       ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
     };

@@ -200,6 +200,55 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 5,
+    name: 'health-check runs, per-feature results and connection history',
+    sql: `
+      ALTER TABLE connections ADD COLUMN feature_results TEXT;
+
+      CREATE TABLE check_runs (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+        started_by TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        started_ms INTEGER NOT NULL,
+        finished_at TEXT,
+        total INTEGER NOT NULL,
+        checked INTEGER NOT NULL DEFAULT 0,
+        seq INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX check_runs_latest ON check_runs (tenant_id, seq);
+      -- One running run per tenant, enforced where two starts can race.
+      CREATE UNIQUE INDEX check_runs_one_running ON check_runs (tenant_id) WHERE status = 'running';
+
+      CREATE TABLE check_items (
+        tenant_id TEXT NOT NULL,
+        run_id TEXT NOT NULL REFERENCES check_runs (id) ON DELETE CASCADE,
+        upn TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        done INTEGER NOT NULL DEFAULT 0,
+        from_state TEXT,
+        to_state TEXT,
+        code TEXT,
+        PRIMARY KEY (run_id, upn, kind)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX check_items_pending ON check_items (run_id, done, upn, kind);
+
+      CREATE TABLE connection_history (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant_id TEXT NOT NULL,
+        upn TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        code TEXT,
+        at TEXT NOT NULL,
+        run_id TEXT
+      ) STRICT;
+      CREATE INDEX connection_history_by_user ON connection_history (tenant_id, upn, seq);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

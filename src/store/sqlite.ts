@@ -20,6 +20,10 @@ import type {
   CampaignRecord,
   ReachUserPage,
   ReachUserRecord,
+  CheckItemRecord,
+  CheckItemResult,
+  CheckRunRecord,
+  ConnectionHistoryRecord,
   ConnectionPage,
   ConnectionQuery,
   ConnectionRecord,
@@ -610,6 +614,99 @@ export class SqliteStore implements Store {
     return rows.length > limit ? { items, nextCursor: rows[limit - 1].upn } : { items };
   }
 
+  // ---- health-check runs and connection history --------------------------------------------
+
+  async startCheckRun(
+    run: CheckRunRecord,
+    items: Array<Pick<ConnectionRecord, 'upn' | 'kind'>>,
+  ): Promise<{ started: true; run: CheckRunRecord } | { started: false; run: CheckRunRecord }> {
+    requireText(run.id, 'run.id');
+    requireText(run.tenantId, 'run.tenantId');
+    return this.#db
+      .transaction(() => {
+        const running = this.#q.runRunning.get(run.tenantId) as CheckRunRow | undefined;
+        if (running) return { started: false as const, run: checkRunFromRow(running) };
+        const distinct = new Map(items.map((i) => [`${i.upn.toLowerCase()}\n${i.kind}`, { upn: i.upn.toLowerCase(), kind: i.kind }]));
+        const seq = (this.#q.runNextSeq.pluck().get(run.tenantId) as number) ?? 1;
+        const started: CheckRunRecord = { ...run, status: 'running', total: distinct.size, checked: 0 };
+        delete started.finishedAt;
+        this.#q.runInsert.run(run.id, run.tenantId, run.startedBy, run.startedAt, toMs(run.startedAt, 'run.startedAt'), distinct.size, seq);
+        for (const i of distinct.values()) this.#q.itemInsert.run(run.tenantId, run.id, i.upn, i.kind);
+        return { started: true as const, run: started };
+      })
+      .immediate();
+  }
+
+  async getCheckRun(tenantId: string, id: string): Promise<CheckRunRecord | undefined> {
+    const row = this.#q.runGet.get(tenantId, id) as CheckRunRow | undefined;
+    return row && checkRunFromRow(row);
+  }
+
+  async latestCheckRun(tenantId: string): Promise<CheckRunRecord | undefined> {
+    const row = this.#q.runLatest.get(tenantId) as CheckRunRow | undefined;
+    return row && checkRunFromRow(row);
+  }
+
+  async listRunningCheckRuns(): Promise<CheckRunRecord[]> {
+    return (this.#q.runAllRunning.all() as CheckRunRow[]).map(checkRunFromRow);
+  }
+
+  async pendingCheckItems(tenantId: string, runId: string, limit: number): Promise<CheckItemRecord[]> {
+    return (this.#q.itemPending.all(tenantId, runId, clampLimit(limit, DEFAULT_PAGE)) as CheckItemRow[]).map(checkItemFromRow);
+  }
+
+  async completeCheckItem(result: CheckItemResult): Promise<boolean> {
+    const c = result.connection;
+    requireText(result.tenantId, 'tenantId');
+    const upn = requireText(result.upn, 'upn').trim().toLowerCase();
+    if (!isConnectionKind(result.kind)) throw invalid(`kind "${String(result.kind)}" is not a connection kind`);
+    if (!isConnectionState(result.from)) throw invalid(`from "${String(result.from)}" is not a connection state`);
+    const params = c ? connectionParams(c, 'connection') : undefined;
+    if (c && (c.tenantId !== result.tenantId || params!.upn !== upn || c.kind !== result.kind)) throw invalid('connection is not the one of the item');
+    const to = c?.state ?? result.from;
+    const code = c?.error?.code ?? null;
+    const at = c?.lastCheckedAt ?? c?.updatedAt ?? nowIso();
+    return this.#db
+      .transaction(() => {
+        const marked = this.#q.itemDone.run(result.from, to, code, result.tenantId, result.runId, upn, result.kind).changes > 0;
+        if (!marked) return false;
+        this.#q.runChecked.run(result.tenantId, result.runId);
+        if (params) this.#q.connUpsert.run(params);
+        if (result.from !== to) this.#q.historyInsert.run(result.tenantId, upn, result.kind, result.from, to, code, at, result.runId);
+        return true;
+      })
+      .immediate();
+  }
+
+  async checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }> {
+    const byState: Partial<Record<ConnectionState, number>> = {};
+    for (const r of this.#q.itemByState.all(tenantId, runId) as Array<{ to_state: ConnectionState; n: number }>) byState[r.to_state] = r.n;
+    const changes = (this.#q.itemChanges.all(tenantId, runId) as CheckItemRow[]).map(checkItemFromRow);
+    return { byState, changes };
+  }
+
+  async finishCheckRun(tenantId: string, id: string, status: 'done' | 'failed', finishedAt: string): Promise<void> {
+    if (status !== 'done' && status !== 'failed') throw invalid(`status "${String(status)}" must be done or failed`);
+    requireText(finishedAt, 'finishedAt');
+    this.#q.runFinish.run(status, finishedAt, tenantId, id);
+  }
+
+  async connectionHistory(tenantId: string, upn: string, options: { limit?: number } = {}): Promise<ConnectionHistoryRecord[]> {
+    return (this.#q.historyList.all(tenantId, upn.toLowerCase(), clampLimit(options.limit, 100)) as HistoryRow[]).map(
+      (r) =>
+        compact({
+          tenantId: r.tenant_id,
+          upn: r.upn,
+          kind: r.kind,
+          from: r.from_state,
+          to: r.to_state,
+          code: r.code,
+          at: r.at,
+          runId: r.run_id,
+        }) as ConnectionHistoryRecord,
+    );
+  }
+
   // ---- audit log ---------------------------------------------------------------------------
 
   async audit(entry: Omit<AuditRecord, 'id' | 'at'> & { at?: string }): Promise<void> {
@@ -854,13 +951,31 @@ function prepareAll(db: Db) {
 
     connGet: p('SELECT * FROM connections WHERE tenant_id = ? AND upn = ? ORDER BY kind'),
     connUpsert:
-      p(`INSERT INTO connections (tenant_id, upn, kind, oid, display_name, search_text, state, granted_scopes, home_account_id, last_checked_at, last_sync_at, error, created_at, updated_at)
-      VALUES (@tenantId, @upn, @kind, @oid, @displayName, @searchText, @state, @grantedScopes, @homeAccountId, @lastCheckedAt, @lastSyncAt, @error, @createdAt, @updatedAt)
+      p(`INSERT INTO connections (tenant_id, upn, kind, oid, display_name, search_text, state, granted_scopes, home_account_id, last_checked_at, last_sync_at, error, feature_results, created_at, updated_at)
+      VALUES (@tenantId, @upn, @kind, @oid, @displayName, @searchText, @state, @grantedScopes, @homeAccountId, @lastCheckedAt, @lastSyncAt, @error, @featureResults, @createdAt, @updatedAt)
       ON CONFLICT (tenant_id, upn, kind) DO UPDATE SET oid = excluded.oid, display_name = excluded.display_name, search_text = excluded.search_text,
         state = excluded.state, granted_scopes = excluded.granted_scopes, home_account_id = excluded.home_account_id, last_checked_at = excluded.last_checked_at,
-        last_sync_at = excluded.last_sync_at, error = excluded.error, updated_at = excluded.updated_at`),
+        last_sync_at = excluded.last_sync_at, error = excluded.error, feature_results = excluded.feature_results, updated_at = excluded.updated_at`),
     connDelete: p('DELETE FROM connections WHERE tenant_id = ? AND upn = ? AND kind = ?'),
     connCount: p(COUNT_CONNECTIONS_SQLITE),
+
+    runRunning: p("SELECT * FROM check_runs WHERE tenant_id = ? AND status = 'running'"),
+    runNextSeq: p('SELECT coalesce(max(seq), 0) + 1 FROM check_runs WHERE tenant_id = ?'),
+    runInsert: p(`INSERT INTO check_runs (id, tenant_id, status, started_by, started_at, started_ms, total, checked, seq)
+      VALUES (?, ?, 'running', ?, ?, ?, ?, 0, ?)`),
+    runGet: p('SELECT * FROM check_runs WHERE tenant_id = ? AND id = ?'),
+    runLatest: p('SELECT * FROM check_runs WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1'),
+    runAllRunning: p("SELECT * FROM check_runs WHERE status = 'running' ORDER BY started_ms"),
+    runChecked: p('UPDATE check_runs SET checked = checked + 1 WHERE tenant_id = ? AND id = ?'),
+    runFinish: p("UPDATE check_runs SET status = ?, finished_at = ? WHERE tenant_id = ? AND id = ? AND status = 'running'"),
+    itemInsert: p('INSERT INTO check_items (tenant_id, run_id, upn, kind) VALUES (?, ?, ?, ?)'),
+    itemPending: p('SELECT * FROM check_items WHERE tenant_id = ? AND run_id = ? AND done = 0 ORDER BY upn, kind LIMIT ?'),
+    itemDone: p(`UPDATE check_items SET done = 1, from_state = ?, to_state = ?, code = ?
+      WHERE tenant_id = ? AND run_id = ? AND upn = ? AND kind = ? AND done = 0`),
+    itemByState: p('SELECT to_state, count(*) AS n FROM check_items WHERE tenant_id = ? AND run_id = ? AND done = 1 GROUP BY to_state'),
+    itemChanges: p('SELECT * FROM check_items WHERE tenant_id = ? AND run_id = ? AND done = 1 AND from_state <> to_state ORDER BY upn, kind'),
+    historyInsert: p('INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    historyList: p('SELECT * FROM connection_history WHERE tenant_id = ? AND upn = ? ORDER BY seq DESC LIMIT ?'),
 
     tcGet: p('SELECT box FROM token_caches WHERE tenant_id = ? AND partition_key = ?'),
     tcUpsert: p(`INSERT INTO token_caches (tenant_id, partition_key, box, key_id, updated_at) VALUES (?, ?, ?, ?, ?)
@@ -990,9 +1105,56 @@ interface ConnectionRow {
   last_checked_at: string | null;
   last_sync_at: string | null;
   error: string | null;
+  feature_results: string | null;
   created_at: string;
   updated_at: string;
 }
+interface CheckRunRow {
+  id: string;
+  tenant_id: string;
+  status: CheckRunRecord['status'];
+  started_by: string;
+  started_at: string;
+  finished_at: string | null;
+  total: number;
+  checked: number;
+}
+interface CheckItemRow {
+  upn: string;
+  kind: ConnectionKind;
+  done: number;
+  from_state: ConnectionState | null;
+  to_state: ConnectionState | null;
+  code: string | null;
+}
+interface HistoryRow {
+  tenant_id: string;
+  upn: string;
+  kind: ConnectionKind;
+  from_state: ConnectionState;
+  to_state: ConnectionState;
+  code: string | null;
+  at: string;
+  run_id: string | null;
+}
+
+function checkRunFromRow(r: CheckRunRow): CheckRunRecord {
+  return compact({
+    id: r.id,
+    tenantId: r.tenant_id,
+    status: r.status,
+    startedBy: r.started_by,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    total: r.total,
+    checked: r.checked,
+  }) as CheckRunRecord;
+}
+
+function checkItemFromRow(r: CheckItemRow): CheckItemRecord {
+  return compact({ upn: r.upn, kind: r.kind, done: r.done === 1, from: r.from_state, to: r.to_state, code: r.code }) as CheckItemRecord;
+}
+
 interface ConversationRow {
   tenant_id: string;
   conversation_id: string;
@@ -1069,6 +1231,7 @@ function connectionFromRow(r: ConnectionRow): ConnectionRecord {
     lastCheckedAt: r.last_checked_at,
     lastSyncAt: r.last_sync_at,
     error: r.error ? JSON.parse(r.error) : null,
+    featureResults: r.feature_results ? JSON.parse(r.feature_results) : null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   }) as ConnectionRecord;
@@ -1095,6 +1258,7 @@ function connectionParams(r: ConnectionRecord, where: string) {
     lastCheckedAt: r.lastCheckedAt ?? null,
     lastSyncAt: r.lastSyncAt ?? null,
     error: r.error ? JSON.stringify(r.error) : null,
+    featureResults: r.featureResults ? JSON.stringify(r.featureResults) : null,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };

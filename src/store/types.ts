@@ -105,8 +105,64 @@ export interface ConnectionRecord {
   lastCheckedAt?: string;
   lastSyncAt?: string;
   error?: ErrorBody;
+  /** Per-feature result of the last health check (features that were probed only). */
+  featureResults?: FeatureResults;
   createdAt: string;
   updatedAt: string;
+}
+
+/** One feature's outcome in a health check: ok, or the catalogue code that failed it. */
+export interface FeatureResult {
+  ok: boolean;
+  code?: string;
+}
+/** By feature; a legacy (EWS) connection records under `viaServiceAccount` whether the service account reaches its mailbox. */
+export type FeatureResults = Partial<Record<Feature | 'viaServiceAccount', FeatureResult>>;
+
+export type CheckRunStatus = 'running' | 'done' | 'failed';
+/** One health-check run of a tenant (scheduled or started by an admin). */
+export interface CheckRunRecord {
+  id: string;
+  tenantId: string;
+  status: CheckRunStatus;
+  /** `schedule` or the upn of the admin who started it. */
+  startedBy: string;
+  startedAt: string;
+  finishedAt?: string;
+  /** Connections in the run (fixed when it starts). */
+  total: number;
+  /** Connections checked so far. */
+  checked: number;
+}
+/** A connection in a run: pending until checked, then its state before and after. */
+export interface CheckItemRecord {
+  upn: string;
+  kind: ConnectionKind;
+  done: boolean;
+  from?: ConnectionState;
+  to?: ConnectionState;
+  code?: string;
+}
+/** A state change of a connection, kept for history (from, to, code, at). */
+export interface ConnectionHistoryRecord {
+  tenantId: string;
+  upn: string;
+  kind: ConnectionKind;
+  from: ConnectionState;
+  to: ConnectionState;
+  code?: string;
+  at: string;
+  /** The health-check run that saw it, when one did. */
+  runId?: string;
+}
+/** Checked in a run: the connection as written now (absent when it was deleted meanwhile), and its state before. */
+export interface CheckItemResult {
+  runId: string;
+  tenantId: string;
+  upn: string;
+  kind: ConnectionKind;
+  from: ConnectionState;
+  connection?: ConnectionRecord;
 }
 
 export interface ConnectionQuery {
@@ -166,7 +222,7 @@ export interface ConversationRecord {
 }
 
 export type OutboxKind =
-  'permissions.missing' | 'test.failed' | 'test.passed' | 'deadline.approaching' | 'connection.lost' | 'secret.expiring' | 'reconnect.nudge';
+  'permissions.missing' | 'test.failed' | 'test.passed' | 'deadline.approaching' | 'connection.lost' | 'secret.expiring' | 'reconnect.nudge' | 'check.digest';
 export type OutboxStatus = 'pending' | 'sent' | 'failed';
 export interface OutboxRecord {
   id: string;
@@ -363,6 +419,34 @@ export interface Store {
   putReachUser(record: ReachUserRecord): Promise<void>;
   /** By upn, in pages (cursor = the last upn of the previous page). */
   listReachUsers(tenantId: string, options?: { cursor?: string; limit?: number }): Promise<ReachUserPage>;
+
+  // Health-check runs (one running per tenant) and connection state history
+  /**
+   * Starts a run over the given connections, unless one is already running for the tenant: then
+   * nothing is written and the running one is returned.
+   */
+  startCheckRun(
+    run: CheckRunRecord,
+    items: Array<Pick<ConnectionRecord, 'upn' | 'kind'>>,
+  ): Promise<{ started: true; run: CheckRunRecord } | { started: false; run: CheckRunRecord }>;
+  getCheckRun(tenantId: string, id: string): Promise<CheckRunRecord | undefined>;
+  /** The tenant's most recently started run. */
+  latestCheckRun(tenantId: string): Promise<CheckRunRecord | undefined>;
+  /** Maintenance, across tenants: runs still marked running (to resume after a restart). */
+  listRunningCheckRuns(): Promise<CheckRunRecord[]>;
+  /** Items of a run not checked yet, in a stable order. */
+  pendingCheckItems(tenantId: string, runId: string, limit: number): Promise<CheckItemRecord[]>;
+  /**
+   * Records one checked connection atomically: writes the connection (when given), marks its item
+   * done (once: an item already done is left as it was and false is returned), and appends to the
+   * history when its state changed.
+   */
+  completeCheckItem(result: CheckItemResult): Promise<boolean>;
+  /** Items of a run whose state changed, and counts of the checked ones by their new state. */
+  checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }>;
+  finishCheckRun(tenantId: string, id: string, status: 'done' | 'failed', finishedAt: string): Promise<void>;
+  /** A connection's state changes, newest first. */
+  connectionHistory(tenantId: string, upn: string, options?: { limit?: number }): Promise<ConnectionHistoryRecord[]>;
 
   // Audit log (append only)
   audit(entry: Omit<AuditRecord, 'id' | 'at'> & { at?: string }): Promise<void>;

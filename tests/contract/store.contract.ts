@@ -5,6 +5,7 @@
  */
 import type {
   AuthStateRecord,
+  CheckRunRecord,
   ConnectionRecord,
   ConversationRecord,
   NewOutboxItem,
@@ -734,6 +735,121 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect((await store.listAudit(TENANT_A)).map((e) => e.action)).toEqual(['late', 'middle', 'early']);
         expect((await store.listAudit(TENANT_A, { before: iso(MIN) })).map((e) => e.action)).toEqual(['early']);
         expect((await store.listAudit(TENANT_A))[0].at).toBe(iso(2 * MIN));
+      });
+    });
+
+    describe('health-check runs', () => {
+      const aRun = (over: Partial<CheckRunRecord> = {}): CheckRunRecord => ({
+        id: 'run-1',
+        tenantId: TENANT_A,
+        status: 'running',
+        startedBy: 'schedule',
+        startedAt: iso(),
+        total: 0,
+        checked: 0,
+        ...over,
+      });
+
+      it('keeps per-feature results on a connection', async () => {
+        const c = aConnection({ featureResults: { emailSync: { ok: true }, calendarSync: { ok: false, code: 'THROTTLED' } } });
+        await store.putConnection(c);
+        expect(await store.getConnections(TENANT_A, c.upn)).toEqual([c]);
+      });
+
+      it('starts one run per tenant; a second start returns the running one and writes nothing', async () => {
+        const first = await store.startCheckRun(aRun(), [
+          { upn: 'b@contoso.example', kind: 'graph-app' },
+          { upn: 'A@contoso.example', kind: 'ews-basic' },
+          { upn: 'a@contoso.example', kind: 'ews-basic' },
+        ]);
+        expect(first).toEqual({ started: true, run: aRun({ total: 2 }) });
+        const second = await store.startCheckRun(aRun({ id: 'run-2' }), [{ upn: 'c@contoso.example', kind: 'graph-app' }]);
+        expect(second).toEqual({ started: false, run: aRun({ total: 2 }) });
+        expect(await store.getCheckRun(TENANT_A, 'run-2')).toBeUndefined();
+        expect(await store.latestCheckRun(TENANT_A)).toEqual(aRun({ total: 2 }));
+        expect(await store.listRunningCheckRuns()).toEqual([aRun({ total: 2 })]);
+        // Another tenant runs independently.
+        expect((await store.startCheckRun(aRun({ id: 'run-b', tenantId: TENANT_B }), [])).started).toBe(true);
+      });
+
+      it('completes each item once, writing the connection and the history of a change atomically', async () => {
+        await store.startCheckRun(aRun(), [
+          { upn: 'a@contoso.example', kind: 'graph-delegated' },
+          { upn: 'b@contoso.example', kind: 'graph-app' },
+        ]);
+        expect((await store.pendingCheckItems(TENANT_A, 'run-1', 10)).map((i) => i.upn)).toEqual(['a@contoso.example', 'b@contoso.example']);
+        const lost = aConnection({
+          upn: 'a@contoso.example',
+          state: 'needs-reconnect',
+          error: { code: 'REFRESH_TOKEN_REVOKED', message: 'm' },
+          lastCheckedAt: iso(MIN),
+        });
+        expect(await store.completeCheckItem({ runId: 'run-1', tenantId: TENANT_A, upn: lost.upn, kind: lost.kind, connection: lost, from: 'connected' })).toBe(
+          true,
+        );
+        // A resumed run that checks it again leaves the first result.
+        expect(
+          await store.completeCheckItem({
+            runId: 'run-1',
+            tenantId: TENANT_A,
+            upn: lost.upn,
+            kind: lost.kind,
+            connection: { ...lost, state: 'connected' },
+            from: 'connected',
+          }),
+        ).toBe(false);
+        expect(await store.getConnections(TENANT_A, 'a@contoso.example')).toEqual([lost]);
+        const same = aConnection({ upn: 'b@contoso.example', kind: 'graph-app', lastCheckedAt: iso(MIN) });
+        expect(await store.completeCheckItem({ runId: 'run-1', tenantId: TENANT_A, upn: same.upn, kind: same.kind, connection: same, from: 'connected' })).toBe(
+          true,
+        );
+        expect(await store.pendingCheckItems(TENANT_A, 'run-1', 10)).toEqual([]);
+        expect((await store.getCheckRun(TENANT_A, 'run-1'))?.checked).toBe(2);
+        expect(await store.checkRunOutcome(TENANT_A, 'run-1')).toEqual({
+          byState: { 'needs-reconnect': 1, connected: 1 },
+          changes: [{ upn: 'a@contoso.example', kind: 'graph-delegated', done: true, from: 'connected', to: 'needs-reconnect', code: 'REFRESH_TOKEN_REVOKED' }],
+        });
+        expect(await store.connectionHistory(TENANT_A, 'A@contoso.example')).toEqual([
+          {
+            tenantId: TENANT_A,
+            upn: 'a@contoso.example',
+            kind: 'graph-delegated',
+            from: 'connected',
+            to: 'needs-reconnect',
+            code: 'REFRESH_TOKEN_REVOKED',
+            at: iso(MIN),
+            runId: 'run-1',
+          },
+        ]);
+        expect(await store.connectionHistory(TENANT_A, 'b@contoso.example')).toEqual([]);
+        expect(await store.connectionHistory(TENANT_B, 'a@contoso.example')).toEqual([]);
+      });
+
+      it('marks the item of a connection deleted meanwhile done without writing it', async () => {
+        await store.startCheckRun(aRun(), [{ upn: 'gone@contoso.example', kind: 'ews-basic' }]);
+        expect(await store.completeCheckItem({ runId: 'run-1', tenantId: TENANT_A, upn: 'gone@contoso.example', kind: 'ews-basic', from: 'connected' })).toBe(
+          true,
+        );
+        expect(await store.getConnections(TENANT_A, 'gone@contoso.example')).toEqual([]);
+        expect(await store.pendingCheckItems(TENANT_A, 'run-1', 10)).toEqual([]);
+        expect((await store.checkRunOutcome(TENANT_A, 'run-1')).changes).toEqual([]);
+        // Another tenant cannot complete tenant A's items.
+        await store.startCheckRun(aRun({ id: 'run-2', tenantId: TENANT_B }), []);
+        expect(await store.completeCheckItem({ runId: 'run-1', tenantId: TENANT_B, upn: 'gone@contoso.example', kind: 'ews-basic', from: 'connected' })).toBe(
+          false,
+        );
+      });
+
+      it('finishes a run once; then a new one can start', async () => {
+        await store.startCheckRun(aRun(), []);
+        await store.finishCheckRun(TENANT_A, 'run-1', 'done', iso(MIN));
+        await store.finishCheckRun(TENANT_A, 'run-1', 'failed', iso(2 * MIN));
+        expect(await store.getCheckRun(TENANT_A, 'run-1')).toEqual(aRun({ status: 'done', finishedAt: iso(MIN) }));
+        expect(await store.listRunningCheckRuns()).toEqual([]);
+        expect((await store.startCheckRun(aRun({ id: 'run-2', startedAt: iso(3 * MIN) }), [])).started).toBe(true);
+        expect((await store.latestCheckRun(TENANT_A))?.id).toBe('run-2');
+        expect(await store.getCheckRun(TENANT_B, 'run-1')).toBeUndefined();
+        expect(await store.latestCheckRun(TENANT_B)).toBeUndefined();
       });
     });
 

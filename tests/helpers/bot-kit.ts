@@ -16,7 +16,10 @@ import type { Clock } from '../../bot/notifier';
 import * as restify from 'restify';
 import { createBot, type Bot, type CreateBotOptions } from '../../bot';
 import { viewOf } from '../../src/domain/deadlines';
+import type { ConnectionKind, ConnectionState } from '../../src/domain/connection';
+import type { CheckDigest } from '../../src/services/checks';
 import {
+  checkDigestModel,
   deadlineDigestModel,
   errorModel,
   helpModel,
@@ -299,6 +302,32 @@ export function cardAction(verb: string, o: ActivityOptions) {
 // ---- card samples ------------------------------------------------------------------------------
 
 /** One realistic model per card, built through the views from the data above. */
+/** A run in which 14 connections broke and 2 recovered, with 25 still on Exchange. */
+export function sampleDigest(now = new Date('2026-11-26T10:00:00Z')): CheckDigest {
+  const people = legacyUsers(16);
+  const broke = people.slice(0, 14).map((u, i) => ({
+    upn: u.upn,
+    kind: (i % 3 === 0 ? 'graph-app' : 'graph-delegated') as ConnectionKind,
+    displayName: u.displayName,
+    from: 'connected' as const,
+    to: (i % 3 === 0 ? 'failing' : 'needs-reconnect') as ConnectionState,
+    code: i % 3 === 0 ? 'ACCESS_POLICY_DENIED' : 'REFRESH_TOKEN_REVOKED',
+  }));
+  const recovered = people
+    .slice(14)
+    .map((u) => ({ upn: u.upn, kind: 'graph-delegated' as const, displayName: u.displayName, from: 'needs-reconnect' as const, to: 'connected' as const }));
+  return {
+    runId: 'run-1',
+    startedAt: new Date(now.getTime() - 60_000).toISOString(),
+    finishedAt: now.toISOString(),
+    checked: 120,
+    total: 120,
+    broke,
+    recovered,
+    onExchange: 25,
+  };
+}
+
 export function sampleModels(now = new Date('2026-11-26T10:00:00Z'), digestUsers = 25): { [K in CardName]: CardModels[K] } {
   const ctx = { tabUrl: TAB_URL, tenantName: 'Contoso', enabled: ['emailSync', 'calendarSync', 'calendarScheduling'] as Feature[], portal: PORTAL };
   const deadlines = tenantDeadlines();
@@ -320,6 +349,7 @@ export function sampleModels(now = new Date('2026-11-26T10:00:00Z'), digestUsers
       tabUrl: TAB_URL,
     }),
     ReconnectNudge: reconnectNudgeModel(users[0], now, TAB_URL),
+    CheckDigest: checkDigestModel(sampleDigest(now), TAB_URL, deadlines),
     Help: helpModel({ isAdmin: true, welcome: true, subscribed: true, tabUrl: TAB_URL }),
     Welcome: welcomeModel({ isAdmin: true, subscribed: true, tabUrl: TAB_URL }),
     Status: statusModel(summary(), now, TAB_URL, 'Contoso', sampleFunnel()),

@@ -35,10 +35,14 @@ export async function startTestProduct(
     background?: boolean;
     tabDir?: string;
     lazyBot?: boolean;
+    /** Overrides for a sandbox of this product's own. */
     sandbox?: Partial<SandboxOptions>;
+    /** A running sandbox that outlives this product (a restart against the same tenant); its owner closes it. */
+    sharedSandbox?: Sandbox;
+    checks?: { maxBatchesInFlight?: number };
   } = {},
 ): Promise<TestProduct> {
-  const sandbox = await startTestSandbox(options.sandbox);
+  const sandbox = options.sharedSandbox ?? (await startTestSandbox(options.sandbox));
   const logs: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -57,6 +61,7 @@ export async function startTestProduct(
     background: options.background ?? false,
     tabDir: options.tabDir,
     lazyBot: options.lazyBot,
+    checks: options.checks,
   });
   const tabDomain = `localhost:${product.port}`;
   const clientId = product.identity.clientId;
@@ -98,7 +103,7 @@ export async function startTestProduct(
     },
     async close() {
       await product.stop();
-      await sandbox.close();
+      if (!options.sharedSandbox) await sandbox.close();
     },
   };
   // Copied by descriptor, not spread: spreading would read the `bot` getter and load a lazy bot.

@@ -87,6 +87,17 @@ describe('card content', () => {
     expect((card.actions as any[])[0]).toEqual({ type: 'Action.OpenUrl', title: 'Reconnect', url: TAB_URL, style: 'positive' });
   });
 
+  test('CheckDigest names the first ten who broke, counts the rest, and says who recovered and who is still on Exchange', () => {
+    const card = buildCard('CheckDigest', samples.CheckDigest);
+    const texts = cardTexts(card).join('\n');
+    expect(card.fallbackText).toContain('Health check: 14 connections broke, 2 recovered');
+    expect(texts).toContain('and 4 more');
+    expect(texts).toMatch(/Recovered\n.+ — Office 365 \(Microsoft Graph\), now connected/);
+    expect(texts).toContain('25 connections still use Exchange (EWS): Exchange Web Services stops working on 1 April 2027 (in 126 days).');
+    expect(texts).toContain('Office 365 (service account), now failing');
+    expect(cardProblems(card)).toEqual([]);
+  });
+
   test('user-supplied text is bound as data, never evaluated as a template', () => {
     const model = testFailedModel(testResult('secret'), { tabUrl: TAB_URL });
     model.message = 'Name ${tabUrl} and @{x}';

@@ -1,11 +1,12 @@
 import { makeStyles, tokens } from '@fluentui/react-components';
-import { useState } from 'react';
+import { useCallback, useState } from 'react';
 import type { AuditResponse, DomainsResponse, PermissionsResponse, ServiceAccountResponse, SummaryResponse } from '../../../src/api/contract';
 import type { Api } from '../api';
 import { useResource } from '../useResource';
 import { AuditList } from './AuditList';
 import { CampaignPanel } from './CampaignPanel';
 import { DomainsEditor } from './DomainsEditor';
+import { HealthChecks } from './HealthChecks';
 import { PermissionMatrix } from './PermissionMatrix';
 import { ServiceAccountForm } from './ServiceAccountForm';
 import { SummaryTiles } from './SummaryTiles';
@@ -20,7 +21,7 @@ export default function AdminView({ api }: { api: Api }) {
   const s = useStyles();
   // Bumped after any change, so the read-only parts (summary, matrix, audit, users) catch up.
   const [version, setVersion] = useState(0);
-  const changed = () => setVersion((v) => v + 1);
+  const changed = useCallback(() => setVersion((v) => v + 1), []);
   const summary = useResource<SummaryResponse>(api, '/api/admin/summary', version);
   const domains = useResource<DomainsResponse>(api, '/api/admin/domains');
   const account = useResource<ServiceAccountResponse>(api, '/api/admin/service-account');
@@ -33,6 +34,7 @@ export default function AdminView({ api }: { api: Api }) {
       <DomainsEditor api={api} domains={domains} onSaved={changed} />
       <ServiceAccountForm api={api} account={account} onChanged={changed} />
       <PermissionMatrix permissions={permissions} />
+      <HealthChecks api={api} onFinished={changed} />
       <CampaignPanel api={api} onChanged={changed} />
       <UsersTable api={api} version={version} onImported={changed} />
       <AuditList audit={audit} />

@@ -1,0 +1,483 @@
+/**
+ * The monitor (DESIGN §3 "Health checks"): checks every connection of a tenant without anyone
+ * looking, at the pace Exchange allows, and turns what changed into events. A run and each
+ * connection's progress live in the store, so a restart resumes the run where it stopped and never
+ * records a connection twice. Holds no HTTP or Teams details: events leave through a port.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  CHECK_PROBE_PATHS,
+  VIA_SERVICE_ACCOUNT,
+  appCheckFeatures,
+  appOnlyVerdict,
+  changeKind,
+  delegatedVerdict,
+  mailboxCode,
+  nudgesUser,
+  probesFor,
+  type CheckVerdict,
+} from '../domain/checks';
+import { isLegacyKind, type ConnectionKind, type ConnectionState } from '../domain/connection';
+import { AppError, errorBody, type ErrorCode } from '../domain/errors';
+import { FEATURES, delegatedScopesFor, missingDelegatedScopes, type Feature } from '../domain/features';
+import type { MailboxPacer, Sweep, SweepAnswer, SweepJob } from '../graph/batch';
+import type { Logger } from '../log';
+import type { CheckItemRecord, CheckRunRecord, ConnectionRecord, ServiceAccountRecord, Store } from '../store/types';
+import type { DelegatedAuthPort } from './ports';
+
+/** One connection whose state changed in a run, as the digest and the API show it. */
+export interface CheckChange {
+  upn: string;
+  kind: ConnectionKind;
+  displayName?: string;
+  from: ConnectionState;
+  to: ConnectionState;
+  code?: string;
+}
+
+/** What a finished run tells the admins (sent only when something broke or recovered). */
+export interface CheckDigest {
+  runId: string;
+  startedAt: string;
+  finishedAt: string;
+  checked: number;
+  total: number;
+  broke: CheckChange[];
+  recovered: CheckChange[];
+  /** Connections still on Exchange (EWS), which the deadlines will break. */
+  onExchange: number;
+}
+
+/** Where the monitor's events go (src/server.ts wires it to the bot's outbox). */
+export interface CheckEventsPort {
+  /** A user's own connection broke: nudge them to reconnect. Idempotent per (tenant, user, run). */
+  connectionLost(tenantId: string, connection: ConnectionRecord, runId: string): Promise<void>;
+  /** A run finished with changes. Idempotent per (tenant, run). */
+  runFinished(tenantId: string, digest: CheckDigest): Promise<void>;
+}
+
+/** The service account's app-only token (client credentials); throws AppError with a catalogue code. */
+export type AppTokenPort = (account: ServiceAccountRecord) => Promise<string>;
+
+export interface CheckView {
+  id: string;
+  status: CheckRunRecord['status'];
+  startedAt: string;
+  finishedAt?: string;
+  checked: number;
+  total: number;
+  byState: Partial<Record<ConnectionState, number>>;
+  changes: Array<{ upn: string; from: ConnectionState; to: ConnectionState; code?: string }>;
+}
+
+export interface CheckServiceDeps {
+  store: Store;
+  auth: Pick<DelegatedAuthPort, 'acquireSilent'>;
+  appToken: AppTokenPort;
+  /** A fresh sweep per run page, sharing one pacer (limits hold across runs). */
+  sweep: (pacer: MailboxPacer) => Sweep;
+  pacer: MailboxPacer;
+  events?: CheckEventsPort;
+  logger: Logger;
+  now: () => Date;
+  /** Connections read and checked per step (default 1000). */
+  pageSize?: number;
+  /** Refresh tokens redeemed at once (default 16). */
+  redeemConcurrency?: number;
+}
+
+const APP_LANE = 'app';
+const DELEGATED_LANE = 'delegated';
+
+/** What this process sent for health checks since it started (benchmarks, logs). */
+export interface CheckStats {
+  batches: number;
+  requests: number;
+  throttled: number;
+  retried: number;
+  /** Refresh tokens redeemed. */
+  redeemed: number;
+}
+
+export class CheckService {
+  readonly stats: CheckStats = { batches: 0, requests: 0, throttled: 0, retried: 0, redeemed: 0 };
+  /** Runs executing in this process, by tenant. */
+  readonly #active = new Map<string, { run: CheckRunRecord; done: Promise<void>; sweep?: Sweep }>();
+  #stopped = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: CheckServiceDeps) {}
+
+  /** POST /api/admin/checks and the schedule: starts a run now, or returns the one running. */
+  async start(tenantId: string, startedBy: string): Promise<{ started: boolean; run: CheckRunRecord }> {
+    const items: Array<Pick<ConnectionRecord, 'upn' | 'kind'>> = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.deps.store.queryConnections(tenantId, { cursor, limit: 1000 });
+      for (const c of page.items) if (c.state !== 'disconnected') items.push({ upn: c.upn, kind: c.kind });
+      cursor = page.nextCursor;
+    } while (cursor);
+    const result = await this.deps.store.startCheckRun(
+      { id: randomUUID(), tenantId, status: 'running', startedBy, startedAt: this.deps.now().toISOString(), total: 0, checked: 0 },
+      items,
+    );
+    if (!result.started) {
+      // Running in the store but not here: left by a stopped process; take it over.
+      if (!this.#active.has(tenantId)) this.#launch(result.run);
+      return { started: false, run: result.run };
+    }
+    await this.deps.store.audit({ tenantId, actor: startedBy, action: 'checks.started', target: result.run.id, details: { total: result.run.total } });
+    this.#launch(result.run);
+    return { started: true, run: result.run };
+  }
+
+  /** GET /api/admin/checks/latest */
+  async latest(tenantId: string): Promise<CheckView | null> {
+    const run = await this.deps.store.latestCheckRun(tenantId);
+    if (!run) return null;
+    const outcome = await this.deps.store.checkRunOutcome(tenantId, run.id);
+    return {
+      id: run.id,
+      status: run.status,
+      startedAt: run.startedAt,
+      ...(run.finishedAt ? { finishedAt: run.finishedAt } : {}),
+      checked: run.checked,
+      total: run.total,
+      byState: outcome.byState,
+      changes: outcome.changes.map((c) => ({ upn: c.upn, from: c.from!, to: c.to!, ...(c.code ? { code: c.code } : {}) })),
+    };
+  }
+
+  /** Runs left running by a previous process (restart, crash) continue where they stopped. */
+  async resumeInterrupted(): Promise<number> {
+    const running = await this.deps.store.listRunningCheckRuns();
+    for (const run of running) if (!this.#active.has(run.tenantId)) this.#launch(run);
+    return running.length;
+  }
+
+  /**
+   * Every `hours`, a run for each tenant whose last run started that long ago (0 = never). Resolves
+   * once the first look (at start-up) is done.
+   */
+  schedule(hours: number): Promise<void> {
+    if (!(hours > 0)) return Promise.resolve();
+    const periodMs = hours * 3600_000;
+    const tick = async () => {
+      for (const tenant of await this.deps.store.listTenants().catch(() => [])) {
+        if (this.#stopped) return;
+        try {
+          const last = await this.deps.store.latestCheckRun(tenant.tenantId);
+          if (last && (last.status === 'running' || this.deps.now().getTime() - Date.parse(last.startedAt) < periodMs)) continue;
+          if ((await this.deps.store.countConnections(tenant.tenantId)).length === 0) continue;
+          await this.start(tenant.tenantId, 'schedule');
+        } catch (err) {
+          this.deps.logger.error({ err, tenantId: tenant.tenantId }, 'scheduled health check did not start');
+        }
+      }
+    };
+    // Looked at often enough that a run starts within a few minutes of being due.
+    this.#timer = setInterval(() => void tick(), Math.min(periodMs, 5 * 60_000));
+    this.#timer.unref();
+    return tick();
+  }
+
+  /** Resolves when the tenant's run in this process (if any) has ended. */
+  async settled(tenantId: string): Promise<void> {
+    await this.#active.get(tenantId)?.done;
+  }
+
+  /** Shutdown: stops sending and writing; unfinished runs stay `running` and resume on the next start. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    for (const a of this.#active.values()) a.sweep?.stop();
+    await Promise.all([...this.#active.values()].map((a) => a.done.catch(() => undefined)));
+  }
+
+  #launch(run: CheckRunRecord): void {
+    if (this.#stopped) return;
+    const entry: { run: CheckRunRecord; done: Promise<void>; sweep?: Sweep } = { run, done: Promise.resolve() };
+    this.#active.set(run.tenantId, entry);
+    entry.done = this.#execute(run, entry)
+      .catch(async (err) => {
+        this.deps.logger.error({ err, tenantId: run.tenantId, runId: run.id }, 'health check run failed');
+        if (!this.#stopped) await this.deps.store.finishCheckRun(run.tenantId, run.id, 'failed', this.deps.now().toISOString()).catch(() => undefined);
+      })
+      .finally(() => {
+        if (this.#active.get(run.tenantId) === entry) this.#active.delete(run.tenantId);
+      });
+  }
+
+  async #execute(run: CheckRunRecord, entry: { sweep?: Sweep }): Promise<void> {
+    const { store } = this.deps;
+    const tenantId = run.tenantId;
+    const pageSize = this.deps.pageSize ?? 1000;
+    for (;;) {
+      if (this.#stopped) return;
+      const items = await store.pendingCheckItems(tenantId, run.id, pageSize);
+      if (items.length === 0) break;
+      const before = (await store.getCheckRun(tenantId, run.id))?.checked ?? 0;
+      const sweep = this.deps.sweep(this.deps.pacer);
+      entry.sweep = sweep;
+      try {
+        await this.#checkPage(run, items, sweep);
+      } finally {
+        for (const k of ['batches', 'requests', 'throttled', 'retried'] as const) this.stats[k] += sweep.stats[k];
+      }
+      if (this.#stopped) return;
+      // Items that could not be recorded stay pending: a page that records nothing would loop forever.
+      if (((await store.getCheckRun(tenantId, run.id))?.checked ?? 0) === before) throw new Error('a page of the health check recorded no connection');
+    }
+    await this.#finish(run);
+  }
+
+  async #checkPage(run: CheckRunRecord, items: CheckItemRecord[], sweep: Sweep): Promise<void> {
+    const { store } = this.deps;
+    const tenantId = run.tenantId;
+    const tenant = await store.getTenant(tenantId);
+    const enabled = tenant?.enabledFeatures.length ? tenant.enabledFeatures : [...FEATURES];
+    const account = await store.getServiceAccount(tenantId);
+
+    const records: Array<{ item: CheckItemRecord; record?: ConnectionRecord }> = [];
+    for (const item of items) {
+      const record = (await store.getConnections(tenantId, item.upn)).find((r) => r.kind === item.kind);
+      records.push({ item, record });
+    }
+    const needsApp = records.some(({ record }) => record && (record.kind === 'graph-app' || isLegacyKind(record.kind)));
+    let appToken: string | undefined;
+    let appTokenCode: ErrorCode | undefined;
+    if (needsApp && account) {
+      try {
+        appToken = await this.deps.appToken(account);
+      } catch (err) {
+        appTokenCode = err instanceof AppError ? err.code : 'GRAPH_UNAVAILABLE';
+        if (!(err instanceof AppError)) this.deps.logger.warn({ err, tenantId }, 'service account token for health checks failed');
+      }
+    }
+
+    const delegated: ConnectionRecord[] = [];
+    for (const { item, record } of records) {
+      if (!record) {
+        await this.#record(run, item.upn, item.kind, 'disconnected');
+        continue;
+      }
+      if (record.kind === 'graph-delegated') {
+        if (record.homeAccountId) delegated.push(record);
+        else await this.#write(run, record, delegatedVerdict({ enabled, grantedScopes: record.grantedScopes, tokenCode: 'REFRESH_TOKEN_REVOKED' }));
+      } else if (record.kind === 'graph-app') {
+        const features = account?.features ?? [];
+        if (!account) await this.#write(run, record, { state: 'failing', code: 'SERVICE_ACCOUNT_NOT_CONFIGURED', features: {} });
+        else if (!appToken) await this.#write(run, record, appOnlyVerdict({ features, tokenCode: appTokenCode }));
+        else sweep.add([this.#appJob(run, record, appToken, features)]);
+      } else {
+        // Legacy: nothing to probe with its own credentials; whether the service account reaches
+        // the mailbox tells the admin that moving it is possible.
+        if (!account) await this.#writeLegacy(run, record, undefined);
+        else if (!appToken) await this.#writeLegacy(run, record, { ok: false, code: appTokenCode ?? 'GRAPH_UNAVAILABLE' });
+        else
+          sweep.add([
+            {
+              mailbox: `${APP_LANE}|${record.upn}`,
+              accessToken: appToken,
+              requests: [{ id: 'inbox', url: `${userBase(record)}${CHECK_PROBE_PATHS.inbox}` }],
+              done: (answers) => this.#writeLegacy(run, record, answerOutcome(answers[0])),
+            },
+          ]);
+      }
+    }
+
+    // Each delegated user needs their own token: redeem the refresh token (proves the grant), then
+    // their probes go as one batch with it.
+    const queue = [...delegated];
+    const workers = Array.from({ length: Math.min(queue.length, this.deps.redeemConcurrency ?? 16) }, async () => {
+      for (let record = queue.shift(); record; record = queue.shift()) {
+        if (this.#stopped) return;
+        await this.#delegated(run, record, enabled, sweep);
+      }
+    });
+    await Promise.all(workers);
+    await sweep.idle();
+  }
+
+  async #delegated(run: CheckRunRecord, record: ConnectionRecord, enabled: Feature[], sweep: Sweep): Promise<void> {
+    let token: { accessToken: string; grantedScopes: string[] };
+    try {
+      token = await this.deps.auth.acquireSilent({
+        tenantId: run.tenantId,
+        homeAccountId: record.homeAccountId!,
+        scopes: delegatedScopesFor(enabled),
+        forceRefresh: true,
+      });
+    } catch (err) {
+      this.stats.redeemed++;
+      const code: ErrorCode = err instanceof AppError ? err.code : 'GRAPH_UNAVAILABLE';
+      if (!(err instanceof AppError)) this.deps.logger.warn({ err, tenantId: run.tenantId }, 'health check: refresh failed');
+      await this.#write(run, record, delegatedVerdict({ enabled, grantedScopes: record.grantedScopes, tokenCode: code }));
+      return;
+    }
+    this.stats.redeemed++;
+    if (this.#stopped) return;
+    const grantedScopes = token.grantedScopes.length ? token.grantedScopes : record.grantedScopes;
+    const granted = enabled.filter((f) => missingDelegatedScopes(f, grantedScopes).length === 0);
+    const probes = probesFor(granted);
+    sweep.add([
+      {
+        mailbox: `${DELEGATED_LANE}|${record.upn}`,
+        accessToken: token.accessToken,
+        // The redeemed refresh token already proved the grant and the account: only the features are read.
+        requests: probes.map((p) => ({ id: p, url: `/me${CHECK_PROBE_PATHS[p]}` })),
+        done: async (answers) => {
+          const codes = codesOf(answers);
+          const verdict = delegatedVerdict({ enabled, grantedScopes, probeCode: (p) => codes.get(p) });
+          await this.#write(run, { ...record, grantedScopes }, verdict);
+        },
+      },
+    ]);
+  }
+
+  #appJob(run: CheckRunRecord, record: ConnectionRecord, accessToken: string, features: readonly Feature[]): SweepJob {
+    const probes = probesFor(appCheckFeatures(features));
+    return {
+      mailbox: `${APP_LANE}|${record.upn}`,
+      accessToken,
+      requests: probes.map((p) => ({ id: p, url: `${userBase(record)}${CHECK_PROBE_PATHS[p]}` })),
+      done: async (answers) => {
+        const codes = codesOf(answers);
+        await this.#write(run, record, appOnlyVerdict({ features, probeCode: (p) => codes.get(p) }));
+      },
+    };
+  }
+
+  /** Writes a connection's new state and marks it checked in the run, in one store step. */
+  async #write(run: CheckRunRecord, record: ConnectionRecord, verdict: CheckVerdict): Promise<void> {
+    await this.#safely(run, () => this.#writeVerdict(run, record, verdict));
+  }
+
+  /** A connection that cannot be recorded stays pending in the run; the others go on. */
+  async #safely(run: CheckRunRecord, write: () => Promise<void>): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      await write();
+    } catch (err) {
+      if (!this.#stopped) this.deps.logger.error({ err, tenantId: run.tenantId, runId: run.id }, 'health check result not recorded');
+    }
+  }
+
+  async #writeVerdict(run: CheckRunRecord, record: ConnectionRecord, verdict: CheckVerdict): Promise<void> {
+    const now = this.deps.now().toISOString();
+    const { error: _previous, ...rest } = record;
+    const next: ConnectionRecord = {
+      ...rest,
+      state: verdict.state,
+      featureResults: verdict.features,
+      lastCheckedAt: now,
+      updatedAt: now,
+      ...(verdict.code ? { error: errorBody(verdict.code) } : {}),
+    };
+    await this.deps.store.completeCheckItem({
+      runId: run.id,
+      tenantId: run.tenantId,
+      upn: record.upn,
+      kind: record.kind,
+      from: record.state,
+      connection: next,
+    });
+  }
+
+  async #writeLegacy(run: CheckRunRecord, record: ConnectionRecord, via: { ok: boolean; code?: ErrorCode } | undefined): Promise<void> {
+    await this.#safely(run, () => this.#writeLegacyResult(run, record, via));
+  }
+
+  async #writeLegacyResult(run: CheckRunRecord, record: ConnectionRecord, via: { ok: boolean; code?: ErrorCode } | undefined): Promise<void> {
+    const now = this.deps.now().toISOString();
+    // The EWS connection's own state is not touched: nothing here can tell whether EWS still works.
+    const next: ConnectionRecord = { ...record, featureResults: via ? { [VIA_SERVICE_ACCOUNT]: via } : {}, lastCheckedAt: now, updatedAt: now };
+    await this.deps.store.completeCheckItem({
+      runId: run.id,
+      tenantId: run.tenantId,
+      upn: record.upn,
+      kind: record.kind,
+      from: record.state,
+      connection: next,
+    });
+  }
+
+  async #record(run: CheckRunRecord, upn: string, kind: ConnectionKind, from: ConnectionState): Promise<void> {
+    await this.#safely(run, async () => {
+      await this.deps.store.completeCheckItem({ runId: run.id, tenantId: run.tenantId, upn, kind, from });
+    });
+  }
+
+  /** Events first, then the run is marked done: a crash in between re-sends, and the outbox drops the duplicates. */
+  async #finish(run: CheckRunRecord): Promise<void> {
+    const { store } = this.deps;
+    const tenantId = run.tenantId;
+    const finishedAt = this.deps.now().toISOString();
+    const [outcome, current] = await Promise.all([store.checkRunOutcome(tenantId, run.id), store.getCheckRun(tenantId, run.id)]);
+    const broke: CheckChange[] = [];
+    const recovered: CheckChange[] = [];
+    for (const c of outcome.changes) {
+      const kind = changeKind(c.from!, c.to!);
+      if (!kind) continue;
+      const record = (await store.getConnections(tenantId, c.upn)).find((r) => r.kind === c.kind);
+      const change: CheckChange = {
+        upn: c.upn,
+        kind: c.kind,
+        ...(record?.displayName ? { displayName: record.displayName } : {}),
+        from: c.from!,
+        to: c.to!,
+        ...(c.code ? { code: c.code } : {}),
+      };
+      (kind === 'broke' ? broke : recovered).push(change);
+      if (record && nudgesUser(c.kind, c.from!, c.to!)) await this.#emit(() => this.deps.events!.connectionLost(tenantId, record, run.id));
+    }
+    if (broke.length + recovered.length > 0) {
+      const counts = await store.countConnections(tenantId);
+      const onExchange = counts.filter((c) => isLegacyKind(c.kind) && c.state !== 'disconnected').reduce((a, c) => a + c.count, 0);
+      const digest: CheckDigest = {
+        runId: run.id,
+        startedAt: run.startedAt,
+        finishedAt,
+        checked: current?.checked ?? run.total,
+        total: run.total,
+        broke,
+        recovered,
+        onExchange,
+      };
+      await this.#emit(() => this.deps.events!.runFinished(tenantId, digest));
+    }
+    if (this.#stopped) return;
+    await store.finishCheckRun(tenantId, run.id, 'done', finishedAt);
+    const inconclusive = (outcome.byState.unknown ?? 0) > 0;
+    await store.audit({
+      tenantId,
+      actor: 'system',
+      action: 'checks.finished',
+      target: run.id,
+      details: { checked: current?.checked, total: run.total, broke: broke.length, recovered: recovered.length, inconclusive },
+    });
+  }
+
+  async #emit(send: () => Promise<void>): Promise<void> {
+    if (!this.deps.events || this.#stopped) return;
+    try {
+      await send();
+    } catch (err) {
+      this.deps.logger.error({ err }, 'health check event not queued');
+    }
+  }
+}
+
+/** `/users/{id}`: the object id when known (stable across renames), else the upn. */
+function userBase(record: ConnectionRecord): string {
+  return `/users/${encodeURIComponent(record.oid ?? record.upn)}`;
+}
+
+function codesOf(answers: readonly SweepAnswer[]): Map<string, ErrorCode | undefined> {
+  return new Map(answers.map((a) => [a.id, a.code ? mailboxCode(a.code) : undefined]));
+}
+
+function answerOutcome(answer: SweepAnswer | undefined): { ok: boolean; code?: ErrorCode } {
+  if (!answer) return { ok: false, code: 'GRAPH_UNAVAILABLE' };
+  return answer.code ? { ok: false, code: mailboxCode(answer.code) } : { ok: true };
+}

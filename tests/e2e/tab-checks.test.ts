@@ -1,0 +1,76 @@
+/**
+ * Health checks in a real browser: an admin presses "Check all now", follows the run's progress and
+ * reads what changed (a user whose grant was revoked now needs to reconnect).
+ */
+import { openBrowser, screenshot, signIn, UI_TIMEOUT_MS, type TestBrowser } from '../helpers/browser';
+import { startTestProduct, type TestProduct } from '../helpers/product';
+
+jest.setTimeout(120_000);
+
+const ADELE = 'adele.vance@contoso.com';
+const MEGAN = 'megan.bowen@contoso.com';
+const CONTOSO = '66305621-97b8-41f8-953b-d70d11d91d5b';
+
+/** Megan consents through the product (the sandbox accepts through login_hint). */
+async function consent(p: TestProduct, upn: string): Promise<void> {
+  const started = await p.call('POST', '/api/me/connect', { token: await p.ssoToken(upn), body: { mode: 'popup' } });
+  let url: string = started.body.url;
+  for (let i = 0; i < 10 && new URL(url).pathname !== '/auth/end'; i++) {
+    const res = await fetch(url, { redirect: 'manual' });
+    url = new URL(res.headers.get('location')!, url).toString();
+  }
+  expect(new URL(url).searchParams.get('status')).toBe('success');
+}
+
+describe('tab in a browser: health checks', () => {
+  let product: TestProduct;
+  let browser: TestBrowser;
+
+  beforeAll(async () => {
+    product = await startTestProduct();
+    browser = await openBrowser();
+    const admin = await product.ssoToken(ADELE);
+    await product.call('PUT', '/api/admin/domains', { token: admin, body: { domains: ['contoso.com'] } });
+    const saved = await product.call('PUT', '/api/admin/service-account', {
+      token: admin,
+      body: {
+        tenant: 'contoso.com',
+        clientId: '66193c42-2023-423c-acba-f7f851f7f085',
+        clientSecret: 'demo-sync-2026-sandbox-only-value',
+        testAccount: MEGAN,
+        features: ['emailSync', 'calendarSync'],
+      },
+    });
+    expect(saved.status).toBe(200);
+    await consent(product, MEGAN);
+    // A first run settles the seed's states, so the one in the browser shows only what is new.
+    expect((await product.call('POST', '/api/admin/checks', { token: admin })).status).toBe(202);
+    await product.checks.settled(CONTOSO);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await product?.close();
+  });
+
+  it('shows the run’s changes after "Check all now"', async () => {
+    product.sandbox.control.revokeRefreshTokens({ upn: MEGAN });
+    const page = await browser.newPage();
+    await signIn(page, product, ADELE);
+    await page.getByRole('tab', { name: 'Organisation' }).click();
+    const checks = page.getByRole('region', { name: 'Health checks', exact: true });
+    await checks.getByText(/^Last check /).waitFor({ timeout: UI_TIMEOUT_MS });
+
+    await checks.getByRole('button', { name: 'Check all now' }).click();
+    const changes = checks.getByRole('table', { name: 'What changed in the latest check' });
+    const row = changes.getByRole('row').filter({ hasText: MEGAN });
+    await row.waitFor({ timeout: UI_TIMEOUT_MS });
+    await expect(row.getByText('Connected', { exact: true }).count()).resolves.toBe(1);
+    await expect(row.getByText('Needs reconnect', { exact: true }).count()).resolves.toBe(1);
+    await checks.getByText(/^Last check /).waitFor({ timeout: UI_TIMEOUT_MS });
+    const total = (await product.call('GET', '/api/admin/checks/latest', { token: await product.ssoToken(ADELE) })).body.check.total;
+    await checks.getByText(`${total} of ${total} connections checked`).waitFor({ timeout: UI_TIMEOUT_MS });
+    await checks.getByRole('button', { name: 'Check all now' }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await screenshot(page, 'e2e-admin-checks.png', { of: [checks] });
+    expect(browser.problems).toEqual([]);
+  });
+});

@@ -1,0 +1,292 @@
+/**
+ * The monitor through the real server, real MSAL and the sandbox tenant: a run finds a revoked
+ * grant and tells the user and the admins once; a run with nothing new tells nobody; an outage or a
+ * 429 storm breaks nobody; a run stopped halfway finishes after a restart, each connection once.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Sandbox } from '../../src/sandbox';
+import type { ConversationRecord } from '../../src/store/types';
+import { startTestProduct, type TestProduct } from '../helpers/product';
+import { startTestSandbox } from '../helpers/sandbox';
+
+const CONTOSO = '66305621-97b8-41f8-953b-d70d11d91d5b';
+const SA = { clientId: '66193c42-2023-423c-acba-f7f851f7f085', secretValue: 'demo-sync-2026-sandbox-only-value' };
+const ADMIN = 'adele.vance@contoso.com';
+
+/** The consent round trip as a browser would follow it (the sandbox consents through login_hint). */
+async function consent(p: TestProduct, upn: string): Promise<void> {
+  const started = await p.call('POST', '/api/me/connect', { token: await p.ssoToken(upn), body: { mode: 'popup' } });
+  expect(started.status).toBe(200);
+  let url: string = started.body.url;
+  for (let i = 0; i < 10; i++) {
+    const res = await fetch(url, { redirect: 'manual' });
+    const location = res.headers.get('location');
+    if (!location) throw new Error(`no redirect from ${url} (${res.status})`);
+    url = new URL(location, url).toString();
+    if (new URL(url).pathname === '/auth/end') {
+      expect(new URL(url).searchParams.get('status')).toBe('success');
+      return;
+    }
+  }
+  throw new Error('consent did not finish');
+}
+
+async function setUpTenant(p: TestProduct): Promise<string> {
+  const admin = await p.ssoToken(ADMIN);
+  expect((await p.call('PUT', '/api/admin/domains', { token: admin, body: { domains: ['contoso.com'] } })).status).toBe(200);
+  const saved = await p.call('PUT', '/api/admin/service-account', {
+    token: admin,
+    body: {
+      tenant: 'contoso.com',
+      clientId: SA.clientId,
+      clientSecret: SA.secretValue,
+      testAccount: 'megan.bowen@contoso.com',
+      features: ['emailSync', 'calendarSync'],
+    },
+  });
+  expect(saved.status).toBe(200);
+  return admin;
+}
+
+function conversation(over: Partial<ConversationRecord>): ConversationRecord {
+  return {
+    tenantId: CONTOSO,
+    conversationId: 'a:admin',
+    scope: 'personal',
+    subscribed: true,
+    reference: { conversation: { id: over.conversationId ?? 'a:admin' }, serviceUrl: 'http://127.0.0.1:1/' },
+    updatedAt: new Date().toISOString(),
+    ...over,
+  };
+}
+
+/** Starts a run and polls the latest run until it is done (no timing: it ends when the run ends). */
+async function runCheck(p: TestProduct, admin: string) {
+  const started = await p.call('POST', '/api/admin/checks', { token: admin });
+  expect(started.status).toBe(202);
+  expect(started.body.check).toEqual({ id: expect.any(String), status: 'running', startedAt: expect.any(String) });
+  return finished(p, admin, started.body.check.id);
+}
+
+async function finished(p: TestProduct, admin: string, id: string) {
+  await p.checks.settled(CONTOSO);
+  const latest = await p.call('GET', '/api/admin/checks/latest', { token: admin });
+  expect(latest.status).toBe(200);
+  expect(latest.body.check).toMatchObject({ id, status: 'done' });
+  return latest.body.check as {
+    id: string;
+    status: string;
+    checked: number;
+    total: number;
+    byState: Record<string, number>;
+    changes: Array<{ upn: string; from: string; to: string; code?: string }>;
+    finishedAt: string;
+  };
+}
+
+async function connectionsOf(p: TestProduct, admin: string) {
+  const res = await p.call('GET', '/api/admin/connections?limit=500', { token: admin });
+  expect(res.status).toBe(200);
+  return res.body.items as Array<{
+    upn: string;
+    kind: string;
+    state: string;
+    lastCheckedAt?: string;
+    error?: { code: string };
+    featureResults?: Record<string, unknown>;
+  }>;
+}
+
+describe('health checks of every connection', () => {
+  let p: TestProduct;
+  let admin: string;
+  let megan: { oid: string };
+
+  beforeAll(async () => {
+    p = await startTestProduct();
+    admin = await setUpTenant(p);
+    await consent(p, 'megan.bowen@contoso.com');
+    await consent(p, 'alex.wilber@contoso.com');
+    megan = p.sandbox.seed.users.find((u) => u.upn === 'megan.bowen@contoso.com')!;
+    await p.store.putConversation(conversation({ conversationId: 'a:admin', userUpn: ADMIN }));
+    await p.store.putConversation(conversation({ conversationId: 'a:megan', userOid: megan.oid, userUpn: 'megan.bowen@contoso.com', subscribed: false }));
+  });
+  afterAll(async () => {
+    await p?.close();
+  });
+  afterEach(() => {
+    p.sandbox.control.clearFaults();
+  });
+
+  it('answers { check: null } before the first run, and only to admins', async () => {
+    expect((await p.call('GET', '/api/admin/checks/latest', { token: admin })).body).toEqual({ check: null });
+    const user = await p.ssoToken('megan.bowen@contoso.com');
+    expect((await p.call('GET', '/api/admin/checks/latest', { token: user })).status).toBe(403);
+    expect((await p.call('POST', '/api/admin/checks', { token: user })).status).toBe(403);
+  });
+
+  it('checks every connection by its kind and records per-feature results', async () => {
+    const run = await runCheck(p, admin);
+    const items = await connectionsOf(p, admin);
+    const live = items.filter((c) => c.state !== 'disconnected');
+    expect(run.total).toBe(live.length);
+    expect(run.checked).toBe(run.total);
+    for (const c of live) expect(c.lastCheckedAt).toEqual(expect.any(String));
+    const of = (upn: string, kind: string) => items.find((c) => c.upn === upn && c.kind === kind)!;
+    // Delegated: the refresh token was redeemed and every granted feature probed.
+    expect(of('megan.bowen@contoso.com', 'graph-delegated')).toMatchObject({
+      state: 'connected',
+      featureResults: { emailSync: { ok: true }, calendarSync: { ok: true }, calendarScheduling: { ok: true }, taskSync: { ok: true } },
+    });
+    // Service account: miriam is inside the access policy, isaiah outside it.
+    expect(of('miriam.graham@contoso.com', 'graph-app')).toMatchObject({
+      state: 'connected',
+      featureResults: { emailSync: { ok: true }, calendarSync: { ok: true } },
+    });
+    expect(of('isaiah.langer@contoso.com', 'graph-app')).toMatchObject({
+      state: 'failing',
+      error: { code: 'ACCESS_POLICY_DENIED' },
+      featureResults: { emailSync: { ok: false, code: 'ACCESS_POLICY_DENIED' } },
+    });
+    // Legacy: the EWS state is kept; whether the service account reaches the mailbox is recorded.
+    expect(of('lidia.holloway@contoso.com', 'ews-basic')).toMatchObject({ state: 'connected', featureResults: { viaServiceAccount: { ok: true } } });
+    expect(of('pradeep.gupta@contoso.com', 'ews-basic')).toMatchObject({
+      state: 'connected',
+      featureResults: { viaServiceAccount: { ok: false, code: 'MAILBOX_NOT_REST_ENABLED' } },
+    });
+    // A delegated connection with no stored sign-in cannot be connected.
+    expect(of(ADMIN, 'graph-delegated')).toMatchObject({ state: 'needs-reconnect', error: { code: 'REFRESH_TOKEN_REVOKED' } });
+    const me = await p.call('GET', '/api/me/connection', { token: await p.ssoToken('megan.bowen@contoso.com') });
+    expect(me.body.connection.lastCheckedAt).toEqual(expect.any(String));
+  });
+
+  it('marks a revoked user needs-reconnect and queues one nudge for them and one digest for the admins', async () => {
+    const before = await p.store.listOutbox(CONTOSO);
+    p.sandbox.control.revokeRefreshTokens({ upn: 'megan.bowen@contoso.com' });
+    const run = await runCheck(p, admin);
+    expect(run.changes).toEqual([{ upn: 'megan.bowen@contoso.com', from: 'connected', to: 'needs-reconnect', code: 'REFRESH_TOKEN_REVOKED' }]);
+    const megans = (await connectionsOf(p, admin)).find((c) => c.upn === 'megan.bowen@contoso.com' && c.kind === 'graph-delegated');
+    expect(megans).toMatchObject({ state: 'needs-reconnect', error: { code: 'REFRESH_TOKEN_REVOKED' } });
+    const added = (await p.store.listOutbox(CONTOSO)).filter((o) => !before.some((b) => b.id === o.id));
+    expect(added.map((o) => [o.kind, o.conversationId, (o.payload as { card: string }).card])).toEqual([
+      ['connection.lost', 'a:megan', 'ReconnectNudge'],
+      ['check.digest', 'a:admin', 'CheckDigest'],
+    ]);
+    const digest = (added[1].payload as { model: { title: string; broke: Array<{ name: string }> } }).model;
+    expect(digest.title).toBe('Health check: 1 connection broke');
+    expect(digest.broke.map((b) => b.name)).toEqual(['Megan Bowen']);
+    const history = await p.store.connectionHistory(CONTOSO, 'megan.bowen@contoso.com');
+    expect(history[0]).toMatchObject({ kind: 'graph-delegated', from: 'connected', to: 'needs-reconnect', code: 'REFRESH_TOKEN_REVOKED', runId: run.id });
+  });
+
+  it('sends nothing when a run finds nothing new', async () => {
+    const before = (await p.store.listOutbox(CONTOSO)).length;
+    const run = await runCheck(p, admin);
+    expect(run.changes).toEqual([]);
+    expect(await p.store.listOutbox(CONTOSO)).toHaveLength(before);
+  });
+
+  it('refuses a second run while one is running, naming it', async () => {
+    p.sandbox.control.hold({ target: 'all' });
+    const first = await p.call('POST', '/api/admin/checks', { token: admin });
+    expect(first.status).toBe(202);
+    const second = await p.call('POST', '/api/admin/checks', { token: admin });
+    expect(second.status).toBe(409);
+    expect(second.body).toEqual({
+      error: { code: 'CHECK_ALREADY_RUNNING', message: expect.any(String), remedy: expect.any(String) },
+      check: { id: first.body.check.id },
+    });
+    const running = await p.call('GET', '/api/admin/checks/latest', { token: admin });
+    expect(running.body.check).toMatchObject({ id: first.body.check.id, status: 'running', total: expect.any(Number), checked: expect.any(Number) });
+    p.sandbox.control.release();
+    await finished(p, admin, first.body.check.id);
+  });
+
+  it('leaves everyone unknown with GRAPH_UNAVAILABLE during an outage and nudges nobody', async () => {
+    const before = (await p.store.listOutbox(CONTOSO)).length;
+    p.sandbox.control.failures({ target: 'all', status: 503 });
+    const run = await runCheck(p, admin);
+    const items = await connectionsOf(p, admin);
+    const alex = items.find((c) => c.upn === 'alex.wilber@contoso.com' && c.kind === 'graph-delegated');
+    const miriam = items.find((c) => c.upn === 'miriam.graham@contoso.com' && c.kind === 'graph-app');
+    expect(alex).toMatchObject({ state: 'unknown', error: { code: 'GRAPH_UNAVAILABLE' } });
+    expect(miriam).toMatchObject({ state: 'unknown', error: { code: 'GRAPH_UNAVAILABLE' } });
+    for (const c of run.changes) expect(c.to).toBe('unknown');
+    expect(run.changes.length).toBeGreaterThan(0);
+    expect(await p.store.listOutbox(CONTOSO)).toHaveLength(before);
+  });
+
+  it('finishes through a 429 storm with retries and marks nobody broken', async () => {
+    p.sandbox.control.clearFaults();
+    await runCheck(p, admin); // back from the outage
+    const before = await connectionsOf(p, admin);
+    const stats0 = p.sandbox.control.stats().graph.throttled;
+    p.sandbox.control.throttle({ target: 'graph', count: 6, retryAfterSeconds: 1 });
+    const run = await runCheck(p, admin);
+    expect(p.sandbox.control.stats().graph.throttled - stats0).toBe(6);
+    expect(run.changes).toEqual([]);
+    const after = await connectionsOf(p, admin);
+    expect(after.map((c) => [c.upn, c.kind, c.state])).toEqual(before.map((c) => [c.upn, c.kind, c.state]));
+  });
+});
+
+describe('a health check stopped halfway', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await startTestSandbox();
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  it('resumes after a restart and checks every connection exactly once', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'cc-checks-')), 'cc.db');
+    const env = { DATA_STORE: `sqlite:${file}` };
+    const extra = sandbox.control.addUsers({ count: 30, prefix: 'sweep' });
+    let p = await startTestProduct({ env, sharedSandbox: sandbox });
+    const admin = await setUpTenant(p);
+    const at = new Date().toISOString();
+    await p.store.importConnections(
+      extra.map((u) => ({ tenantId: CONTOSO, upn: u.upn, oid: u.oid, kind: 'graph-app', state: 'connected', grantedScopes: [], createdAt: at, updatedAt: at })),
+    );
+
+    // Graph answers nothing until released: the connections that need no Graph call are done, the rest wait.
+    sandbox.control.hold({ target: 'graph' });
+    const started = await p.call('POST', '/api/admin/checks', { token: admin });
+    expect(started.status).toBe(202);
+    const id = started.body.check.id;
+    let halfway: { checked: number; total: number };
+    for (;;) {
+      halfway = (await p.call('GET', '/api/admin/checks/latest', { token: admin })).body.check;
+      if (halfway.checked > 0 && Object.keys(sandbox.control.stats().inFlight).length > 0) break;
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(halfway.checked).toBeLessThan(halfway.total);
+    const doneBefore = new Map((await connectionsOf(p, admin)).filter((c) => c.lastCheckedAt).map((c) => [`${c.upn}/${c.kind}`, c.lastCheckedAt]));
+    await p.close();
+    sandbox.control.release();
+
+    p = await startTestProduct({ env, sharedSandbox: sandbox });
+    try {
+      const run = await finished(p, await p.ssoToken(ADMIN), id);
+      expect(run.checked).toBe(run.total);
+      expect(run.total).toBe(halfway.total);
+      const items = await connectionsOf(p, await p.ssoToken(ADMIN));
+      for (const c of items.filter((x) => x.state !== 'disconnected')) {
+        expect(c.lastCheckedAt).toEqual(expect.any(String));
+        // Checked before the stop: not checked again.
+        if (doneBefore.has(`${c.upn}/${c.kind}`)) expect(c.lastCheckedAt).toBe(doneBefore.get(`${c.upn}/${c.kind}`));
+      }
+      expect(items.filter((c) => c.upn.startsWith('sweep')).every((c) => c.state === 'connected')).toBe(true);
+      // Each change of the run is in the history once.
+      for (const c of run.changes) {
+        const history = (await p.store.connectionHistory(CONTOSO, c.upn)).filter((h) => h.runId === id);
+        expect(history).toHaveLength(1);
+      }
+    } finally {
+      await p.close();
+    }
+  });
+});
