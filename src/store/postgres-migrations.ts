@@ -185,6 +185,12 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     // Who claimed a pending item and until when (claimOutbox); NULL when nobody holds it.
     sql: 'ALTER TABLE outbox ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until_ms BIGINT;',
   },
+  {
+    version: 4,
+    name: 'users: when admin status was last proven by a verified token',
+    // SQLite's migration 2; NULL for users seen before it (no proof until their next verified token).
+    sql: 'ALTER TABLE users ADD COLUMN admin_proven_at TEXT;',
+  },
 ];
 
 export const PG_LATEST_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1].version;

@@ -43,6 +43,7 @@ import type {
   ConnectionRecord,
   ConversationRecord,
   ConversationScope,
+  EncryptedValueCounts,
   NewOutboxItem,
   OutboxRecord,
   OutboxStatus,
@@ -52,6 +53,7 @@ import type {
   Store,
   TenantRecord,
   UserRecord,
+  UserWrite,
 } from './types';
 
 /** The advisory lock key that serialises migrations across instances ("cc-migr" in ASCII). */
@@ -117,39 +119,80 @@ export class PgStore implements Store {
     await this.#pool.end();
   }
 
-  /**
-   * Rewrites every secret still sealed with an older key under the keyring's current key.
-   * Returns how many values were rewritten; afterwards the old key can leave the keyring.
-   */
-  async rotateKeys(): Promise<number> {
+  /** Every encrypted value as a rotation target: its table, key columns, sealed column and AAD. */
+  static readonly #sealed: ReadonlyArray<{
+    kind: keyof EncryptedValueCounts;
+    table: string;
+    keys: readonly string[];
+    box: string;
+    aad: (key: string[]) => string;
+  }> = [
+    { kind: 'serviceAccountSecrets', table: 'service_accounts', keys: ['tenant_id'], box: 'secret_box', aad: ([t]) => saAad(t!) },
+    { kind: 'tokenCaches', table: 'token_caches', keys: ['tenant_id', 'partition_key'], box: 'box', aad: ([t, p]) => tokenCacheAad(t!, p!) },
+    { kind: 'authStates', table: 'auth_states', keys: ['state_hash'], box: 'box', aad: ([h]) => authStateAad(h!) },
+    { kind: 'sessions', table: 'sessions', keys: ['id_hash'], box: 'box', aad: ([h]) => sessionAad(h!) },
+  ];
+
+  async reencryptAll(options: { batchSize?: number } = {}): Promise<EncryptedValueCounts> {
+    const batchSize = Math.max(1, Math.floor(options.batchSize ?? 200));
     const kid = this.#keyring.currentKeyId;
     const k = this.#keyring;
+    const counts: EncryptedValueCounts = { serviceAccountSecrets: 0, tokenCaches: 0, authStates: 0, sessions: 0 };
+    for (const t of PgStore.#sealed) {
+      const keyList = t.keys.join(', ');
+      // The key columns and the value as read, then the new value: one row of the UPDATE's input.
+      const input = [...t.keys.map((_, i) => `$${i + 2}::text[]`), `$${t.keys.length + 2}::text[]`, `$${t.keys.length + 3}::text[]`].join(', ');
+      const names = [...t.keys.map((_, i) => `k${i}`), 'old_box', 'new_box'].join(', ');
+      const match = t.keys.map((c, i) => `${t.table}.${c} = v.k${i}`).join(' AND ');
+      const update = `UPDATE ${t.table} SET ${t.box} = v.new_box, key_id = $1 FROM unnest(${input}) AS v(${names})
+         WHERE ${match} AND ${t.table}.${t.box} = v.old_box`;
+      // One short transaction per batch: other writers wait at most one batch, and an interruption
+      // keeps every batch already committed. Rewritten rows leave the `key_id <> current` listing.
+      for (;;) {
+        const batch = await this.#tx(async (c) => {
+          const { rows } = await c.query(`SELECT ${keyList}, ${t.box} AS box FROM ${t.table} WHERE key_id <> $1 LIMIT $2`, [kid, batchSize]);
+          if (rows.length === 0) return { listed: 0, rewritten: 0 };
+          const keyValues = rows.map((r) => t.keys.map((col) => r[col] as string));
+          const fresh = rows.map((r, i) => {
+            const aad = t.aad(keyValues[i]!);
+            return k.encrypt(k.decrypt(r.box as string, aad), aad);
+          });
+          // Only where the value is still the one read: a concurrent write already used the current key.
+          const res = await c.query(update, [kid, ...t.keys.map((_, j) => keyValues.map((kv) => kv[j])), rows.map((r) => r.box as string), fresh]);
+          return { listed: rows.length, rewritten: res.rowCount ?? 0 };
+        });
+        counts[t.kind] += batch.rewritten;
+        if (batch.listed < batchSize) break;
+      }
+    }
+    return counts;
+  }
+
+  async countRetiredKeyValues(): Promise<EncryptedValueCounts> {
+    const kid = this.#keyring.currentKeyId;
+    const counts = PgStore.#sealed.map((t) => `(SELECT count(*)::int FROM ${t.table} WHERE key_id <> $1) AS "${t.kind}"`).join(', ');
+    const row = (await this.#pool.query(`SELECT ${counts}`, [kid])).rows[0] as EncryptedValueCounts;
+    return { serviceAccountSecrets: row.serviceAccountSecrets, tokenCaches: row.tokenCaches, authStates: row.authStates, sessions: row.sessions };
+  }
+
+  async rekeyServiceAccountTests(tenantId: string, fromHash: string, toHash: string): Promise<number> {
     return this.#tx(async (c) => {
       let n = 0;
-      const reseal = (box: string, aad: string) => k.encrypt(k.decrypt(box, aad), aad);
-      for (const r of (await c.query('SELECT tenant_id, secret_box FROM service_accounts WHERE key_id <> $1 FOR UPDATE', [kid])).rows) {
-        await c.query('UPDATE service_accounts SET secret_box = $1, key_id = $2 WHERE tenant_id = $3', [
-          reseal(r.secret_box, saAad(r.tenant_id)),
-          kid,
-          r.tenant_id,
-        ]);
-        n++;
-      }
-      for (const r of (await c.query('SELECT tenant_id, partition_key, box FROM token_caches WHERE key_id <> $1 FOR UPDATE', [kid])).rows) {
-        const box = reseal(r.box, tokenCacheAad(r.tenant_id, r.partition_key));
-        await c.query('UPDATE token_caches SET box = $1, key_id = $2 WHERE tenant_id = $3 AND partition_key = $4', [box, kid, r.tenant_id, r.partition_key]);
-        n++;
-      }
-      for (const r of (await c.query('SELECT state_hash, box FROM auth_states WHERE key_id <> $1 FOR UPDATE', [kid])).rows) {
-        await c.query('UPDATE auth_states SET box = $1, key_id = $2 WHERE state_hash = $3', [reseal(r.box, authStateAad(r.state_hash)), kid, r.state_hash]);
-        n++;
-      }
-      for (const r of (await c.query('SELECT id_hash, box FROM sessions WHERE key_id <> $1 FOR UPDATE', [kid])).rows) {
-        await c.query('UPDATE sessions SET box = $1, key_id = $2 WHERE id_hash = $3', [reseal(r.box, sessionAad(r.id_hash)), kid, r.id_hash]);
-        n++;
+      const { rows } = await c.query('SELECT seq, record FROM service_account_tests WHERE tenant_id = $1 ORDER BY seq FOR UPDATE', [tenantId]);
+      for (const row of rows as Array<{ seq: string; record: string }>) {
+        const record = JSON.parse(row.record) as ServiceAccountTestRecord;
+        if (record.configHash !== fromHash) continue;
+        const res = await c.query('UPDATE service_account_tests SET record = $1 WHERE seq = $2', [JSON.stringify({ ...record, configHash: toHash }), row.seq]);
+        n += res.rowCount ?? 0;
       }
       return n;
     });
+  }
+
+  /** reencryptAll as one total (kept for callers that only need the number). */
+  async rotateKeys(): Promise<number> {
+    const counts = await this.reencryptAll();
+    return Object.values(counts).reduce((a, b) => a + b, 0);
   }
 
   // ---- tenants -----------------------------------------------------------------------------
@@ -202,14 +245,26 @@ export class PgStore implements Store {
 
   // ---- users -------------------------------------------------------------------------------
 
-  async putUser(record: UserRecord): Promise<void> {
+  async putUser(record: UserWrite): Promise<void> {
     requireText(record.tenantId, 'tenantId');
     requireText(record.oid, 'oid');
     requireText(record.upn, 'upn');
+    if (typeof record.adminProvenAt === 'string') requireText(record.adminProvenAt, 'adminProvenAt');
+    // adminProvenAt: a time sets the proof, null clears it, absent keeps what is stored.
     await this.#pool.query(
-      `INSERT INTO users (tenant_id, oid, upn, display_name, roles, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (tenant_id, oid) DO UPDATE SET upn = excluded.upn, display_name = excluded.display_name, roles = excluded.roles, last_seen_at = excluded.last_seen_at`,
-      [record.tenantId, record.oid, record.upn.toLowerCase(), record.displayName ?? null, JSON.stringify(record.roles ?? []), record.lastSeenAt],
+      `INSERT INTO users (tenant_id, oid, upn, display_name, roles, last_seen_at, admin_proven_at) VALUES ($1, $2, $3, $4, $5, $6, $8)
+       ON CONFLICT (tenant_id, oid) DO UPDATE SET upn = excluded.upn, display_name = excluded.display_name, roles = excluded.roles,
+         last_seen_at = excluded.last_seen_at, admin_proven_at = CASE WHEN $7 THEN excluded.admin_proven_at ELSE users.admin_proven_at END`,
+      [
+        record.tenantId,
+        record.oid,
+        record.upn.toLowerCase(),
+        record.displayName ?? null,
+        JSON.stringify(record.roles ?? []),
+        record.lastSeenAt,
+        record.adminProvenAt !== undefined,
+        record.adminProvenAt ?? null,
+      ],
     );
   }
 
@@ -815,6 +870,7 @@ interface UserRow {
   display_name: string | null;
   roles: string;
   last_seen_at: string;
+  admin_proven_at: string | null;
 }
 interface ServiceAccountRow {
   tenant_id: string;
@@ -898,6 +954,7 @@ function userFromRow(r: UserRow): UserRecord {
     displayName: r.display_name,
     roles: JSON.parse(r.roles) as string[],
     lastSeenAt: r.last_seen_at,
+    adminProvenAt: r.admin_proven_at,
   }) as UserRecord;
 }
 

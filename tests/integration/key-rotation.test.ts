@@ -15,6 +15,7 @@ import { createLogger } from '../../src/log';
 import type { Sandbox } from '../../src/sandbox';
 import { startProduct, type RunningProduct } from '../../src/server';
 import { CookieJar } from '../helpers/cookies';
+import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/postgres';
 import { startTestSandbox } from '../helpers/sandbox';
 
 jest.setTimeout(120_000);
@@ -25,7 +26,8 @@ const KEY_B = randomBytes(32).toString('base64');
 const MEGAN = 'megan.bowen@contoso.com';
 const SA = { clientId: '66193c42-2023-423c-acba-f7f851f7f085', secretValue: 'demo-sync-2026-sandbox-only-value' };
 
-describe('npm run keys:rotate', () => {
+/** The whole run against one store; `dataStoreIn(dir)` gives the DATA_STORE of an empty one. */
+function rotationCase(dataStoreIn: (dir: string) => Promise<string>, cleanup: () => Promise<void> = async () => undefined): void {
   let sandbox: Sandbox;
   let dir: string;
   let dataStore: string;
@@ -73,11 +75,12 @@ describe('npm run keys:rotate', () => {
   beforeAll(async () => {
     sandbox = await startTestSandbox();
     dir = mkdtempSync(path.join(tmpdir(), 'cc-rotate-'));
-    dataStore = `sqlite:${path.join(dir, 'cc.db')}`;
+    dataStore = await dataStoreIn(dir);
   });
   afterAll(async () => {
     await stop();
     await sandbox?.close();
+    await cleanup();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -141,4 +144,21 @@ describe('npm run keys:rotate', () => {
     expect(mine.body.connection).toMatchObject({ kind: 'graph-delegated', state: 'connected' });
     await stop();
   });
+}
+
+describe('npm run keys:rotate on SQLite', () => {
+  rotationCase(async (dir) => `sqlite:${path.join(dir, 'cc.db')}`);
+});
+
+describePostgres('npm run keys:rotate on PostgreSQL', () => {
+  let db: TestDatabase | undefined;
+  rotationCase(
+    async () => {
+      db = await createTestDatabase('rotate');
+      return db.url;
+    },
+    async () => {
+      await db?.drop();
+    },
+  );
 });

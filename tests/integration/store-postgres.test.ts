@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Keyring, KeyringError, SqliteStore, StoreOpenError, openStore, type Store } from '../../src/store';
 import { COUNT_CONNECTIONS_SQL, PgStore, connectionQuerySql, redactUrl } from '../../src/store/postgres';
-import { PG_LATEST_SCHEMA_VERSION } from '../../src/store/postgres-migrations';
+import { PG_LATEST_SCHEMA_VERSION, PG_MIGRATIONS } from '../../src/store/postgres-migrations';
+import { tokenCacheAad } from '../../src/store/records';
 import type { ConnectionQuery, ConnectionRecord } from '../../src/store/types';
 import { aConnection, aServiceAccount, aSession, anAuthState, describeStoreContract, TENANT_A, TENANT_B } from '../contract/store.contract';
 import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/postgres';
@@ -164,6 +165,58 @@ describePostgres('PostgreSQL store', () => {
       expect(await after.getTokenCache(TENANT_A, 'new.tid')).toBe('cache-under-B');
       expect(await after.getSession(session.id, new Date(Date.parse(session.expiresAt) - 1000))).toEqual(session);
       expect(await after.takeAuthState(st.state, new Date(Date.parse(st.expiresAt) - 1000))).toEqual(st);
+    });
+
+    it('leaves a value written while rotation ran as that write made it', async () => {
+      const db = await freshDb();
+      await (await open(db.url, ringA)).putTokenCache(TENANT_A, 'oid.tid', 'cache-under-A');
+      const ringBA = Keyring.fromKeys(keyB, [keyA]);
+      const rotating = await open(db.url, ringBA);
+      // Another instance rewrites the partition (under B) and holds its transaction open…
+      const writer = new pg.Client({ connectionString: db.url });
+      await writer.connect();
+      try {
+        await writer.query('BEGIN');
+        await writer.query('UPDATE token_caches SET box = $1, key_id = $2 WHERE tenant_id = $3 AND partition_key = $4', [
+          ringBA.encrypt('cache-written-meanwhile', tokenCacheAad(TENANT_A, 'oid.tid')),
+          ringBA.currentKeyId,
+          TENANT_A,
+          'oid.tid',
+        ]);
+        // …while rotation has read the old value and waits for the row.
+        const rotation = rotating.reencryptAll();
+        const waiting = async () =>
+          (await sql(db.url, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")).length > 0;
+        while (!(await waiting())) await new Promise((r) => setImmediate(r));
+        await writer.query('COMMIT');
+        expect((await rotation).tokenCaches).toBe(0);
+      } finally {
+        await writer.end();
+      }
+      expect(await rotating.getTokenCache(TENANT_A, 'oid.tid')).toBe('cache-written-meanwhile');
+      expect(await rotating.countRetiredKeyValues()).toEqual({ serviceAccountSecrets: 0, tokenCaches: 0, authStates: 0, sessions: 0 });
+    });
+
+    it('upgrades a schema 3 database: users keep their roles and have no admin proof until a verified token', async () => {
+      const db = await freshDb();
+      await sql(db.url, 'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      for (const m of PG_MIGRATIONS.filter((m) => m.version <= 3)) {
+        await sql(db.url, m.sql);
+        await sql(db.url, 'INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, new Date().toISOString()]);
+      }
+      await sql(db.url, 'INSERT INTO users (tenant_id, oid, upn, display_name, roles, last_seen_at) VALUES ($1, $2, $3, NULL, $4, $5)', [
+        TENANT_A,
+        'oid-admin',
+        'admin@contoso.example',
+        JSON.stringify(['ConnectionCenter.Admin']),
+        '2026-11-01T08:00:00.000Z',
+      ]);
+      const store = await open(db.url);
+      const user = await store.getUser(TENANT_A, 'oid-admin');
+      expect(user).toMatchObject({ roles: ['ConnectionCenter.Admin'], lastSeenAt: '2026-11-01T08:00:00.000Z' });
+      expect(user).not.toHaveProperty('adminProvenAt');
+      const versions = await sql<{ version: number }>(db.url, 'SELECT version FROM schema_migrations ORDER BY version');
+      expect(versions.map((r) => r.version)).toEqual(Array.from({ length: PG_LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
     });
 
     it('keeps the audit log append-only even for direct SQL', async () => {

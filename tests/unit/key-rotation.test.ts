@@ -8,19 +8,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Keyring, KeyringError, openStore } from '../../src/store';
 import { aServiceAccount, TENANT_A } from '../contract/store.contract';
+import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/postgres';
 
 const [keyA, keyB, keyC] = [randomBytes(32), randomBytes(32), randomBytes(32)];
 const sum = (c: object) => Object.values(c).reduce((a: number, b: number) => a + b, 0);
 
-describe('Store.reencryptAll', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'cc-reencrypt-'));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
+/** The same run on each store; `fresh` gives the DATA_STORE of an empty store. */
+function reencryptCases(fresh: () => Promise<string>): void {
   it('is safe to interrupt and to run again', async () => {
-    const ds = `sqlite:${path.join(dir, 'cc.db')}`;
+    const ds = await fresh();
     let store = await openStore(ds, Keyring.fromKeys(keyA));
     await store.putServiceAccount(aServiceAccount({ clientSecret: 'secret-under-A' }));
     await store.putTokenCache(TENANT_A, 'p1', 'cache-1');
@@ -59,5 +55,26 @@ describe('Store.reencryptAll', () => {
     ])
       expect(await store.getTokenCache(TENANT_A, p)).toBe(v);
     await store.close();
+  });
+}
+
+describe('Store.reencryptAll on SQLite', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'cc-reencrypt-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  reencryptCases(async () => `sqlite:${path.join(dir, 'cc.db')}`);
+});
+
+describePostgres('Store.reencryptAll on PostgreSQL', () => {
+  const dbs: TestDatabase[] = [];
+  afterAll(async () => {
+    for (const db of dbs) await db.drop();
+  });
+  reencryptCases(async () => {
+    const db = await createTestDatabase('reencrypt');
+    dbs.push(db);
+    return db.url;
   });
 });
