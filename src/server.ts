@@ -260,7 +260,8 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     store,
     admin,
     tabEndpoint,
-    teamsAppId,
+    // Deep links into Teams only for a configured app; the sandbox's demo app opens the web tab.
+    teamsAppId: config.teamsAppId,
     adminRule: { ...adminRule, proofMaxDays: config.adminProofMaxDays },
     now,
   });

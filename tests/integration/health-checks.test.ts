@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Sandbox } from '../../src/sandbox';
 import type { ConversationRecord } from '../../src/store/types';
+import { CookieJar } from '../helpers/cookies';
 import { startTestProduct, type TestProduct } from '../helpers/product';
 import { startTestSandbox } from '../helpers/sandbox';
 
@@ -20,8 +21,10 @@ async function consent(p: TestProduct, upn: string): Promise<void> {
   const started = await p.call('POST', '/api/me/connect', { token: await p.ssoToken(upn), body: { mode: 'popup' } });
   expect(started.status).toBe(200);
   let url: string = started.body.url;
+  // A browser: the consent cookie set by /auth/start goes back with the callback.
+  const jar = new CookieJar();
   for (let i = 0; i < 10; i++) {
-    const res = await fetch(url, { redirect: 'manual' });
+    const res = await jar.fetch(url, [p.url, p.url.replace('127.0.0.1', 'localhost')]);
     const location = res.headers.get('location');
     if (!location) throw new Error(`no redirect from ${url} (${res.status})`);
     url = new URL(location, url).toString();
@@ -110,7 +113,9 @@ describe('health checks of every connection', () => {
     await consent(p, 'megan.bowen@contoso.com');
     await consent(p, 'alex.wilber@contoso.com');
     megan = p.sandbox.seed.users.find((u) => u.upn === 'megan.bowen@contoso.com')!;
-    await p.store.putConversation(conversation({ conversationId: 'a:admin', userUpn: ADMIN }));
+    // As Teams stores a personal chat: with the person's object id (admin cards go only to proven admins, by oid).
+    const adele = p.sandbox.seed.users.find((u) => u.upn === ADMIN)!;
+    await p.store.putConversation(conversation({ conversationId: 'a:admin', userOid: adele.oid, userUpn: ADMIN }));
     await p.store.putConversation(conversation({ conversationId: 'a:megan', userOid: megan.oid, userUpn: 'megan.bowen@contoso.com', subscribed: false }));
   });
   afterAll(async () => {
