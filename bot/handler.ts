@@ -20,7 +20,7 @@ import { ADMIN_COMMANDS, VERBS, parseCommand, type ParsedCommand } from './comma
 import { buildCard, cardAttachment, errorModel, escapeCardMarkdown, helpModel, statusModel, testCard, type AdaptiveCardJson, type CommandName } from './cards';
 import { conversationIdOf, referenceOf, scopeOf, tenantOf } from './conversations';
 import { loggableError } from './safe-error';
-import type { BotServices } from './services';
+import type { BotServices } from '../src/services/ports';
 import type { Triggers } from './triggers';
 
 export interface HandlerDeps {

@@ -26,7 +26,8 @@ import type { DelegatedAuthPort, ServiceAccountTesterPort } from './services/por
 import { meRoutes } from './api/routes-me';
 import { authRoutes } from './api/routes-auth';
 import { adminRoutes } from './api/routes-admin';
-import { botRoutes, createBotServices } from './api/routes-bot';
+import { botRoutes } from './api/routes-bot';
+import { createBotServices } from './services/bot-services';
 import type { Sandbox } from './sandbox';
 import { isAdmin, type AdminRuleConfig } from './domain/admin';
 

@@ -15,7 +15,7 @@ import type {
   ServiceAccountTestResponse,
   ServiceAccountView,
   SummaryResponse,
-} from '../api/contract';
+} from '../contract';
 import {
   CONNECTION_KINDS,
   CONNECTION_STATES,

@@ -1,8 +1,13 @@
-/** What the services need from the identity and Graph layers (implemented in src/identity, src/graph). */
-import type { ProbeResult } from '../api/contract';
+/**
+ * The ports: what the services need from the identity and Graph layers (implemented in src/identity,
+ * src/graph), and what the services offer the bot (BotServices, implemented in ./bot-services.ts).
+ */
+import type { PermissionsResponse, ProbeResult, ServiceAccountTestResponse, SummaryResponse } from '../contract';
+import type { AdminStanding } from '../domain/admin';
 import type { Feature } from '../domain/features';
 import type { RedeemedAccount } from '../identity/msal';
 import type { ServiceAccountTestInput, ServiceAccountTestResult } from '../graph/service-account-test';
+import type { ConnectionRecord } from '../store/types';
 
 export type { RedeemedAccount, ServiceAccountTestInput, ServiceAccountTestResult };
 
@@ -41,4 +46,29 @@ export interface ServiceAccountTesterPort {
    * TENANT_NOT_FOUND when Entra does not know it, GRAPH_UNAVAILABLE when Entra could not be asked.
    */
   resolveTenant(tenant: string): Promise<string>;
+}
+
+/**
+ * What the bot needs from the rest of the product, so the bot reads services through this port and
+ * never imports src/api or src/graph: Teams specifics stay in bot/ (docs/ARCHITECTURE.md).
+ */
+export interface BotServices {
+  /**
+   * Whether this Entra user (tenant id + object id) may run admin commands and receive admin cards:
+   * `admin`; `unproven` when no verified token proved it within ADMIN_PROOF_MAX_DAYS (they must
+   * open the tab once); `none`.
+   */
+  adminStanding(tenantId: string, userOid: string): Promise<AdminStanding>;
+  summary(tenantId: string): Promise<SummaryResponse>;
+  /**
+   * Runs the test of the saved service account and stores it. The admin service's test
+   * outcomes reach `bot.emitTestOutcome` for every stored test, so the bot does not do it again; it does so before
+   * this promise settles, which is how the alert knows to skip the conversation that asked.
+   */
+  runServiceAccountTest(tenantId: string, actor: string): Promise<ServiceAccountTestResponse | { notConfigured: true }>;
+  /** Users on ews-basic or needing to reconnect (the `remind` audience). */
+  usersToNudge(tenantId: string): Promise<ConnectionRecord[]>;
+  permissions(tenantId: string): Promise<PermissionsResponse>;
+  /** Deep link to the personal tab (the "Reconnect" button). */
+  tabUrl(): string;
 }

@@ -9,6 +9,8 @@
 import type { ConnectionKind, ConnectionState } from '../domain/connection';
 import type { ErrorBody } from '../domain/errors';
 import type { Feature } from '../domain/features';
+// Test results are stored as the contract shows them.
+import type { FeatureMatrixEntry, TestStep } from '../contract';
 
 export interface TenantRecord {
   /** Entra tenant id (GUID). */
@@ -60,21 +62,6 @@ export interface ServiceAccountRecord {
   features: Feature[];
   updatedAt: string;
   updatedBy: string;
-}
-
-export type StepStatus = 'passed' | 'failed' | 'warning' | 'skipped';
-export interface TestStep {
-  id: string;
-  status: StepStatus;
-  code?: string;
-  message: string;
-  remedy?: string;
-}
-export interface FeatureMatrixEntry {
-  required: string[];
-  granted: string[];
-  missing: string[];
-  available: boolean;
 }
 
 export interface ServiceAccountTestRecord {

@@ -6,7 +6,7 @@ import type { ConnectionKind, ConnectionState, FeatureAvailability } from '../do
 import type { ErrorBody } from '../domain/errors';
 import type { Feature } from '../domain/features';
 import type { DeadlineView } from '../domain/deadlines';
-import type { FeatureMatrixEntry, TestStep } from '../store/types';
+import type { FeatureMatrixEntry, TestStep } from './steps';
 
 export type { ErrorBody };
 export interface ErrorEnvelope {
@@ -99,7 +99,6 @@ export interface ServiceAccountInput {
 }
 
 /** Test steps and the per-feature matrix are stored as they are shown. */
-export type { StepStatus } from '../store/types';
 export type TestStepView = TestStep;
 export type FeatureMatrixView = FeatureMatrixEntry;
 /** POST /api/admin/service-account/test */
