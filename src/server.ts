@@ -219,11 +219,18 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     tenantId: identity.tenantId,
   });
 
-  // The admin service notifies the bot, which itself reads the admin service: the bot is built
-  // after the admin service, on first use (at once unless lazyBot).
-  let bot: Bot | undefined;
-  const getBot = (): Bot =>
-    (bot ??= (require('../bot') as typeof import('../bot')).createBot({
+  const admin = new AdminService({
+    store,
+    tester,
+    logger,
+    now,
+    authorityHost: identity.authorityHost,
+    hashKey: config.encryptionKeys[0]!.key,
+  });
+  // The bot reads the admin service and hears its test outcomes; it is loaded on first use (at once
+  // unless lazyBot), because botbuilder and card templating are most of the start-up time.
+  const bot = lazily((): Bot =>
+    (require('../bot') as typeof import('../bot')).createBot({
       botId: config.bot.id,
       botPassword: config.bot.password,
       botTenantId: config.bot.tenantId,
@@ -238,19 +245,12 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       }),
       logger: logger.child({ component: 'bot' }),
       now,
-    }));
-  const admin = new AdminService({
-    store,
-    tester,
-    logger,
-    now,
-    authorityHost: identity.authorityHost,
-    hashKey: config.encryptionKeys[0]!.key,
-    onTestOutcome: async (tenantId, previous, current) => {
-      await getBot().emitTestOutcome(tenantId, previous, current);
-    },
+    }),
+  );
+  admin.onTestOutcome(async (tenantId, previous, current) => {
+    await bot.get().emitTestOutcome(tenantId, previous, current);
   });
-  if (!options.lazyBot) getBot();
+  if (!options.lazyBot) bot.get();
 
   const authDeps = { verifier, store, adminRule, now };
   const app = buildApp({
@@ -264,7 +264,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       meRoutes({ ...authDeps, logger, connections, sandbox: !!sandbox }),
       authRoutes({ logger, store, connections, signIn, sealer, now, secureCookies: tabEndpoint.startsWith('https:') }),
       adminRoutes({ ...authDeps, logger, admin }),
-      botRoutes({ logger, bot: { handleMessages: (req, res) => getBot().handleMessages(req, res) } }),
+      botRoutes({ logger, bot: { handleMessages: (req, res) => bot.get().handleMessages(req, res) } }),
     ],
   });
 
@@ -298,13 +298,14 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
             .catch((err) => logger.error({ err, tenantId: tenant.tenantId }, 'scheduled service-account test failed'));
         }
       }
-      await getBot()
+      await bot
+        .get()
         .runDailyChecks(now())
         .catch((err) => logger.error({ err }, 'daily checks failed'));
       await store.purgeExpired(now()).catch((err) => logger.warn({ err }, 'purge failed'));
     };
     const startBackground = () => {
-      getBot().notifier.start();
+      bot.get().notifier.start();
       void daily();
       timers.push(setInterval(() => void daily(), 6 * 3600_000).unref());
     };
@@ -323,17 +324,29 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     app,
     identity,
     get bot() {
-      return getBot();
+      return bot.get();
     },
     admin,
     async stop() {
       timers.forEach(clearInterval);
       await app.drain();
       await new Promise<void>((resolve) => app.server.close(() => resolve()));
-      await bot?.close().catch((err) => logger.warn({ err }, 'bot close failed'));
+      await bot
+        .loaded()
+        ?.close()
+        .catch((err) => logger.warn({ err }, 'bot close failed'));
       if (!options.store) await store.close();
       if (ownSandbox) await sandbox?.close();
     },
+  };
+}
+
+/** A value built on its first `get()`; `loaded()` tells whether that happened, without building it. */
+function lazily<T>(build: () => T): { get(): T; loaded(): T | undefined } {
+  const memo: { value?: T } = {};
+  return {
+    get: () => (memo.value ??= build()),
+    loaded: () => memo.value,
   };
 }
 

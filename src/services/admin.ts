@@ -47,9 +47,10 @@ export interface AdminServiceDeps {
   authorityHost: string;
   /** Key for the configuration fingerprint (HMAC). */
   hashKey: Buffer;
-  /** Called after each test of the saved configuration, for the bot's notifications. */
-  onTestOutcome?: (tenantId: string, previous: ServiceAccountTestRecord | undefined, current: ServiceAccountTestRecord) => Promise<void>;
 }
+
+/** Hears each stored test of the saved configuration (the bot's alerts subscribe in src/server.ts). */
+export type TestOutcomeListener = (tenantId: string, previous: ServiceAccountTestRecord | undefined, current: ServiceAccountTestRecord) => Promise<void>;
 
 function fail(field: string, message: string, remedy?: string): never {
   throw new AppError('VALIDATION_FAILED', { message: `${field}: ${message}`, ...(remedy ? { remedy } : {}) });
@@ -135,7 +136,18 @@ function toView(r: ServiceAccountRecord): ServiceAccountView {
 }
 
 export class AdminService {
+  private readonly outcomeListeners: TestOutcomeListener[] = [];
+
   constructor(private readonly deps: AdminServiceDeps) {}
+
+  /** Subscribes to the outcomes of stored tests of the saved configuration; returns the unsubscribe. */
+  onTestOutcome(listener: TestOutcomeListener): () => void {
+    this.outcomeListeners.push(listener);
+    return () => {
+      const i = this.outcomeListeners.indexOf(listener);
+      if (i >= 0) this.outcomeListeners.splice(i, 1);
+    };
+  }
 
   // ---- domains
   async getDomains(user: UserContext): Promise<DomainsResponse> {
@@ -337,8 +349,10 @@ export class AdminService {
       target: input.clientId,
       details: { ok: outcome.ok, failed: outcome.steps.filter((s) => s.status === 'failed').map((s) => s.code) },
     });
-    if (hash === savedHash && this.deps.onTestOutcome) {
-      await this.deps.onTestOutcome(tenantId, previousOfSaved, record).catch((err) => this.deps.logger.error({ err }, 'could not queue the test notification'));
+    if (hash === savedHash) {
+      for (const listener of this.outcomeListeners) {
+        await listener(tenantId, previousOfSaved, record).catch((err) => this.deps.logger.error({ err }, 'could not queue the test notification'));
+      }
     }
     return { ok: outcome.ok, ranAt, steps: outcome.steps, features: outcome.features };
   }
