@@ -32,7 +32,7 @@ import { FEATURES, isFeature, type Feature } from '../domain/features';
 import type { UserContext } from '../identity/verify';
 import type { Logger } from '../log';
 import type { ConnectionRecord, ServiceAccountRecord, ServiceAccountTestRecord, Store } from '../store/types';
-import type { ServiceAccountTesterPort } from './ports';
+import type { ServiceAccountTesterPort, TestOutcomeListener } from './ports';
 
 const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 const EMAIL = /^[^\s@,;"<>]+@((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9])$/;
@@ -48,9 +48,6 @@ export interface AdminServiceDeps {
   /** Key for the configuration fingerprint (HMAC). */
   hashKey: Buffer;
 }
-
-/** Hears each stored test of the saved configuration (the bot's alerts subscribe in src/server.ts). */
-export type TestOutcomeListener = (tenantId: string, previous: ServiceAccountTestRecord | undefined, current: ServiceAccountTestRecord) => Promise<void>;
 
 function fail(field: string, message: string, remedy?: string): never {
   throw new AppError('VALIDATION_FAILED', { message: `${field}: ${message}`, ...(remedy ? { remedy } : {}) });

@@ -7,7 +7,7 @@ import type { AdminStanding } from '../domain/admin';
 import type { Feature } from '../domain/features';
 import type { RedeemedAccount } from '../identity/msal';
 import type { ServiceAccountTestInput, ServiceAccountTestResult } from '../graph/service-account-test';
-import type { ConnectionRecord } from '../store/types';
+import type { ConnectionRecord, ServiceAccountTestRecord } from '../store/types';
 
 export type { RedeemedAccount, ServiceAccountTestInput, ServiceAccountTestResult };
 
@@ -47,6 +47,9 @@ export interface ServiceAccountTesterPort {
    */
   resolveTenant(tenant: string): Promise<string>;
 }
+
+/** Hears each stored test of the saved configuration (AdminService.onTestOutcome; the bot's alerts subscribe in src/server.ts). */
+export type TestOutcomeListener = (tenantId: string, previous: ServiceAccountTestRecord | undefined, current: ServiceAccountTestRecord) => Promise<void>;
 
 /**
  * What the bot needs from the rest of the product, so the bot reads services through this port and
