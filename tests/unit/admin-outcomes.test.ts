@@ -15,7 +15,9 @@ import { aServiceAccount, TENANT_A } from '../contract/store.contract';
 const RESULT: ServiceAccountTestResult = {
   ok: true,
   steps: [{ id: 'tenant', status: 'passed', message: 'The tenant was found.' }],
-  features: Object.fromEntries(FEATURES.map((f) => [f, { required: [], granted: [], missing: [], available: true }])) as ServiceAccountTestResult['features'],
+  features: Object.fromEntries(
+    FEATURES.map((f) => [f, { required: [] as string[], granted: [] as string[], missing: [] as string[], available: true }]),
+  ) as ServiceAccountTestResult['features'],
   grantedRoles: [],
 };
 
