@@ -32,7 +32,7 @@ import {
 import { campaignRemindText } from './reach';
 import { conversationIdOf, referenceOf, scopeOf, tenantOf } from './conversations';
 import { loggableError } from './safe-error';
-import type { BotServices } from './services';
+import type { BotServices } from '../src/services/ports';
 import type { Triggers } from './triggers';
 
 export interface HandlerDeps {

@@ -18,10 +18,10 @@ import { ConnectionCenterBot } from './handler';
 import { Notifier, type NotifierOptions } from './notifier';
 import { loggableError } from './safe-error';
 import { isAdminPayload, type OutgoingActivity } from './payload';
-import type { BotServices } from './services';
+import type { BotServices } from '../src/services/ports';
 import { Triggers, mayReceiveAdminCards } from './triggers';
 
-export type { BotServices } from './services';
+export type { BotServices } from '../src/services/ports';
 export type { TestOutcome } from './cards';
 export { Notifier } from './notifier';
 

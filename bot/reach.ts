@@ -3,7 +3,7 @@
  * as every other card (paced under Teams' limits, one message per idempotency key, so a step that
  * runs twice or a restart never sends twice), with a deep link that opens the personal tab.
  */
-import type { CampaignView } from '../src/api/contract';
+import type { CampaignView } from '../src/contract';
 import type { Store } from '../src/store/types';
 import { deadlinesWithOverrides } from '../src/domain/deadlines';
 import { CAMPAIGN_LINK_MARK } from '../src/domain/reach';

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { DEADLINE_MILESTONES, DEFAULT_DEADLINES, daysUntil, viewOf, type Deadline } from '../src/domain/deadlines';
 import type { ConnectionKind } from '../src/domain/connection';
 import type { ConnectionRecord, ConversationRecord, NewOutboxItem, OutboxKind, Store } from '../src/store/types';
-import type { BotServices } from './services';
+import type { BotServices } from '../src/services/ports';
 import type { CheckDigest } from '../src/services/checks';
 import {
   checkDigestModel,

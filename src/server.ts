@@ -29,7 +29,8 @@ import type { DelegatedAuthPort, ServiceAccountTesterPort } from './services/por
 import { meRoutes } from './api/routes-me';
 import { authRoutes } from './api/routes-auth';
 import { adminRoutes } from './api/routes-admin';
-import { botRoutes, createBotServices } from './api/routes-bot';
+import { botRoutes } from './api/routes-bot';
+import { createBotServices } from './services/bot-services';
 import type { Sandbox } from './sandbox';
 import { isAdmin, type AdminRuleConfig } from './domain/admin';
 
@@ -229,19 +230,6 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     tenantId: identity.tenantId,
   });
 
-  // The admin service notifies the bot, which itself reads the admin service: the bot is built
-  // after the admin service, on first use (at once unless lazyBot).
-  let bot: Bot | undefined;
-  const getBot = (): Bot =>
-    (bot ??= (require('../bot') as typeof import('../bot')).createBot({
-      botId: config.bot.id,
-      botPassword: config.bot.password,
-      botTenantId: config.bot.tenantId,
-      store,
-      services: { ...botServices, campaign: campaignBotServices(campaign) },
-      logger: logger.child({ component: 'bot' }),
-      now,
-    }));
   const admin = new AdminService({
     store,
     tester,
@@ -249,9 +237,6 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     now,
     authorityHost: identity.authorityHost,
     hashKey: config.encryptionKeys[0]!.key,
-    onTestOutcome: async (tenantId, previous, current) => {
-      await getBot().emitTestOutcome(tenantId, previous, current);
-    },
     reachPermission: (tenantId) => campaign.permission(tenantId),
   });
   // Reach: the product's own app installs the bot (sandbox: its demo catalog's app id).
@@ -279,13 +264,29 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
           teamsAppId,
         })
       : undefined,
-    nudges: campaignNudges({ store, tabUrl: () => botServices.tabUrl(), wake: () => bot?.notifier.wake() }),
+    nudges: campaignNudges({ store, tabUrl: () => botServices.tabUrl(), wake: () => bot.loaded()?.notifier.wake() }),
     minDaysBetween: config.campaignMinDaysBetween,
     adminUpns: config.adminUpns,
     homeTenantId: /^[0-9a-f-]{36}$/i.test(identity.tenantId) ? identity.tenantId.toLowerCase() : sandbox?.tenantId.toLowerCase(),
     adminConsentUrl: (tenantId) => `${identity.authorityHost}/${tenantId}/adminconsent?client_id=${identity.clientId}`,
   });
-  if (!options.lazyBot) getBot();
+  // The bot reads the admin service and hears its test outcomes; it is loaded on first use (at once
+  // unless lazyBot), because botbuilder and card templating are most of the start-up time.
+  const bot = lazily((): Bot =>
+    (require('../bot') as typeof import('../bot')).createBot({
+      botId: config.bot.id,
+      botPassword: config.bot.password,
+      botTenantId: config.bot.tenantId,
+      store,
+      services: { ...botServices, campaign: campaignBotServices(campaign) },
+      logger: logger.child({ component: 'bot' }),
+      now,
+    }),
+  );
+  admin.onTestOutcome(async (tenantId, previous, current) => {
+    await bot.get().emitTestOutcome(tenantId, previous, current);
+  });
+  if (!options.lazyBot) bot.get();
 
   const checks = new CheckService({
     store,
@@ -304,10 +305,10 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     sweep: (pacer) => new Sweep({ graphEndpoint: identity.graphEndpoint, pacer, maxBatchesInFlight: options.checks?.maxBatchesInFlight }),
     events: {
       connectionLost: async (tenantId, connection, runId) => {
-        await getBot().emitConnectionLost(tenantId, connection, runId);
+        await bot.get().emitConnectionLost(tenantId, connection, runId);
       },
       runFinished: async (tenantId, digest) => {
-        await getBot().emitCheckDigest(tenantId, digest);
+        await bot.get().emitCheckDigest(tenantId, digest);
       },
     },
     logger: logger.child({ component: 'checks' }),
@@ -328,7 +329,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       adminRoutes({ ...authDeps, logger, admin }),
       campaignRoutes({ ...authDeps, logger, campaign }),
       checkRoutes({ ...authDeps, logger, checks }),
-      botRoutes({ logger, bot: { handleMessages: (req, res) => getBot().handleMessages(req, res) } }),
+      botRoutes({ logger, bot: { handleMessages: (req, res) => bot.get().handleMessages(req, res) } }),
     ],
   });
 
@@ -367,13 +368,14 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
             .catch((err) => logger.error({ err, tenantId: tenant.tenantId }, 'scheduled service-account test failed'));
         }
       }
-      await getBot()
+      await bot
+        .get()
         .runDailyChecks(now())
         .catch((err) => logger.error({ err }, 'daily checks failed'));
       await store.purgeExpired(now()).catch((err) => logger.warn({ err }, 'purge failed'));
     };
     const startBackground = () => {
-      getBot().notifier.start();
+      bot.get().notifier.start();
       void daily();
       timers.push(setInterval(() => void daily(), 6 * 3600_000).unref());
       // Reach: admins get the bot, running campaigns take their next step.
@@ -396,7 +398,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     app,
     identity,
     get bot() {
-      return getBot();
+      return bot.get();
     },
     admin,
     campaign,
@@ -406,10 +408,22 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       await checks.stop();
       await app.drain();
       await new Promise<void>((resolve) => app.server.close(() => resolve()));
-      await bot?.close().catch((err) => logger.warn({ err }, 'bot close failed'));
+      await bot
+        .loaded()
+        ?.close()
+        .catch((err) => logger.warn({ err }, 'bot close failed'));
       if (!options.store) await store.close();
       if (ownSandbox) await sandbox?.close();
     },
+  };
+}
+
+/** A value built on its first `get()`; `loaded()` tells whether that happened, without building it. */
+function lazily<T>(build: () => T): { get(): T; loaded(): T | undefined } {
+  const memo: { value?: T } = {};
+  return {
+    get: () => (memo.value ??= build()),
+    loaded: () => memo.value,
   };
 }
 

@@ -4,7 +4,7 @@
  * names, UPNs, tenant names, role names from a token, the server's step messages that quote them,
  * what someone typed — goes through `md` (escapeCardMarkdown) on its way into a model.
  */
-import type { FunnelView, PermissionsResponse, ServiceAccountTestResponse, SummaryResponse } from '../../src/api/contract';
+import type { FunnelView, PermissionsResponse, ServiceAccountTestResponse, SummaryResponse } from '../../src/contract';
 import { CONNECTION_KINDS, CONNECTION_STATES, KIND_LABELS, STATE_LABELS, isLegacyKind, legacyFeatures, type ConnectionKind } from '../../src/domain/connection';
 import { DEADLINE_HEADLINES, DEFAULT_DEADLINES, daysUntil, nextDeadlineFor, type Deadline, type DeadlineView } from '../../src/domain/deadlines';
 import { ERROR_CATALOGUE, isErrorCode, type ErrorCode } from '../../src/domain/errors';

@@ -1,49 +1,8 @@
-/** POST /api/messages (Bot Framework) and the server-side services the bot reads. */
+/** POST /api/messages (Bot Framework); the bot itself is handed in by src/server.ts. */
 import type { Server } from 'restify';
-import { adminStanding, type AdminRuleConfig } from '../domain/admin';
-import { isLegacyKind } from '../domain/connection';
 import type { Logger } from '../log';
-import type { AdminService } from '../services/admin';
-import type { ConnectionRecord, Store } from '../store/types';
-import type { BotServices } from '../../bot/services';
 import { AppError } from '../domain/errors';
 import { pipeline, rawBody, sendError, step } from './http';
-
-/** The static tab's entity id in appPackage/manifest.json. */
-export const TAB_ENTITY_ID = 'connection';
-
-export function createBotServices(deps: {
-  store: Store;
-  admin: AdminService;
-  tabEndpoint: string;
-  teamsAppId?: string;
-  /** The same rule as the tab's, plus how recent a verified token's proof must be (ADMIN_PROOF_MAX_DAYS). */
-  adminRule: AdminRuleConfig & { proofMaxDays: number };
-  now: () => Date;
-}): BotServices {
-  return {
-    // By tenant and object id, never by the mutable UPN Teams shows.
-    async adminStanding(tenantId, userOid) {
-      const user = await deps.store.getUser(tenantId.toLowerCase(), userOid.toLowerCase());
-      return adminStanding(user, deps.adminRule, deps.now());
-    },
-    summary: (tenantId) => deps.admin.summary(tenantId.toLowerCase()),
-    async runServiceAccountTest(tenantId, actor) {
-      return (await deps.admin.testSaved(tenantId.toLowerCase(), actor)) ?? { notConfigured: true as const };
-    },
-    async usersToNudge(tenantId) {
-      const out: ConnectionRecord[] = [];
-      for await (const r of deps.admin.allConnections(tenantId.toLowerCase(), {})) {
-        if (isLegacyKind(r.kind) || r.state === 'needs-reconnect') out.push(r);
-      }
-      return out;
-    },
-    permissions: (tenantId) => deps.admin.permissions(tenantId.toLowerCase()),
-    tabUrl() {
-      return deps.teamsAppId ? `https://teams.microsoft.com/l/entity/${encodeURIComponent(deps.teamsAppId)}/${TAB_ENTITY_ID}` : `${deps.tabEndpoint}/tab/`;
-    },
-  };
-}
 
 export function botRoutes(deps: { logger: Logger; bot: { handleMessages(req: import('restify').Request, res: import('restify').Response): Promise<void> } }) {
   return (server: Server) => {

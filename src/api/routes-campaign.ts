@@ -4,10 +4,10 @@
  * "opened the tab"). Also the campaign's face towards the bot (`remind`, `status`, removals).
  */
 import type { Server } from 'restify';
-import type { CampaignResponse } from './contract';
+import type { CampaignResponse } from '../contract';
 import type { Logger } from '../log';
 import type { CampaignService } from '../services/campaign';
-import type { CampaignBotServices } from '../../bot/services';
+import type { CampaignBotServices } from '../services/ports';
 import { authenticate, requireAdmin, userOf, type AuthDeps } from './auth-steps';
 import { parseJsonBody, pipeline, sendJson, step } from './http';
 

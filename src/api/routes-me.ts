@@ -1,6 +1,6 @@
 /** The user routes of DESIGN §7: thin lists of named steps over ConnectionService. */
 import type { Server } from 'restify';
-import type { MeResponse } from './contract';
+import type { MeResponse } from '../contract';
 import { AppError } from '../domain/errors';
 import type { Logger } from '../log';
 import type { ConnectionService } from '../services/connections';

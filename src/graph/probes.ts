@@ -3,7 +3,7 @@
  * feature needs with the user's own token. A throttled or unreachable Graph makes the result
  * inconclusive — never a broken connection (DESIGN §1).
  */
-import type { ProbeResult } from '../api/contract';
+import type { ProbeResult } from '../contract';
 import { ERROR_CATALOGUE, type ErrorCode } from '../domain/errors';
 import { DELEGATED_SCOPES, type Feature } from '../domain/features';
 import { batchItemError, createGraphClient, graphBatch, toAppError, type BatchOptions, type RetryPolicy } from './client';

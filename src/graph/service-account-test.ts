@@ -9,24 +9,9 @@ import { AppError, ERROR_CATALOGUE, type CatalogueEntry, type ErrorCode } from '
 import { APPLICATION_ROLES, FEATURES, FEATURE_LABELS, applicationFeatureMatrix, missingApplicationRoles, type Feature } from '../domain/features';
 import { acquireAppToken, type AppToken } from '../identity/service-account';
 import { fetchTenantMetadata, type TenantMetadata } from '../identity/msal';
-import type { FeatureMatrixEntry, StepStatus, TestStep } from '../store/types';
+import type { FeatureMatrixEntry, StepId, StepStatus, TestStep } from '../contract';
 import { batchItemError, createGraphClient, graphBatch, toAppError, type BatchOptions, type BatchResponseItem, type RetryPolicy } from './client';
 import type { Client } from '@microsoft/microsoft-graph-client';
-
-export const STEP_IDS = [
-  'domains',
-  'secret-format',
-  'features',
-  'tenant',
-  'token',
-  'roles',
-  'test-mailbox',
-  'mailbox-calendar',
-  'mailbox-events',
-  'mailbox-inbox',
-  'access-policy',
-] as const;
-export type StepId = (typeof STEP_IDS)[number];
 
 export interface ServiceAccountTestInput {
   tenant: string;

@@ -3,7 +3,6 @@
  * `npm start` prints. The seed is validated once so that a typo in the JSON fails loudly at start.
  */
 import { z } from 'zod';
-import { CONNECTION_KINDS, CONNECTION_STATES } from '../domain/connection';
 import contosoJson from './contoso.json';
 
 export const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID');
@@ -73,10 +72,18 @@ const serviceAccountSchema = z.object({
   outOfScopeAccount: z.string().optional(),
 });
 
+/**
+ * The demo tenant's connections as its previous sync system recorded them. The sandbox keeps its own
+ * list of the values it hands out instead of importing the product's (it stands in for the outside
+ * world); tests/unit/sandbox-seed.test.ts checks the product accepts every one of them.
+ */
+export const SEED_CONNECTION_KINDS = ['ews-basic', 'ews-oauth', 'graph-delegated', 'graph-app'] as const;
+export const SEED_CONNECTION_STATES = ['connected', 'needs-reconnect', 'missing-permissions', 'failing', 'unknown', 'disconnected'] as const;
+
 const legacySchema = z.object({
   upn: z.string().includes('@'),
-  kind: z.enum(CONNECTION_KINDS),
-  state: z.enum(CONNECTION_STATES),
+  kind: z.enum(SEED_CONNECTION_KINDS),
+  state: z.enum(SEED_CONNECTION_STATES),
   lastSyncAt: z.string().optional(),
 });
 

@@ -16,7 +16,7 @@ import type {
   ReachPermissionView,
   ServiceAccountView,
   SummaryResponse,
-} from '../api/contract';
+} from '../contract';
 import {
   CONNECTION_KINDS,
   CONNECTION_STATES,
@@ -33,7 +33,7 @@ import { FEATURES, isFeature, type Feature } from '../domain/features';
 import type { UserContext } from '../identity/verify';
 import type { Logger } from '../log';
 import type { ConnectionRecord, ServiceAccountRecord, ServiceAccountTestRecord, Store } from '../store/types';
-import type { ServiceAccountTesterPort } from './ports';
+import type { ServiceAccountTesterPort, TestOutcomeListener } from './ports';
 
 const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 const EMAIL = /^[^\s@,;"<>]+@((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9])$/;
@@ -48,8 +48,6 @@ export interface AdminServiceDeps {
   authorityHost: string;
   /** Key for the configuration fingerprint (HMAC). */
   hashKey: Buffer;
-  /** Called after each test of the saved configuration, for the bot's notifications. */
-  onTestOutcome?: (tenantId: string, previous: ServiceAccountTestRecord | undefined, current: ServiceAccountTestRecord) => Promise<void>;
   /** Whether the product's own app may install its bot (reach); shown beside the service account's matrix. */
   reachPermission?: (tenantId: string) => Promise<ReachPermissionView>;
 }
@@ -138,7 +136,18 @@ function toView(r: ServiceAccountRecord): ServiceAccountView {
 }
 
 export class AdminService {
+  private readonly outcomeListeners: TestOutcomeListener[] = [];
+
   constructor(private readonly deps: AdminServiceDeps) {}
+
+  /** Subscribes to the outcomes of stored tests of the saved configuration; returns the unsubscribe. */
+  onTestOutcome(listener: TestOutcomeListener): () => void {
+    this.outcomeListeners.push(listener);
+    return () => {
+      const i = this.outcomeListeners.indexOf(listener);
+      if (i >= 0) this.outcomeListeners.splice(i, 1);
+    };
+  }
 
   // ---- domains
   async getDomains(user: UserContext): Promise<DomainsResponse> {
@@ -349,8 +358,10 @@ export class AdminService {
       target: input.clientId,
       details: { ok: outcome.ok, failed: outcome.steps.filter((s) => s.status === 'failed').map((s) => s.code) },
     });
-    if (hash === savedHash && this.deps.onTestOutcome) {
-      await this.deps.onTestOutcome(tenantId, previousOfSaved, record).catch((err) => this.deps.logger.error({ err }, 'could not queue the test notification'));
+    if (hash === savedHash) {
+      for (const listener of this.outcomeListeners) {
+        await listener(tenantId, previousOfSaved, record).catch((err) => this.deps.logger.error({ err }, 'could not queue the test notification'));
+      }
     }
     return { ok: outcome.ok, ranAt, steps: outcome.steps, features: outcome.features };
   }

@@ -6,7 +6,7 @@
  * cannot be reached. No HTTP, no Teams: the Graph installer and the nudge sender are ports.
  */
 import type { Logger } from '../log';
-import type { CampaignView, FunnelCounts, FunnelView, ReachPermissionView } from '../api/contract';
+import type { CampaignView, FunnelCounts, FunnelView, ReachPermissionView } from '../contract';
 import type { ConnectionRecord, ReachUserRecord, Store } from '../store/types';
 import { ADMIN_APP_ROLE } from '../domain/features';
 import { AppError, ERROR_CATALOGUE, remedyWith } from '../domain/errors';

@@ -3,7 +3,7 @@
  * Orchestrates the Store, the identity layer and the Graph probes; holds no HTTP details.
  */
 import { randomBytes } from 'node:crypto';
-import type { ConnectionResponse, ConnectionTestResponse, ConnectionView, ProbeResult } from '../api/contract';
+import type { ConnectionResponse, ConnectionTestResponse, ConnectionView, ProbeResult } from '../contract';
 import { delegatedFeatures, delegatedState, isLegacyKind, legacyFeatures, appOnlyFeatures, type ConnectionKind, type FeatureMap } from '../domain/connection';
 import { deadlineById, nextDeadlineFor } from '../domain/deadlines';
 import { AppError, errorBody, type ErrorCode, ERROR_CATALOGUE } from '../domain/errors';

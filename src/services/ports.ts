@@ -1,8 +1,13 @@
-/** What the services need from the identity and Graph layers (implemented in src/identity, src/graph). */
-import type { ProbeResult } from '../api/contract';
+/**
+ * The ports: what the services need from the identity and Graph layers (implemented in src/identity,
+ * src/graph), and what the services offer the bot (BotServices, implemented in ./bot-services.ts).
+ */
+import type { CampaignView, FunnelView, PermissionsResponse, ProbeResult, ServiceAccountTestResponse, SummaryResponse } from '../contract';
+import type { AdminStanding } from '../domain/admin';
 import type { Feature } from '../domain/features';
 import type { RedeemedAccount } from '../identity/msal';
 import type { ServiceAccountTestInput, ServiceAccountTestResult } from '../graph/service-account-test';
+import type { ConnectionRecord, ServiceAccountTestRecord } from '../store/types';
 
 export type { RedeemedAccount, ServiceAccountTestInput, ServiceAccountTestResult };
 
@@ -41,4 +46,43 @@ export interface ServiceAccountTesterPort {
    * TENANT_NOT_FOUND when Entra does not know it, GRAPH_UNAVAILABLE when Entra could not be asked.
    */
   resolveTenant(tenant: string): Promise<string>;
+}
+
+/** Hears each stored test of the saved configuration (AdminService.onTestOutcome; the bot's alerts subscribe in src/server.ts). */
+export type TestOutcomeListener = (tenantId: string, previous: ServiceAccountTestRecord | undefined, current: ServiceAccountTestRecord) => Promise<void>;
+
+/**
+ * What the bot needs from the rest of the product, so the bot reads services through this port and
+ * never imports src/api or src/graph: Teams specifics stay in bot/ (docs/ARCHITECTURE.md).
+ */
+export interface BotServices {
+  /**
+   * Whether this Entra user (tenant id + object id) may run admin commands and receive admin cards:
+   * `admin`; `unproven` when no verified token proved it within ADMIN_PROOF_MAX_DAYS (they must
+   * open the tab once); `none`.
+   */
+  adminStanding(tenantId: string, userOid: string): Promise<AdminStanding>;
+  summary(tenantId: string): Promise<SummaryResponse>;
+  /**
+   * Runs the test of the saved service account and stores it. The admin service's test
+   * outcomes reach `bot.emitTestOutcome` for every stored test, so the bot does not do it again; it does so before
+   * this promise settles, which is how the alert knows to skip the conversation that asked.
+   */
+  runServiceAccountTest(tenantId: string, actor: string): Promise<ServiceAccountTestResponse | { notConfigured: true }>;
+  /** Users on ews-basic or needing to reconnect (the `remind` audience). */
+  usersToNudge(tenantId: string): Promise<ConnectionRecord[]>;
+  permissions(tenantId: string): Promise<PermissionsResponse>;
+  /** Deep link to the personal tab (the "Reconnect" button). */
+  tabUrl(): string;
+  /** The reconnect campaign (src/services/campaign.ts); without it `remind` nudges only those who have the bot. */
+  campaign?: CampaignBotServices;
+}
+
+export interface CampaignBotServices {
+  /** `remind`: starts the campaign (or resumes it, or runs its next step) and returns where it stands. */
+  remind(tenantId: string, actor: string): Promise<CampaignView>;
+  /** The funnel for `status`; undefined before any campaign ran. */
+  funnel(tenantId: string): Promise<FunnelView | undefined>;
+  /** A user removed the bot from their personal scope: never install it for them again. */
+  botRemoved(tenantId: string, who: { oid?: string; upn?: string }): Promise<void>;
 }

@@ -10,6 +10,10 @@ import type { ConnectionKind, ConnectionState } from '../domain/connection';
 import type { ErrorBody } from '../domain/errors';
 import type { Feature } from '../domain/features';
 import type { CampaignStatus, UnreachableReason } from '../domain/reach';
+// Test results are stored as the contract shows them.
+import type { FeatureMatrixEntry, FeatureResults, TestStep } from '../contract';
+
+export type { FeatureResult, FeatureResults } from '../contract';
 
 export interface TenantRecord {
   /** Entra tenant id (GUID). */
@@ -63,21 +67,6 @@ export interface ServiceAccountRecord {
   updatedBy: string;
 }
 
-export type StepStatus = 'passed' | 'failed' | 'warning' | 'skipped';
-export interface TestStep {
-  id: string;
-  status: StepStatus;
-  code?: string;
-  message: string;
-  remedy?: string;
-}
-export interface FeatureMatrixEntry {
-  required: string[];
-  granted: string[];
-  missing: string[];
-  available: boolean;
-}
-
 export interface ServiceAccountTestRecord {
   tenantId: string;
   ranAt: string;
@@ -110,14 +99,6 @@ export interface ConnectionRecord {
   createdAt: string;
   updatedAt: string;
 }
-
-/** One feature's outcome in a health check: ok, or the catalogue code that failed it. */
-export interface FeatureResult {
-  ok: boolean;
-  code?: string;
-}
-/** By feature; a legacy (EWS) connection records under `viaServiceAccount` whether the service account reaches its mailbox. */
-export type FeatureResults = Partial<Record<Feature | 'viaServiceAccount', FeatureResult>>;
 
 export type CheckRunStatus = 'running' | 'done' | 'failed';
 /** One health-check run of a tenant (scheduled or started by an admin). */

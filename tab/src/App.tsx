@@ -19,7 +19,7 @@ import {
 } from '@fluentui/react-components';
 import { PersonCircle20Regular } from '@fluentui/react-icons';
 import { lazy, Suspense, useCallback, useEffect, useMemo, useState } from 'react';
-import type { MeResponse } from '../../src/api/contract';
+import type { MeResponse } from '../../src/contract';
 import { Api, ApiError, catalogueError } from './api';
 import { ErrorBar } from './components/ErrorBar';
 import { getSsoToken, type HostInfo } from './host';

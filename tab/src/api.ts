@@ -2,7 +2,7 @@
  * The tab's only way to the server. Every failure becomes an ApiError carrying a catalogue code,
  * a message and a remedy, so no screen ever shows a raw HTTP status.
  */
-import type { ErrorEnvelope } from '../../src/api/contract';
+import type { ErrorEnvelope } from '../../src/contract';
 import { ERROR_CATALOGUE, isErrorCode, remedyWith } from '../../src/domain/errors';
 
 export class ApiError extends Error {

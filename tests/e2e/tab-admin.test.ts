@@ -5,7 +5,7 @@
  * (issue 5, item 8).
  */
 import type { Locator, Page } from 'playwright-core';
-import type { ServiceAccountTestResponse } from '../../src/api/contract';
+import type { ServiceAccountTestResponse } from '../../src/contract';
 import { FEATURE_LABELS } from '../../src/domain/features';
 import { openBrowser, publicOrigin, screenshot, signIn, UI_TIMEOUT_MS, type TestBrowser } from '../helpers/browser';
 import { startTestProduct, type TestProduct } from '../helpers/product';

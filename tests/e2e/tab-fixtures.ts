@@ -14,7 +14,7 @@ import type {
   ServiceAccountResponse,
   ServiceAccountTestResponse,
   SummaryResponse,
-} from '../../src/api/contract';
+} from '../../src/contract';
 import { delegatedFeatures, legacyFeatures } from '../../src/domain/connection';
 import { deadlineById, upcomingDeadlines, viewOf } from '../../src/domain/deadlines';
 import { errorBody } from '../../src/domain/errors';
@@ -150,10 +150,10 @@ export function failingTest(now: Date): ServiceAccountTestResponse {
       { id: 'tenant', status: 'passed', message: 'contoso.onmicrosoft.com resolves to tenant 4f1c2a8e-6b7d-4c39-9a51-2e0d8c7b3f10.' },
       { id: 'token', status: 'passed', message: 'Signed in with the client secret (expires 30 June 2027).' },
       { id: 'roles', status: 'failed', ...missing },
-      { id: 'mailbox.calendar', status: 'passed', message: 'Read the calendar of sync-test@contoso.com.' },
-      { id: 'mailbox.events', status: 'failed', ...errorBody('ACCESS_DENIED') },
-      { id: 'mailbox.inbox', status: 'passed', message: 'Read the inbox of sync-test@contoso.com.' },
-      { id: 'out-of-scope', status: 'warning', ...policy },
+      { id: 'mailbox-calendar', status: 'passed', message: 'Read the calendar of sync-test@contoso.com.' },
+      { id: 'mailbox-events', status: 'failed', ...errorBody('ACCESS_DENIED') },
+      { id: 'mailbox-inbox', status: 'passed', message: 'Read the inbox of sync-test@contoso.com.' },
+      { id: 'access-policy', status: 'warning', ...policy },
       { id: 'features', status: 'skipped', message: 'Task Sync is not enabled for the service account.' },
     ],
     features: matrix(),

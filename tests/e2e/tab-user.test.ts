@@ -3,7 +3,7 @@
  * tenant, signing in and consenting on the sandbox's own pages (issue 4, item 6).
  */
 import type { Page } from 'playwright-core';
-import type { ConnectionResponse } from '../../src/api/contract';
+import type { ConnectionResponse } from '../../src/contract';
 import { KIND_LABELS, STATE_LABELS } from '../../src/domain/connection';
 import { DEADLINE_HEADLINES } from '../../src/domain/deadlines';
 import { ERROR_CATALOGUE } from '../../src/domain/errors';

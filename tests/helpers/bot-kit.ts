@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
-import type { FunnelView, PermissionsResponse, ServiceAccountTestResponse, SummaryResponse } from '../../src/api/contract';
+import type { FunnelView, PermissionsResponse, ServiceAccountTestResponse, SummaryResponse } from '../../src/contract';
 import { ERROR_CATALOGUE } from '../../src/domain/errors';
 import { applicationFeatureMatrix, FEATURES, type Feature } from '../../src/domain/features';
 import { Keyring, openStore } from '../../src/store';
@@ -99,7 +99,7 @@ export function testResult(kind: 'passed' | 'secret' | 'permissions' | 'consent'
   const features = Object.fromEntries(
     FEATURES.map((f) => [f, { required: matrix[f].required, granted: matrix[f].granted, missing: matrix[f].missing, available: matrix[f].available }]),
   ) as ServiceAccountTestResponse['features'];
-  const steps: ServiceAccountTestResponse['steps'] = [{ id: 'tenant-resolves', status: 'passed', message: 'The tenant contoso.com was found.' }];
+  const steps: ServiceAccountTestResponse['steps'] = [{ id: 'tenant', status: 'passed', message: 'The tenant contoso.com was found.' }];
   if (kind === 'secret') {
     steps.push({
       id: 'token',

@@ -3,9 +3,9 @@
  * scenario (roles, secrets, access policy, mailboxes, throttling, outages set through sandbox.control).
  */
 import type { Feature } from '../../src/domain/features';
-import { runServiceAccountTest, STEP_IDS, type ServiceAccountTestEnv, type ServiceAccountTestInput } from '../../src/graph/service-account-test';
+import { runServiceAccountTest, type ServiceAccountTestEnv, type ServiceAccountTestInput } from '../../src/graph/service-account-test';
 import type { Sandbox } from '../../src/sandbox';
-import type { TestStep } from '../../src/store/types';
+import { STEP_IDS, type TestStep } from '../../src/contract';
 import { startTestSandbox } from '../helpers/sandbox';
 
 const ALL_ROLES = ['Mail.Read', 'Mail.ReadWrite', 'Calendars.Read', 'Calendars.ReadWrite'];

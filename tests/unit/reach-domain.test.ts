@@ -1,5 +1,5 @@
 import { campaignTabUrl } from '../../bot/reach';
-import { TAB_ENTITY_ID } from '../../src/api/routes-bot';
+import { TAB_ENTITY_ID } from '../../src/services/bot-services';
 import { hasReachPermission, inDomains, isTarget, nudgeDue, nudgeMilestone } from '../../src/domain/reach';
 import manifest from '../../appPackage/manifest.json';
 

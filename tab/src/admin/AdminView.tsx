@@ -1,6 +1,6 @@
 import { makeStyles, tokens } from '@fluentui/react-components';
 import { useCallback, useState } from 'react';
-import type { AuditResponse, DomainsResponse, PermissionsResponse, ServiceAccountResponse, SummaryResponse } from '../../../src/api/contract';
+import type { AuditResponse, DomainsResponse, PermissionsResponse, ServiceAccountResponse, SummaryResponse } from '../../../src/contract';
 import type { Api } from '../api';
 import { useResource } from '../useResource';
 import { AuditList } from './AuditList';

@@ -1,5 +1,5 @@
 import { makeStyles, Spinner, Table, TableBody, TableCell, TableHeader, TableHeaderCell, TableRow, Text, tokens } from '@fluentui/react-components';
-import type { AuditResponse } from '../../../src/api/contract';
+import type { AuditResponse } from '../../../src/contract';
 import { ErrorBar } from '../components/ErrorBar';
 import { Section } from '../components/Section';
 import { formatDateTime } from '../format';

@@ -20,7 +20,7 @@ import {
 } from '@fluentui/react-components';
 import { Open16Regular } from '@fluentui/react-icons';
 import { useState } from 'react';
-import type { CampaignResponse, CampaignView, FunnelCounts } from '../../../src/api/contract';
+import type { CampaignResponse, CampaignView, FunnelCounts } from '../../../src/contract';
 import type { Api } from '../api';
 import { ErrorBar } from '../components/ErrorBar';
 import { Section } from '../components/Section';

@@ -1,7 +1,7 @@
 import { Button, Caption1, Field, Input, makeStyles, MessageBar, MessageBarBody, Spinner, Tag, TagGroup, Text, tokens } from '@fluentui/react-components';
 import { Add16Regular, Save20Regular } from '@fluentui/react-icons';
 import { useEffect, useId, useState } from 'react';
-import type { DomainsResponse } from '../../../src/api/contract';
+import type { DomainsResponse } from '../../../src/contract';
 import { describeError, type Api } from '../api';
 import { ErrorBar } from '../components/ErrorBar';
 import { Section } from '../components/Section';

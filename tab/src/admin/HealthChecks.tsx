@@ -14,7 +14,7 @@ import {
 } from '@fluentui/react-components';
 import { ArrowSync20Regular } from '@fluentui/react-icons';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { CheckLatestResponse } from '../../../src/api/contract';
+import type { CheckLatestResponse } from '../../../src/contract';
 import { CONNECTION_STATES, STATE_LABELS } from '../../../src/domain/connection';
 import { ERROR_CATALOGUE, isErrorCode } from '../../../src/domain/errors';
 import { ApiError, type Api } from '../api';

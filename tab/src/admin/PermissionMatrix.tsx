@@ -13,7 +13,7 @@ import {
   tokens,
 } from '@fluentui/react-components';
 import { Open16Regular } from '@fluentui/react-icons';
-import type { PermissionsResponse } from '../../../src/api/contract';
+import type { PermissionsResponse } from '../../../src/contract';
 import { FEATURE_LABELS, FEATURES } from '../../../src/domain/features';
 import { ErrorBar } from '../components/ErrorBar';
 import { Section } from '../components/Section';

@@ -15,7 +15,7 @@ import {
 } from '@fluentui/react-components';
 import { Beaker20Regular, Delete20Regular, Save20Regular } from '@fluentui/react-icons';
 import { useEffect, useId, useState, type FormEvent } from 'react';
-import type { ServiceAccountInput, ServiceAccountResponse, ServiceAccountTestResponse, ServiceAccountView, TestStepView } from '../../../src/api/contract';
+import type { ServiceAccountInput, ServiceAccountResponse, ServiceAccountTestResponse, ServiceAccountView, TestStepView } from '../../../src/contract';
 import { ERROR_CATALOGUE } from '../../../src/domain/errors';
 import { APPLICATION_ROLES, FEATURE_LABELS, FEATURES, type Feature } from '../../../src/domain/features';
 import { describeError, type Api } from '../api';
@@ -24,6 +24,7 @@ import { ErrorBar } from '../components/ErrorBar';
 import { Section } from '../components/Section';
 import { StatusIcon, STATUS_TEXT } from '../components/StatusIcon';
 import { formatDateTime } from '../format';
+import { STEP_TITLES } from './stepTitles';
 import type { Resource } from '../useResource';
 
 type FieldName = 'tenant' | 'clientId' | 'clientSecret' | 'secretExpiresAt' | 'testAccount' | 'outOfScopeAccount' | 'features';
@@ -58,31 +59,6 @@ const CODE_FIELDS: Partial<Record<string, FieldName>> = {
   TASK_SYNC_UNSUPPORTED_FOR_SERVICE_ACCOUNT: 'features',
 };
 const FIELD_NAMES: FieldName[] = ['tenant', 'clientId', 'clientSecret', 'secretExpiresAt', 'testAccount', 'outOfScopeAccount', 'features'];
-
-const STEP_TITLES: Record<string, string> = {
-  tenant: 'Tenant',
-  token: 'Sign-in with the client secret',
-  roles: 'Application permissions',
-  mailbox: 'Test mailbox',
-  calendar: 'Test mailbox: calendar',
-  events: 'Test mailbox: events',
-  inbox: 'Test mailbox: inbox',
-  outOfScope: 'Access policy',
-  features: 'Features',
-};
-
-/** A readable title for a step id such as `mailbox.inbox` or `out-of-scope`. */
-function stepTitle(id: string): string {
-  const last = id.split('.').pop() ?? id;
-  const camel = last.replace(/[-_](\w)/g, (_, c: string) => c.toUpperCase());
-  if (STEP_TITLES[id]) return STEP_TITLES[id];
-  if (STEP_TITLES[camel]) return STEP_TITLES[camel];
-  const words = id
-    .replace(/[._-]+/g, ' ')
-    .replace(/([a-z])([A-Z])/g, '$1 $2')
-    .toLowerCase();
-  return words.charAt(0).toUpperCase() + words.slice(1);
-}
 
 function fromView(v: ServiceAccountView | null): FormState {
   return {
@@ -166,7 +142,7 @@ function StepItem({ step }: { step: TestStepView }) {
       <StatusIcon status={step.status} />
       <span className={s.stepText}>
         <Text weight="semibold">
-          {stepTitle(step.id)} — {STATUS_TEXT[step.status].toLowerCase()}
+          {STEP_TITLES[step.id] ?? step.id} — {STATUS_TEXT[step.status].toLowerCase()}
         </Text>
         <Text>{step.message}</Text>
         {step.remedy ? (

@@ -1,6 +1,6 @@
 import { Caption1, Card, makeStyles, Skeleton, SkeletonItem, Text, tokens } from '@fluentui/react-components';
 import type { ReactNode } from 'react';
-import type { SummaryResponse } from '../../../src/api/contract';
+import type { SummaryResponse } from '../../../src/contract';
 import { CONNECTION_KINDS, CONNECTION_STATES, KIND_LABELS } from '../../../src/domain/connection';
 import { DEADLINE_HEADLINES } from '../../../src/domain/deadlines';
 import { ErrorBar } from '../components/ErrorBar';

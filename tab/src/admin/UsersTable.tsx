@@ -20,7 +20,7 @@ import {
 } from '@fluentui/react-components';
 import { ArrowDownload20Regular, ArrowUpload20Regular } from '@fluentui/react-icons';
 import { useCallback, useEffect, useRef, useState, type ChangeEvent } from 'react';
-import type { ConnectionRow, ConnectionsResponse, ImportResponse } from '../../../src/api/contract';
+import type { ConnectionRow, ConnectionsResponse, ImportResponse } from '../../../src/contract';
 import { CONNECTION_KINDS, CONNECTION_STATES, KIND_LABELS, STATE_LABELS, type ConnectionKind, type ConnectionState } from '../../../src/domain/connection';
 import type { Api } from '../api';
 import { ErrorBar } from '../components/ErrorBar';

@@ -1,6 +1,6 @@
 import { makeStyles, tokens } from '@fluentui/react-components';
 import { CheckmarkCircle20Filled, DismissCircle20Filled, SubtractCircle20Regular, Warning20Filled } from '@fluentui/react-icons';
-import type { StepStatus } from '../../../src/api/contract';
+import type { StepStatus } from '../../../src/contract';
 
 const useStyles = makeStyles({
   passed: { color: tokens.colorPaletteGreenForeground1, flexShrink: 0 },

@@ -16,7 +16,7 @@ import {
 } from '@fluentui/react-components';
 import { ArrowSync20Regular, Beaker20Regular, LinkDismiss20Regular, PlugConnected20Regular, PlugDisconnected20Regular } from '@fluentui/react-icons';
 import { useCallback, useEffect, useState } from 'react';
-import type { ConnectionResponse, ConnectionTestResponse, ConnectResponse, MeResponse, ProbeResult } from '../../../src/api/contract';
+import type { ConnectionResponse, ConnectionTestResponse, ConnectResponse, MeResponse, ProbeResult } from '../../../src/contract';
 import { isLegacyKind, KIND_LABELS, STATE_LABELS, type ConnectionKind, type ConnectionState } from '../../../src/domain/connection';
 import { DEADLINE_HEADLINES, type DeadlineView } from '../../../src/domain/deadlines';
 import { ERROR_CATALOGUE, isErrorCode, type ErrorBody } from '../../../src/domain/errors';

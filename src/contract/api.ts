@@ -7,7 +7,7 @@ import type { ErrorBody } from '../domain/errors';
 import type { Feature } from '../domain/features';
 import type { DeadlineView } from '../domain/deadlines';
 import type { CampaignStatus, UnreachableReason } from '../domain/reach';
-import type { FeatureMatrixEntry, FeatureResults, TestStep } from '../store/types';
+import type { FeatureMatrixEntry, FeatureResults, TestStep } from './steps';
 
 export type { ErrorBody };
 export interface ErrorEnvelope {
@@ -100,7 +100,6 @@ export interface ServiceAccountInput {
 }
 
 /** Test steps and the per-feature matrix are stored as they are shown. */
-export type { StepStatus } from '../store/types';
 export type TestStepView = TestStep;
 export type FeatureMatrixView = FeatureMatrixEntry;
 /** POST /api/admin/service-account/test */
