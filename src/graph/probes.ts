@@ -117,14 +117,3 @@ export async function runDelegatedProbes(input: DelegatedProbeInput): Promise<De
   const inconclusive = inconclusiveOf(codeOf.values());
   return { probes, ...(inconclusive ? { inconclusive } : {}) };
 }
-
-/** Per-feature summary of probe results (a feature works when all its probes passed). */
-export function featureResults(probes: readonly ProbeResult[]): Partial<Record<Feature | 'profile', { ok: boolean; code?: string }>> {
-  const out: Partial<Record<Feature | 'profile', { ok: boolean; code?: string }>> = {};
-  for (const p of probes) {
-    const prev = out[p.feature];
-    if (!prev) out[p.feature] = p.ok ? { ok: true } : { ok: false, ...(p.code ? { code: p.code } : {}) };
-    else if (prev.ok && !p.ok) out[p.feature] = { ok: false, ...(p.code ? { code: p.code } : {}) };
-  }
-  return out;
-}

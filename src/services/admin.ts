@@ -25,7 +25,7 @@ import {
   type ConnectionKind,
   type ConnectionState,
 } from '../domain/connection';
-import { DEFAULT_DEADLINES, upcomingDeadlines } from '../domain/deadlines';
+import { DEFAULT_DEADLINES, tenantDeadlines, upcomingDeadlines } from '../domain/deadlines';
 import { AppError } from '../domain/errors';
 import { looksLikeSecretId, isGuid } from '../domain/diagnosis';
 import { FEATURES, isFeature, type Feature } from '../domain/features';
@@ -368,7 +368,8 @@ export class AdminService {
       total += c.count;
       if (isLegacyKind(c.kind) || c.state === 'needs-reconnect' || c.state === 'missing-permissions') needAction += c.count;
     }
-    const deadlines = upcomingDeadlines(this.deps.now()).map((d) => ({
+    const tenantDates = tenantDeadlines((await this.deps.store.getTenant(tenantId))?.deadlineOverrides);
+    const deadlines = upcomingDeadlines(this.deps.now(), tenantDates).map((d) => ({
       ...d,
       affectedUsers: counts.filter((c) => kindsAffectedBy(d.id).includes(c.kind)).reduce((n, c) => n + c.count, 0),
     }));

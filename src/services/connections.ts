@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ConnectionResponse, ConnectionTestResponse, ConnectionView, ProbeResult } from '../api/contract';
 import { delegatedFeatures, delegatedState, isLegacyKind, legacyFeatures, appOnlyFeatures, type ConnectionKind, type FeatureMap } from '../domain/connection';
-import { deadlineById, nextDeadlineFor } from '../domain/deadlines';
+import { deadlineById, nextDeadlineFor, tenantDeadlines, type Deadline } from '../domain/deadlines';
 import { AppError, errorBody, type ErrorCode, ERROR_CATALOGUE } from '../domain/errors';
 import { FEATURES, delegatedScopesFor, missingDelegatedScopes, type Feature } from '../domain/features';
 import type { UserContext } from '../identity/verify';
@@ -50,33 +50,48 @@ export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
 
+/** What a tenant decides for its users' views. */
+interface TenantSettings {
+  features: Feature[];
+  deadlines: Deadline[];
+}
+
 export class ConnectionService {
   constructor(private readonly deps: ConnectionServiceDeps) {}
 
   /** Tenant settings change rarely and are read on every request: keep them for a few seconds. */
-  private readonly featureCache = new Map<string, { features: Feature[]; until: number }>();
+  private readonly settingsCache = new Map<string, TenantSettings & { until: number }>();
 
   /** The kept settings while still fresh, without an await. */
-  private freshFeatures(tenantId: string, now = Date.now()): Feature[] | undefined {
-    const hit = this.featureCache.get(tenantId);
-    return hit && hit.until > now ? hit.features : undefined;
+  private freshSettings(tenantId: string, now = this.deps.now().getTime()): TenantSettings | undefined {
+    const hit = this.settingsCache.get(tenantId);
+    return hit && hit.until > now ? hit : undefined;
   }
 
-  async enabledFeatures(tenantId: string): Promise<Feature[]> {
-    const now = Date.now();
-    const fresh = this.freshFeatures(tenantId, now);
+  /** The tenant's enabled features and its deadlines (defaults with its overrides), re-read together. */
+  private async tenantSettings(tenantId: string): Promise<TenantSettings> {
+    const now = this.deps.now().getTime();
+    const fresh = this.freshSettings(tenantId, now);
     if (fresh) return fresh;
     // Read first: ensureTenant writes.
     const tenant = (await this.deps.store.getTenant(tenantId)) ?? (await this.deps.store.ensureTenant(tenantId));
-    const features = tenant.enabledFeatures.length ? tenant.enabledFeatures : [...FEATURES];
-    if (this.featureCache.size > 10_000) this.featureCache.clear();
-    this.featureCache.set(tenantId, { features, until: now + 5_000 });
-    return features;
+    const settings: TenantSettings = {
+      features: tenant.enabledFeatures.length ? tenant.enabledFeatures : [...FEATURES],
+      deadlines: tenantDeadlines(tenant.deadlineOverrides),
+    };
+    if (this.settingsCache.size > 10_000) this.settingsCache.clear();
+    this.settingsCache.set(tenantId, { ...settings, until: now + 5_000 });
+    return settings;
+  }
+
+  async enabledFeatures(tenantId: string): Promise<Feature[]> {
+    return (await this.tenantSettings(tenantId)).features;
   }
 
   /**
    * Each user's last answer, kept only while nothing it derives from can have changed: the store
-   * (its change stamp), the tenant's feature settings (the same array until re-read) and the UTC
+   * (its change stamp), the tenant's settings (the same feature array until re-read, and the
+   * deadlines are re-read with it) and the UTC
    * day (days left to a deadline). GET /api/me/connection is the tab's hot path.
    */
   private readonly mine = new Map<string, { stamp: string; enabled: Feature[]; day: number; response: ConnectionResponse }>();
@@ -87,7 +102,7 @@ export class ConnectionService {
     if (stamp === undefined) return this.view(user.tenantId, await this.mineOf(user));
     // By oid as well: a reused UPN must not be served its previous owner's answer.
     const key = `${user.tenantId}/${user.upn}/${user.oid}`;
-    const enabled = this.freshFeatures(user.tenantId) ?? (await this.enabledFeatures(user.tenantId));
+    const enabled = (this.freshSettings(user.tenantId) ?? (await this.tenantSettings(user.tenantId))).features;
     const day = Math.floor(this.deps.now().getTime() / 86_400_000);
     const hit = this.mine.get(key);
     if (hit && hit.stamp === stamp && hit.enabled === enabled && hit.day === day) return hit.response;
@@ -105,10 +120,10 @@ export class ConnectionService {
 
   private async view(tenantId: string, records: ConnectionRecord[]): Promise<ConnectionResponse> {
     const now = this.deps.now();
-    const enabled = await this.enabledFeatures(tenantId);
+    const { features: enabled, deadlines } = await this.tenantSettings(tenantId);
     const byKind = new Map(records.map((r) => [r.kind, r]));
     const primary = KIND_PRIORITY.map((k) => byKind.get(k)).find((r) => r && r.state !== 'disconnected') ?? byKind.get('graph-delegated');
-    const ewsEnd = deadlineById('ews-removed')?.date ?? '2027-04-01';
+    const ewsEnd = deadlineById('ews-removed', deadlines)?.date ?? '2027-04-01';
     const adminConsentUrl = this.adminConsentUrl(tenantId);
     if (!primary) {
       return {
@@ -144,7 +159,11 @@ export class ConnectionService {
       ...(primary.error ? { error: primary.error } : {}),
       ...(legacy ? { legacy: { kind: legacy.kind, ...(legacy.lastSyncAt ? { lastSyncAt: legacy.lastSyncAt } : {}) } } : {}),
     };
-    const deadline = isLegacyKind(primary.kind) ? nextDeadlineFor(primary.kind, now) : legacy ? nextDeadlineFor(legacy.kind, now) : undefined;
+    const deadline = isLegacyKind(primary.kind)
+      ? nextDeadlineFor(primary.kind, now, deadlines)
+      : legacy
+        ? nextDeadlineFor(legacy.kind, now, deadlines)
+        : undefined;
     return { connection, ...(deadline ? { deadline } : {}), adminConsentUrl };
   }
 

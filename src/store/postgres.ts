@@ -218,15 +218,6 @@ export class PgStore implements Store {
     return rows[0] && userFromRow(rows[0]);
   }
 
-  async listUsersWithRole(tenantId: string, role: string): Promise<UserRecord[]> {
-    const { rows } = await this.#pool.query(
-      `SELECT * FROM users WHERE tenant_id = $1 AND EXISTS (SELECT 1 FROM jsonb_array_elements_text(users.roles::jsonb) AS r(value) WHERE r.value = $2)
-       ORDER BY upn, oid`,
-      [tenantId, role],
-    );
-    return rows.map(userFromRow);
-  }
-
   // ---- domains -----------------------------------------------------------------------------
 
   async getDomains(tenantId: string): Promise<string[]> {

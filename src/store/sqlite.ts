@@ -261,10 +261,6 @@ export class SqliteStore implements Store {
     return row && userFromRow(row);
   }
 
-  async listUsersWithRole(tenantId: string, role: string): Promise<UserRecord[]> {
-    return (this.#q.usersWithRole.all(tenantId, role) as UserRow[]).map(userFromRow);
-  }
-
   // ---- domains -----------------------------------------------------------------------------
 
   async getDomains(tenantId: string): Promise<string[]> {
@@ -792,7 +788,6 @@ function prepareAll(db: Db) {
       ON CONFLICT (tenant_id, oid) DO UPDATE SET upn = excluded.upn, display_name = excluded.display_name, roles = excluded.roles,
         last_seen_at = excluded.last_seen_at, admin_proven_at = CASE WHEN @setProof = 1 THEN excluded.admin_proven_at ELSE users.admin_proven_at END`),
     userGet: p('SELECT * FROM users WHERE tenant_id = ? AND oid = ?'),
-    usersWithRole: p('SELECT * FROM users WHERE tenant_id = ? AND EXISTS (SELECT 1 FROM json_each(users.roles) WHERE json_each.value = ?) ORDER BY upn, oid'),
 
     domainsGet: p('SELECT domain FROM domains WHERE tenant_id = ? ORDER BY domain'),
     domainsClear: p('DELETE FROM domains WHERE tenant_id = ?'),

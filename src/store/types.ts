@@ -241,8 +241,6 @@ export interface Store {
   // Users seen signing in (for admin lookups by the bot)
   putUser(record: UserWrite): Promise<void>;
   getUser(tenantId: string, oid: string): Promise<UserRecord | undefined>;
-  /** Users whose last-seen roles include the given role. */
-  listUsersWithRole(tenantId: string, role: string): Promise<UserRecord[]>;
 
   // Domains (lower-cased, unique per tenant)
   getDomains(tenantId: string): Promise<string[]>;

@@ -181,19 +181,14 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     });
 
     describe('users', () => {
-      it('stores users and finds those with a role; a later sign-in replaces the roles', async () => {
+      it('stores users with their roles; a later sign-in replaces the roles', async () => {
         await store.putUser(aUser({ oid: 'oid-admin', upn: 'Admin@Contoso.example', roles: ['ConnectionCenter.Admin'] }));
         await store.putUser(aUser({ oid: 'oid-adele', roles: [] }));
         expect(await store.getUser(TENANT_A, 'oid-admin')).toMatchObject({ upn: 'admin@contoso.example', roles: ['ConnectionCenter.Admin'] });
-        expect((await store.listUsersWithRole(TENANT_A, 'ConnectionCenter.Admin')).map((u) => u.oid)).toEqual(['oid-admin']);
+        expect(await store.getUser(TENANT_A, 'oid-adele')).toMatchObject({ roles: [] });
         await store.putUser(aUser({ oid: 'oid-admin', upn: 'admin@contoso.example', roles: [] }));
-        expect(await store.listUsersWithRole(TENANT_A, 'ConnectionCenter.Admin')).toEqual([]);
+        expect(await store.getUser(TENANT_A, 'oid-admin')).toMatchObject({ roles: [] });
         expect(await store.getUser(TENANT_A, 'nobody')).toBeUndefined();
-      });
-
-      it('matches a role exactly, not as a substring', async () => {
-        await store.putUser(aUser({ oid: 'o1', roles: ['ConnectionCenter.AdminReader'] }));
-        expect(await store.listUsersWithRole(TENANT_A, 'ConnectionCenter.Admin')).toEqual([]);
       });
 
       it('keeps when admin status was last proven: set by a time, kept when not given, cleared by null', async () => {
@@ -701,7 +696,6 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
 
         expect(await store.getTenant(TENANT_B)).toBeUndefined();
         expect(await store.getUser(TENANT_B, 'oid-adele')).toBeUndefined();
-        expect(await store.listUsersWithRole(TENANT_B, 'ConnectionCenter.Admin')).toEqual([]);
         expect(await store.getDomains(TENANT_B)).toEqual([]);
         expect(await store.getServiceAccount(TENANT_B)).toBeUndefined();
         expect(await store.getServiceAccountTests(TENANT_B)).toEqual([]);

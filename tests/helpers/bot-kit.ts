@@ -14,7 +14,7 @@ import { createLogger } from '../../src/log';
 import type { Clock } from '../../bot/notifier';
 import * as restify from 'restify';
 import { createBot, type Bot, type CreateBotOptions } from '../../bot';
-import { viewOf } from '../../src/domain/deadlines';
+import { tenantDeadlines, viewOf } from '../../src/domain/deadlines';
 import {
   deadlineDigestModel,
   errorModel,
@@ -27,7 +27,7 @@ import {
   type CardModels,
   type CardName,
 } from '../../bot/cards';
-import { DIGEST_USERS, tenantDeadlines } from '../../bot/triggers';
+import { DIGEST_USERS } from '../../bot/triggers';
 import { MAX_CARD_BYTES } from '../../bot/cards/build';
 // The package's `main` is ES module source; its UMD bundle loads in Node without a DOM (DESIGN §5).
 const AC: typeof import('adaptivecards') = require('adaptivecards/dist/adaptivecards.js');

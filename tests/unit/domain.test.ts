@@ -8,8 +8,6 @@ import {
   aadstsNumber,
   daysUntil,
   nextDeadlineFor,
-  milestoneToday,
-  DEFAULT_DEADLINES,
   looksLikeSecretId,
   ERROR_CATALOGUE,
   AppError,
@@ -80,11 +78,6 @@ describe('deadlines', () => {
     expect(nextDeadlineFor('ews-basic', now)).toMatchObject({ date: '2027-04-01', daysLeft: 126 });
     expect(nextDeadlineFor('ews-oauth', now)).toMatchObject({ date: '2027-04-01', daysLeft: 126 });
     expect(nextDeadlineFor('graph-delegated', now)).toBeUndefined();
-  });
-  it('hits milestones exactly', () => {
-    const ews = DEFAULT_DEADLINES.find((d) => d.id === 'ews-removed')!;
-    expect(milestoneToday(ews, new Date('2027-01-01T10:00:00Z'))).toBe(90);
-    expect(milestoneToday(ews, new Date('2027-01-02T10:00:00Z'))).toBeUndefined();
   });
   it('writes dates as "1 April 2027" in every month, whatever the time zone, and leaves what is not a date alone', () => {
     const months = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
