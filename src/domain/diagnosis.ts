@@ -3,6 +3,7 @@
  * Pure: callers pass the fields they pulled out of MSAL errors, token error bodies or Graph responses.
  */
 import type { ErrorCode } from './errors';
+import { isGuid } from './formats';
 
 const AADSTS_CODES: Record<number, ErrorCode> = {
   7000215: 'SECRET_ID_NOT_VALUE',
@@ -94,11 +95,6 @@ export function diagnoseGraphError(f: GraphErrorFacts): ErrorCode {
     }
   }
   return 'GRAPH_UNAVAILABLE';
-}
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export function isGuid(value: string): boolean {
-  return GUID.test(value.trim());
 }
 
 /** A Secret ID is a GUID; a Secret Value never is. Catch the classic mistake before any network call. */

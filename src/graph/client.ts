@@ -16,6 +16,7 @@ import {
   type Middleware,
 } from '@microsoft/microsoft-graph-client';
 import { diagnoseGraphError } from '../domain/diagnosis';
+import { parseRetryAfter } from '../domain/formats';
 import { AppError, isErrorCode, type ErrorCode } from '../domain/errors';
 import { scrubSecrets } from '../log';
 
@@ -48,11 +49,8 @@ export interface GraphErrorFacts {
 }
 
 function retryAfterSeconds(value: string | null | undefined): number | undefined {
-  if (value === null || value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isNaN(n)) return Math.max(0, n);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+  const ms = parseRetryAfter(value, Date.now());
+  return ms === undefined ? undefined : ms / 1000;
 }
 
 /**

@@ -4,7 +4,8 @@
  * can act on, then a verdict per feature. The token's roles are read for diagnosis only; the real
  * mailbox calls are the proof.
  */
-import { isGuid, looksLikeSecretId } from '../domain/diagnosis';
+import { looksLikeSecretId } from '../domain/diagnosis';
+import { isGuid } from '../domain/formats';
 import { AppError, ERROR_CATALOGUE, type CatalogueEntry, type ErrorCode } from '../domain/errors';
 import { APPLICATION_ROLES, FEATURES, FEATURE_LABELS, applicationFeatureMatrix, missingApplicationRoles, type Feature } from '../domain/features';
 import { acquireAppToken, type AppToken } from '../identity/service-account';

@@ -17,7 +17,8 @@ import {
   type INetworkModule,
   type NetworkRequestOptions,
 } from '@azure/msal-node';
-import { aadstsNumber, diagnoseTokenError, isGuid, type TokenErrorFacts } from '../domain/diagnosis';
+import { aadstsNumber, diagnoseTokenError, type TokenErrorFacts } from '../domain/diagnosis';
+import { isGuid } from '../domain/formats';
 import { AppError, type ErrorCode } from '../domain/errors';
 import { scrubSecrets, type Logger } from '../log';
 import type { Store } from '../store/types';

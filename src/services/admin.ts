@@ -27,14 +27,14 @@ import {
 } from '../domain/connection';
 import { DEFAULT_DEADLINES, tenantDeadlines, upcomingDeadlines } from '../domain/deadlines';
 import { AppError } from '../domain/errors';
-import { looksLikeSecretId, isGuid } from '../domain/diagnosis';
+import { looksLikeSecretId } from '../domain/diagnosis';
+import { DNS_NAME_PATTERN as DNS_NAME, isGuid } from '../domain/formats';
 import { FEATURES, isFeature, type Feature } from '../domain/features';
 import type { UserContext } from '../identity/verify';
 import type { Logger } from '../log';
 import type { ConnectionRecord, ServiceAccountRecord, ServiceAccountTestRecord, Store } from '../store/types';
 import type { ServiceAccountTesterPort } from './ports';
 
-const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 const EMAIL = /^[^\s@,;"<>]+@((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9])$/;
 export const MAX_DOMAINS = 200;
 export const MAX_IMPORT_ROWS = 20_000;

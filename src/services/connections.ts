@@ -8,6 +8,7 @@ import { delegatedFeatures, delegatedState, isLegacyKind, legacyFeatures, appOnl
 import { deadlineById, nextDeadlineFor, tenantDeadlines, type Deadline } from '../domain/deadlines';
 import { AppError, errorBody, type ErrorCode, ERROR_CATALOGUE } from '../domain/errors';
 import { FEATURES, delegatedScopesFor, missingDelegatedScopes, type Feature } from '../domain/features';
+import { deepFreeze } from '../domain/formats';
 import type { UserContext } from '../identity/verify';
 import type { Logger } from '../log';
 import type { AuthStateRecord, ConnectionRecord, Store } from '../store/types';
@@ -27,14 +28,6 @@ export interface ConnectionServiceDeps {
   tabEndpoint: string;
   authorityHost: string;
   clientId: string;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 /**
