@@ -76,7 +76,7 @@ class Run {
 }
 
 export function sendError(res: Response, err: unknown, logger: Logger): void {
-  const appError = toAppError(err);
+  const appError = asAppError(err);
   if (appError.status >= 500) logger.error({ err, code: appError.code }, 'request failed');
   else logger.info({ code: appError.code, status: appError.status, reason: appError.message }, 'request refused');
   if (res.headersSent) return;
@@ -85,7 +85,11 @@ export function sendError(res: Response, err: unknown, logger: Logger): void {
   sendJson(res, appError.status, { error: body });
 }
 
-export function toAppError(err: unknown): AppError {
+/**
+ * Whatever a handler threw, as an AppError: an AppError as it is, an Error that carries a catalogue
+ * code with that code, anything else INTERNAL (its details stay in the log).
+ */
+export function asAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const e = err as { statusCode?: number; code?: string; body?: { code?: string } } | undefined;
   if (e && typeof e.code === 'string' && isErrorCode(e.code) && e instanceof Error) {

@@ -133,7 +133,7 @@ export function graphErrorFacts(status: number, body: unknown): GraphErrorFacts 
 }
 
 /** Any failure of a Graph call → AppError with a catalogue code (raw facts in `detail` only). */
-export function toAppError(err: unknown): AppError {
+export function fromGraphFailure(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof GraphError) {
     if (err.code?.startsWith(TOKEN_ERROR_PREFIX)) {

@@ -6,7 +6,7 @@
 import type { ProbeResult } from '../api/contract';
 import { ERROR_CATALOGUE, type ErrorCode } from '../domain/errors';
 import { DELEGATED_SCOPES, type Feature } from '../domain/features';
-import { batchItemError, createGraphClient, graphBatch, toAppError, type BatchOptions, type RetryPolicy } from './client';
+import { batchItemError, createGraphClient, graphBatch, fromGraphFailure, type BatchOptions, type RetryPolicy } from './client';
 
 export type ProbeName = 'me' | 'inbox' | 'calendar' | 'events' | 'todoLists';
 
@@ -105,7 +105,7 @@ export async function runDelegatedProbes(input: DelegatedProbeInput): Promise<De
     }
   } catch (err) {
     // The batch call itself failed: every probe shares its fate.
-    const code = delegatedCode(toAppError(err).code);
+    const code = delegatedCode(fromGraphFailure(err).code);
     for (const p of distinct) codeOf.set(p, code);
   }
 

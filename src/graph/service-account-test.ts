@@ -11,7 +11,7 @@ import { APPLICATION_ROLES, FEATURES, FEATURE_LABELS, applicationFeatureMatrix, 
 import { acquireAppToken, type AppToken } from '../identity/service-account';
 import { fetchTenantMetadata, type TenantMetadata } from '../identity/msal';
 import type { FeatureMatrixEntry, StepStatus, TestStep } from '../store/types';
-import { batchItemError, createGraphClient, graphBatch, toAppError, type BatchOptions, type BatchResponseItem, type RetryPolicy } from './client';
+import { batchItemError, createGraphClient, graphBatch, fromGraphFailure, type BatchOptions, type BatchResponseItem, type RetryPolicy } from './client';
 import type { Client } from '@microsoft/microsoft-graph-client';
 
 export const STEP_IDS = [
@@ -263,7 +263,7 @@ async function mailboxSteps(steps: Steps, client: Client, upn: string, wanted: M
     await client.api(userPath(upn)).select('id,userPrincipalName').get();
     directory = 'found';
   } catch (err) {
-    const e = toAppError(err);
+    const e = fromGraphFailure(err);
     if (e.code === 'TEST_ACCOUNT_NOT_FOUND' || e.code === 'MAILBOX_NOT_REST_ENABLED') directory = e.code === 'TEST_ACCOUNT_NOT_FOUND' ? 'missing' : 'found';
     else if (e.code === 'THROTTLED' || e.code === 'GRAPH_UNAVAILABLE') directoryNote = e.code;
   }
@@ -289,7 +289,7 @@ async function mailboxSteps(steps: Steps, client: Client, upn: string, wanted: M
       );
       for (const a of answers) results.set(a.id as MailboxStep, codeOfItem(a));
     } catch (err) {
-      const code = toAppError(err).code;
+      const code = fromGraphFailure(err).code;
       for (const id of wanted) results.set(id, code);
     }
   }
@@ -347,7 +347,7 @@ async function accessPolicyStep(
     const [answer] = await graphBatch(client, [{ id: 'oos', url: `${userPath(outOfScope)}${path}` }], env.batch);
     code = codeOfItem(answer);
   } catch (err) {
-    code = toAppError(err).code;
+    code = fromGraphFailure(err).code;
   }
   switch (code) {
     case undefined:

@@ -281,14 +281,6 @@ export class ConnectionService {
     });
   }
 
-  /** Consent refused or failed at Entra: nothing is stored; the error names what to do. */
-  consentErrorCode(error: string, description: string | undefined): ErrorCode {
-    if (/AADSTS90094|AADSTS90095/.test(description ?? '')) return 'ADMIN_APPROVAL_REQUIRED';
-    if (/AADSTS5007[69]|AADSTS53003|AADSTS530003/.test(description ?? '')) return 'MFA_OR_CONDITIONAL_ACCESS';
-    if (error === 'access_denied' || error === 'consent_required' || error === 'interaction_required') return 'USER_CONSENT_REQUIRED';
-    return 'USER_CONSENT_REQUIRED';
-  }
-
   adminConsentUrl(tenantId: string): string {
     return `${this.deps.authorityHost}/${tenantId}/adminconsent?client_id=${this.deps.clientId}`;
   }
