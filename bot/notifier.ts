@@ -1,5 +1,5 @@
 /**
- * Delivers the outbox (DESIGN §3): paced under Teams' limits with token buckets (per conversation
+ * Delivers the outbox: paced under Teams' limits with token buckets (per conversation
  * and per tenant), retrying 429/412/502/504 with exponential backoff and jitter that honours
  * Retry-After, giving up after a bound. Progress lives in the Store (markSent / markRetry /
  * markFailed), so a restarted notifier resumes where the last one stopped and never resends an item

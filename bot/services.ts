@@ -1,6 +1,6 @@
 /**
  * What the bot needs from the rest of the product. The server implements it (src/api/routes-bot.ts);
- * the bot never imports src/api or src/graph, so Teams specifics stay in bot/ (DESIGN §2).
+ * the bot never imports src/api or src/graph, so Teams specifics stay in bot/ and a move to another bot SDK touches one folder.
  */
 import type { PermissionsResponse, ServiceAccountTestResponse, SummaryResponse } from '../src/api/contract';
 import type { AdminStanding } from '../src/domain/admin';

@@ -1,5 +1,5 @@
 /**
- * Outbox triggers (issue 6 item 4): service-account test outcomes, the daily deadline and secret
+ * Outbox triggers: service-account test outcomes, the daily deadline and secret
  * checks, and the reconnect nudges of `remind`. Each enqueues with an idempotency key, so running a
  * trigger twice (a restart, two schedulers, a double click) never sends twice.
  */

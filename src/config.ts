@@ -1,6 +1,6 @@
 /**
- * Configuration: read once from the environment at start-up (names follow the Agents Toolkit,
- * DESIGN §4/§7), validated with a schema, frozen. A malformed value stops start-up with one line
+ * Configuration: read once from the environment at start-up (names follow the Microsoft 365
+ * Agents Toolkit's, e.g. AAD_APP_CLIENT_ID, SECRET_AAD_APP_CLIENT_SECRET), validated with a schema, frozen. A malformed value stops start-up with one line
  * naming the key; an empty value counts as unset.
  */
 import { randomBytes } from 'node:crypto';

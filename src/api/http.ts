@@ -1,6 +1,6 @@
 /**
  * The small HTTP kit every route uses: a handler is a list of named steps sharing a typed state;
- * errors become the JSON envelope of DESIGN §4 (5xx bodies generic, details only in the log).
+ * errors become the JSON envelope `{ error: { code, message, remedy? } }` of docs/errors.md (5xx bodies generic, details only in the log).
  */
 import { parseCookie, stringifySetCookie as serializeCookie } from 'cookie';
 import type { Next, Request, Response } from 'restify';

@@ -1,4 +1,4 @@
-/** The user routes of DESIGN §7: thin lists of named steps over ConnectionService. */
+/** The user routes (GET/POST/DELETE /api/me/…, listed in README.md): thin lists of named steps over ConnectionService. */
 import type { Server } from 'restify';
 import type { MeResponse } from './contract';
 import { AppError } from '../domain/errors';

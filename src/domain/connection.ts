@@ -1,4 +1,4 @@
-/** Connection kinds and states (DESIGN §1) and what a connection allows. Pure. */
+/** Connection kinds and states and what a connection allows. Pure. */
 import { FEATURES, FEATURE_LABELS, type Feature, missingDelegatedScopes, APPLICATION_ROLES, missingApplicationRoles } from './features';
 import type { ErrorCode } from './errors';
 import { formatLongDate } from './deadlines';

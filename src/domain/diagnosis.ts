@@ -1,5 +1,5 @@
 /**
- * Maps what Entra ID and Microsoft Graph actually say to one catalogue code (DESIGN §1 error texts).
+ * Maps what Entra ID and Microsoft Graph actually say to one catalogue code (the codes and their remedies: docs/errors.md).
  * Pure: callers pass the fields they pulled out of MSAL errors, token error bodies or Graph responses.
  */
 import type { ErrorCode } from './errors';

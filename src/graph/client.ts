@@ -1,5 +1,5 @@
 /**
- * Microsoft Graph client factory (DESIGN §5): @microsoft/microsoft-graph-client 3 with its
+ * Microsoft Graph client factory: @microsoft/microsoft-graph-client 3 with its
  * RetryHandler (429 honouring Retry-After, bounded), a per-request timeout, `$batch` with the
  * in-batch 429 re-sends the SDK does not do, and Graph errors turned into catalogue codes.
  */

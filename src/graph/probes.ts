@@ -1,7 +1,7 @@
 /**
- * Delegated probes for "Test connection" (issue 4): one `$batch` reading the resources each enabled
+ * Delegated probes for "Test connection": one `$batch` reading the resources each enabled
  * feature needs with the user's own token. A throttled or unreachable Graph makes the result
- * inconclusive — never a broken connection (DESIGN §1).
+ * inconclusive (state `unknown`) — never a broken connection, since the grant was not the problem.
  */
 import type { ProbeResult } from '../api/contract';
 import { ERROR_CATALOGUE, type ErrorCode } from '../domain/errors';

@@ -1,5 +1,5 @@
 /**
- * The admin's "Run Test" (DESIGN §3, issue 5 item 4): named steps from configuration checks to real
+ * The admin's "Run Test": named steps from configuration checks to real
  * mailbox calls, each passed / failed / warning / skipped with a catalogue code and a remedy a person
  * can act on, then a verdict per feature. The token's roles are read for diagnosis only; the real
  * mailbox calls are the proof.

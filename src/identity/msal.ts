@@ -1,8 +1,8 @@
 /**
- * Delegated Microsoft identity (issue 4): the authorization-code + PKCE round trip, code redemption
+ * Delegated Microsoft identity: the authorization-code + PKCE round trip, code redemption
  * into a per-user cache partition, and silent acquisition from it. A fresh MSAL client per operation,
  * bound to one user's partition, so nothing can cross users. Every MSAL failure becomes an AppError
- * with a catalogue code (DESIGN §1, §5).
+ * with a catalogue code (see docs/errors.md), MSAL's own error shapes read by diagnoseTokenError.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {

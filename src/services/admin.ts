@@ -1,5 +1,5 @@
 /**
- * The admin side (issue 5): domains, the service account, its test, the permission matrix and the
+ * The admin side: domains, the service account, its test, the permission matrix and the
  * overview. Inputs are validated here with messages that name the field; every write is audited.
  */
 import { createHmac } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * The user side (issue 4): what my connection is, connect with delegated consent, test, disconnect.
+ * The user side: what my connection is, connect with delegated consent, test, disconnect.
  * Orchestrates the Store, the identity layer and the Graph probes; holds no HTTP details.
  */
 import { randomBytes } from 'node:crypto';

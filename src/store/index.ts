@@ -16,7 +16,7 @@ export type { PgStore } from './postgres';
 export { LATEST_SCHEMA_VERSION } from './migrations';
 export type * from './types';
 
-/** The default when DATA_STORE is unset (DESIGN §2: SQLite under ./data). */
+/** The default when DATA_STORE is unset: an embedded SQLite database under ./data. */
 export const DEFAULT_DATA_STORE = 'sqlite:data/connection-center.db';
 
 export async function openStore(dataStore: string, keyring: Keyring): Promise<Store> {

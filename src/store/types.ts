@@ -1,5 +1,5 @@
 /**
- * The Store: every record the product keeps, behind one interface (DESIGN §3).
+ * The Store: every record the product keeps, behind one interface, contract-tested once (tests/contract/store.contract.ts) and run against every implementation.
  * Every method is async so that a shared store (Azure Table Storage) can implement it later;
  * every record is keyed by tenant id (`tid`), and no method reads across tenants except the
  * explicitly named maintenance ones (`listTenants`, `dueOutbox`, `purgeExpired`).

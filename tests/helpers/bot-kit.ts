@@ -29,7 +29,7 @@ import {
 } from '../../bot/cards';
 import { DIGEST_USERS } from '../../bot/triggers';
 import { MAX_CARD_BYTES } from '../../bot/cards/build';
-// The package's `main` is ES module source; its UMD bundle loads in Node without a DOM (DESIGN §5).
+// The package's `main` is ES module source; its UMD bundle loads in Node without a DOM (parsing and validation need none; rendering would).
 const AC: typeof import('adaptivecards') = require('adaptivecards/dist/adaptivecards.js');
 
 export const TENANT = '66305621-97b8-41f8-953b-d70d11d91d5b';
