@@ -142,7 +142,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     const params = state.params!;
     // The state is spent before anything else: a replayed callback never redeems a code twice.
     const record = params.state ? await deps.store.takeAuthState(params.state, deps.now()) : undefined;
-    if (!record || record.codeVerifier === '' || record.purpose !== 'connect') {
+    if (!record || record.stage !== 'consent') {
       deps.logger.info({ hasState: !!params.state }, 'callback with an unknown, expired or used state');
       return redirect(res, finishUrl('popup', { ok: false, code: 'AUTH_STATE_INVALID' }));
     }

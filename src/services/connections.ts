@@ -185,11 +185,11 @@ export class ConnectionService {
       tenantId: user.tenantId,
       oid: user.oid,
       upn: user.upn,
+      stage: 'ticket',
       codeVerifier: '',
       nonce: '',
       scopes: [],
       mode,
-      purpose: 'connect',
       expiresAt: new Date(this.deps.now().getTime() + AUTH_STATE_TTL_MS).toISOString(),
     });
     return `${this.deps.tabEndpoint}/auth/start?ticket=${encodeURIComponent(ticket)}`;
@@ -201,14 +201,14 @@ export class ConnectionService {
    */
   async beginConsent(ticket: string): Promise<{ url: string; state: string; expiresAt: string }> {
     const record = await this.deps.store.takeAuthState(ticket, this.deps.now());
-    if (!record || record.purpose !== 'connect' || record.codeVerifier !== '') throw new AppError('AUTH_STATE_INVALID');
+    if (record?.stage !== 'ticket') throw new AppError('AUTH_STATE_INVALID');
     const scopes = delegatedScopesFor(await this.enabledFeatures(record.tenantId));
     const pkce = this.deps.auth.makePkce();
     const state = randomToken();
     const nonce = randomToken(16);
     const expiresAt = new Date(this.deps.now().getTime() + AUTH_STATE_TTL_MS).toISOString();
     await this.trackStart(`${record.tenantId}/${record.oid}`, state, ticket);
-    await this.deps.store.putAuthState({ ...record, state, codeVerifier: pkce.verifier, nonce, scopes, expiresAt });
+    await this.deps.store.putAuthState({ ...record, stage: 'consent', state, codeVerifier: pkce.verifier, nonce, scopes, expiresAt });
     const url = await this.deps.auth.authCodeUrl({ scopes, state, codeChallenge: pkce.challenge, loginHint: record.upn, nonce });
     return { url, state, expiresAt };
   }

@@ -128,13 +128,17 @@ export interface AuthStateRecord {
   tenantId: string;
   oid: string;
   upn: string;
+  /**
+   * The step of the consent round trip this record stands for. `ticket`: the one-time start URL
+   * POST /api/me/connect hands out (spent by /auth/start; no PKCE yet, so codeVerifier, nonce and
+   * scopes are empty). `consent`: the `state` sent to Entra (spent by /auth/callback).
+   */
+  stage: 'ticket' | 'consent';
   codeVerifier: string;
   nonce: string;
   scopes: string[];
   /** How to finish: a Teams popup (notifySuccess) or a browser redirect. */
   mode: 'popup' | 'redirect';
-  /** `connect` = delegated Graph consent; `signin` = browser sign-in to start a session. */
-  purpose: 'connect' | 'signin';
   expiresAt: string;
 }
 
