@@ -98,19 +98,33 @@ export function asAppError(err: unknown): AppError {
   return new AppError('INTERNAL', { detail: err });
 }
 
-/** JSON of frozen payloads (answers a service keeps between requests, deep-frozen by it). */
-const serialized = new WeakMap<object, string>();
+/** A payload already turned into JSON text: sendJson writes it as it is. */
+export class PreSerialized {
+  constructor(readonly json: string) {}
+}
+
+const serializedOnce = new WeakMap<object, PreSerialized>();
+
+/**
+ * The JSON of an answer a service hands out unchanged to many requests (the same frozen object
+ * until something it derives from changes, as ConnectionService.getMine does): serialized on
+ * first use and kept as long as the answer object lives. Only for values that never change.
+ */
+export function serializeShared(payload: object): PreSerialized {
+  let hit = serializedOnce.get(payload);
+  if (!hit) {
+    hit = new PreSerialized(JSON.stringify(payload));
+    serializedOnce.set(payload, hit);
+  }
+  return hit;
+}
 
 /**
  * Writes a JSON response in one go. The same bytes restify's res.json would send, without its
  * content negotiation and formatter lookup, which every API response paid for nothing.
  */
 export function sendJson(res: Response, status: number, payload: unknown): void {
-  let body: string;
-  if (typeof payload === 'object' && payload !== null && Object.isFrozen(payload)) {
-    body = serialized.get(payload) ?? JSON.stringify(payload);
-    serialized.set(payload, body);
-  } else body = JSON.stringify(payload) ?? 'null';
+  const body = payload instanceof PreSerialized ? payload.json : (JSON.stringify(payload) ?? 'null');
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Content-Type', 'application/json');
   res.setHeader('Content-Length', Buffer.byteLength(body));

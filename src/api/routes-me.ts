@@ -5,7 +5,7 @@ import { AppError } from '../domain/errors';
 import type { Logger } from '../log';
 import type { ConnectionService } from '../services/connections';
 import { authenticate, userOf, type AuthDeps } from './auth-steps';
-import { parseJsonBody, pipeline, sendJson, step } from './http';
+import { parseJsonBody, pipeline, sendJson, serializeShared, step } from './http';
 
 export interface MeRouteDeps extends AuthDeps {
   logger: Logger;
@@ -41,7 +41,8 @@ export function meRoutes(deps: MeRouteDeps) {
       '/api/me/connection',
       run(
         auth,
-        step('readConnection', async (_req, res, state) => sendJson(res, 200, await deps.connections.getMine(userOf(state)))),
+        // getMine answers with the same frozen object while nothing changed: its JSON is kept with it.
+        step('readConnection', async (_req, res, state) => sendJson(res, 200, serializeShared(await deps.connections.getMine(userOf(state))))),
       ),
     );
 

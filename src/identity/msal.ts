@@ -181,11 +181,12 @@ export class TenantMetadataCache {
     private readonly authorityHost: string,
     private readonly timeoutMs?: number,
     private readonly ttlMs = METADATA_TTL_MS,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   get(tenant: string): Promise<TenantMetadata> {
     const key = tenant.toLowerCase();
-    const now = Date.now();
+    const now = this.now().getTime();
     const hit = this.entries.get(key);
     if (hit && now - hit.at < this.ttlMs) return hit.value;
     const value = fetchTenantMetadata(this.authorityHost, tenant, { timeoutMs: this.timeoutMs });

@@ -99,7 +99,7 @@ export class ConnectionService {
     const day = Math.floor(this.deps.now().getTime() / 86_400_000);
     const hit = this.mine.get(key);
     if (hit && hit.stamp === stamp && hit.enabled === enabled && hit.day === day) return hit.response;
-    // Frozen: shared by later requests, and sendJson serializes a frozen answer only once.
+    // Frozen: the same object answers later requests (and the route keeps its JSON with it).
     const response = deepFreeze(await this.view(user.tenantId, await this.mineOf(user)));
     if (this.mine.size >= 10_000) this.mine.clear();
     this.mine.set(key, { stamp, enabled, day, response });
