@@ -1,7 +1,7 @@
 /**
  * GET /api/me/connection with valid SSO tokens under autocannon (50 connections, 10 s), beside a
  * bare restify route in the same run. Prints both throughputs, their ratio and p99.
- * Targets (issue 4): ratio ≥ 0.6 of the bare route and p99 ≤ 20 ms. Prints figures; asserts nothing.
+ * Targets: ratio ≥ 0.6 of the bare route and p99 ≤ 20 ms. Prints figures; asserts nothing.
  *
  * Both routes get the same requests (one prebuilt request per user token, from the same load
  * generator) after the same warm-up, so the ratio measures the server, not a difference in what the

@@ -1,6 +1,6 @@
 /**
  * Silent token acquisition with 1,000 and with 100,000 users' token-cache partitions in a SQLite
- * store (issue 4 item 7b). Prints p50/p99 per size and the 100k/1k ratio; asserts nothing.
+ * store. Prints p50/p99 per size and the 100k/1k ratio; asserts nothing.
  * Targets: silent p50 ≤ 2 ms, 100k/1k ≤ 1.5.
  *
  *   npm run bench:tokens [-- --small 1000 --large 100000 --samples 2000]

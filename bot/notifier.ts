@@ -1,5 +1,5 @@
 /**
- * Delivers the outbox (DESIGN §3): paced under Teams' limits with token buckets (per conversation
+ * Delivers the outbox: paced under Teams' limits with token buckets (per conversation
  * and per tenant), retrying 429/412/502/504 with exponential backoff and jitter that honours
  * Retry-After, giving up after a bound. Progress lives in the Store (markSent / markRetry /
  * markFailed), so a restarted notifier resumes where the last one stopped and never resends an item
@@ -8,6 +8,7 @@
  */
 import type { Logger } from 'pino';
 import type { ConversationRecord, OutboxRecord, Store } from '../src/store/types';
+import { parseRetryAfter } from '../src/domain/formats';
 import { activityFromPayload, type OutgoingActivity } from './payload';
 import { loggableError } from './safe-error';
 
@@ -107,14 +108,6 @@ function headerOf(headers: unknown, name: string): string | undefined {
   const h = headers as { get?: (n: string) => unknown } & Record<string, unknown>;
   const v = typeof h.get === 'function' ? h.get(name) : (h[name] ?? h[name.replace(/(^|-)\w/g, (s) => s.toUpperCase())]);
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
-}
-
-/** Retry-After is seconds or an HTTP date. */
-export function parseRetryAfter(value: string, nowMs: number): number | undefined {
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
 }
 
 /** A token bucket: `rate` tokens per second, holding at most `capacity`. */

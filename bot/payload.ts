@@ -44,7 +44,7 @@ export function isAdminPayload(payload: Record<string, unknown>): boolean {
 }
 
 /**
- * The event key of DESIGN §3 (tenant, kind, subject, milestone) plus the conversation: one event
+ * An event's identity (tenant, kind, subject, milestone) plus the conversation: one event
  * fans out to several admin conversations, and each delivery is deduplicated on its own.
  */
 export function idempotencyKey(parts: { tenantId: string; kind: OutboxKind; subject: string; milestone: string | number; conversationId: string }): string {

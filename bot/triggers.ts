@@ -1,11 +1,11 @@
 /**
- * Outbox triggers (issue 6 item 4): service-account test outcomes, the daily deadline and secret
+ * Outbox triggers: service-account test outcomes, the daily deadline and secret
  * checks, and the reconnect nudges of `remind`. Each enqueues with an idempotency key, so running a
  * trigger twice (a restart, two schedulers, a double click) never sends twice.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
-import { DEADLINE_MILESTONES, DEFAULT_DEADLINES, daysUntil, viewOf, type Deadline } from '../src/domain/deadlines';
+import { DEADLINE_MILESTONES, daysUntil, tenantDeadlines, viewOf } from '../src/domain/deadlines';
 import type { ConnectionKind } from '../src/domain/connection';
 import type { ConnectionRecord, ConversationRecord, NewOutboxItem, OutboxKind, Store } from '../src/store/types';
 import type { BotServices } from '../src/services/ports';
@@ -54,11 +54,6 @@ export interface TriggerDeps {
 export function reachedMilestone(daysLeft: number, milestones: readonly number[]): number | undefined {
   const candidates = milestones.filter((m) => daysLeft <= m);
   return candidates.length ? Math.min(...candidates) : undefined;
-}
-
-/** The tenant's deadlines: the defaults with its overrides applied. */
-export function tenantDeadlines(overrides?: Record<string, string>): Deadline[] {
-  return DEFAULT_DEADLINES.map((d) => (overrides?.[d.id] && /^\d{4}-\d{2}-\d{2}$/.test(overrides[d.id]) ? { ...d, date: overrides[d.id] } : { ...d }));
 }
 
 export class Triggers {

@@ -1,6 +1,6 @@
 /**
- * Configuration: read once from the environment at start-up (names follow the Agents Toolkit,
- * DESIGN §4/§7), validated with a schema, frozen. A malformed value stops start-up with one line
+ * Configuration: read once from the environment at start-up (names follow the Microsoft 365
+ * Agents Toolkit's, e.g. AAD_APP_CLIENT_ID, SECRET_AAD_APP_CLIENT_SECRET), validated with a schema, frozen. A malformed value stops start-up with one line
  * naming the key; an empty value counts as unset.
  */
 import { randomBytes } from 'node:crypto';
@@ -9,6 +9,7 @@ import path from 'node:path';
 import { z } from 'zod';
 // The store's key id: the one stored beside every ciphertext, so both must agree.
 import { keyIdOf } from './store/crypto';
+import { deepFreeze, GUID_PATTERN as GUID } from './domain/formats';
 
 export class ConfigError extends Error {
   constructor(
@@ -81,8 +82,6 @@ function isPostgresDataStore(v: string): boolean {
 function maskUrlPassword(v: string): string {
   return v.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^/]*@/i, '$1:***@');
 }
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const httpsUrl = (allowHttpLoopback: boolean) =>
   z.string().refine(
@@ -295,12 +294,4 @@ function developmentKey(dataDir: string): string {
   const key = randomBytes(32).toString('base64');
   writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
   return key;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
-    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }

@@ -139,7 +139,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
 
   let store: Store;
   try {
-    store = options.store ?? (await openStore(config.dataStore, new Keyring([...config.encryptionKeys], config.encryptionKeys[0]!.id)));
+    store = options.store ?? (await openStore(config.dataStore, new Keyring([...config.encryptionKeys], config.encryptionKeys[0]!.id), { now }));
   } catch (err) {
     if (ownSandbox) await sandbox?.close().catch(() => undefined);
     throw err;

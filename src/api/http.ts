@@ -1,6 +1,6 @@
 /**
  * The small HTTP kit every route uses: a handler is a list of named steps sharing a typed state;
- * errors become the JSON envelope of DESIGN §4 (5xx bodies generic, details only in the log).
+ * errors become the JSON envelope `{ error: { code, message, remedy? } }` of docs/errors.md (5xx bodies generic, details only in the log).
  */
 import { parseCookie, stringifySetCookie as serializeCookie } from 'cookie';
 import type { Next, Request, Response } from 'restify';
@@ -76,7 +76,7 @@ class Run {
 }
 
 export function sendError(res: Response, err: unknown, logger: Logger): void {
-  const appError = toAppError(err);
+  const appError = asAppError(err);
   if (appError.status >= 500) logger.error({ err, code: appError.code }, 'request failed');
   else logger.info({ code: appError.code, status: appError.status, reason: appError.message }, 'request refused');
   if (res.headersSent) return;
@@ -85,7 +85,11 @@ export function sendError(res: Response, err: unknown, logger: Logger): void {
   sendJson(res, appError.status, { error: body });
 }
 
-export function toAppError(err: unknown): AppError {
+/**
+ * Whatever a handler threw, as an AppError: an AppError as it is, an Error that carries a catalogue
+ * code with that code, anything else INTERNAL (its details stay in the log).
+ */
+export function asAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const e = err as { statusCode?: number; code?: string; body?: { code?: string } } | undefined;
   if (e && typeof e.code === 'string' && isErrorCode(e.code) && e instanceof Error) {
@@ -94,19 +98,33 @@ export function toAppError(err: unknown): AppError {
   return new AppError('INTERNAL', { detail: err });
 }
 
-/** JSON of frozen payloads (answers a service keeps between requests, deep-frozen by it). */
-const serialized = new WeakMap<object, string>();
+/** A payload already turned into JSON text: sendJson writes it as it is. */
+export class PreSerialized {
+  constructor(readonly json: string) {}
+}
+
+const serializedOnce = new WeakMap<object, PreSerialized>();
+
+/**
+ * The JSON of an answer a service hands out unchanged to many requests (the same frozen object
+ * until something it derives from changes, as ConnectionService.getMine does): serialized on
+ * first use and kept as long as the answer object lives. Only for values that never change.
+ */
+export function serializeShared(payload: object): PreSerialized {
+  let hit = serializedOnce.get(payload);
+  if (!hit) {
+    hit = new PreSerialized(JSON.stringify(payload));
+    serializedOnce.set(payload, hit);
+  }
+  return hit;
+}
 
 /**
  * Writes a JSON response in one go. The same bytes restify's res.json would send, without its
  * content negotiation and formatter lookup, which every API response paid for nothing.
  */
 export function sendJson(res: Response, status: number, payload: unknown): void {
-  let body: string;
-  if (typeof payload === 'object' && payload !== null && Object.isFrozen(payload)) {
-    body = serialized.get(payload) ?? JSON.stringify(payload);
-    serialized.set(payload, body);
-  } else body = JSON.stringify(payload) ?? 'null';
+  const body = payload instanceof PreSerialized ? payload.json : (JSON.stringify(payload) ?? 'null');
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Content-Type', 'application/json');
   res.setHeader('Content-Length', Buffer.byteLength(body));

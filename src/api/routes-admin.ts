@@ -1,4 +1,4 @@
-/** Admin routes of DESIGN §7: every one needs the ConnectionCenter.Admin role; data is per tenant. */
+/** Admin routes (/api/admin/…): every one needs the ConnectionCenter.Admin role; data is per tenant. */
 import type { Request, Server } from 'restify';
 import { stringify } from 'csv-stringify/sync';
 import type { Logger } from '../log';

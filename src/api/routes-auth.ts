@@ -8,6 +8,7 @@
  * (response_mode=query, which is what the product asks for); a form_post return would not carry them.
  */
 import type { Request, Response, Server } from 'restify';
+import { diagnoseAuthorizeError } from '../domain/diagnosis';
 import { AppError, type ErrorCode } from '../domain/errors';
 import type { Logger } from '../log';
 import type { ConnectionService } from '../services/connections';
@@ -15,7 +16,7 @@ import type { Sealer } from '../services/sealed';
 import { SIGNIN_TTL_MS, type SignInService } from '../services/signin';
 import type { AuthStateRecord, SessionRecord, Store } from '../store/types';
 import { SESSION_COOKIE, constantTimeEqual } from './auth-steps';
-import { cookie, pipeline, queryOf, rawBody, setCookie, step, toAppError, type StepState } from './http';
+import { cookie, pipeline, queryOf, rawBody, setCookie, step, asAppError, type StepState } from './http';
 
 /** The browser sign-in in progress (sealed PKCE verifier, nonce, state, returnTo). */
 export const SIGNIN_COOKIE = 'cc_signin';
@@ -55,15 +56,6 @@ function finishUrl(mode: 'popup' | 'redirect', outcome: { ok: true } | { ok: fal
 
 const signInFailed = (code: ErrorCode) => `/tab/?signin=failure&code=${code}`;
 
-/**
- * Entra's answer when the scope's resource (our App ID URI, derived from TAB_ENDPOINT) is unknown
- * to it is a configuration error, not a token problem: say which.
- */
-function entraErrorCode(error: string, description: string | undefined): ErrorCode | undefined {
-  if (/AADSTS500011\b/.test(description ?? '') || error === 'invalid_resource') return 'APP_ID_URI_MISMATCH';
-  return undefined;
-}
-
 /** Callback parameters from the query (response_mode=query) or a form post (form_post). */
 function callbackParams(req: Request): Record<string, string> {
   const out: Record<string, string> = {};
@@ -95,7 +87,7 @@ export function authRoutes(deps: AuthRouteDeps) {
         preLogin(res, CONSENT_COOKIE, deps.sealer.seal(CONSENT_PURPOSE, { state }), Date.parse(expiresAt) - deps.now().getTime());
         redirect(res, url);
       } catch (err) {
-        const e = toAppError(err);
+        const e = asAppError(err);
         if (e.status >= 500) deps.logger.error({ err }, 'could not start consent');
         redirect(res, finishUrl('popup', { ok: false, code: e.code }));
       }
@@ -106,7 +98,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     try {
       state.params = callbackParams(req);
     } catch (err) {
-      redirect(res, finishUrl('popup', { ok: false, code: toAppError(err).code }));
+      redirect(res, finishUrl('popup', { ok: false, code: asAppError(err).code }));
     }
   });
 
@@ -132,8 +124,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       return { location: signInFailed('AUTH_BROWSER_MISMATCH') };
     }
     if (params.error || !params.code) {
-      const code =
-        entraErrorCode(params.error ?? '', params.error_description) ?? (params.error === 'access_denied' ? 'USER_CONSENT_REQUIRED' : 'INVALID_TOKEN');
+      const code = diagnoseAuthorizeError({ error: params.error ?? '', description: params.error_description, flow: 'sign-in' });
       deps.logger.info({ code, error: params.error }, 'browser sign-in not completed at Entra');
       return { location: signInFailed(code) };
     }
@@ -141,7 +132,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       const { session, returnTo } = await deps.signIn.complete(pending, params.code);
       return { location: returnTo, session };
     } catch (err) {
-      const e = toAppError(err);
+      const e = asAppError(err);
       deps.logger[e.status >= 500 ? 'error' : 'info']({ err, code: e.code }, 'browser sign-in failed');
       return { location: signInFailed(e.code) };
     }
@@ -151,7 +142,7 @@ export function authRoutes(deps: AuthRouteDeps) {
     const params = state.params!;
     // The state is spent before anything else: a replayed callback never redeems a code twice.
     const record = params.state ? await deps.store.takeAuthState(params.state, deps.now()) : undefined;
-    if (!record || record.codeVerifier === '' || record.purpose !== 'connect') {
+    if (!record || record.stage !== 'consent') {
       deps.logger.info({ hasState: !!params.state }, 'callback with an unknown, expired or used state');
       return redirect(res, finishUrl('popup', { ok: false, code: 'AUTH_STATE_INVALID' }));
     }
@@ -161,7 +152,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       return redirect(res, finishUrl(record.mode, { ok: false, code: 'AUTH_BROWSER_MISMATCH' }));
     }
     if (params.error) {
-      const code = entraErrorCode(params.error, params.error_description) ?? deps.connections.consentErrorCode(params.error, params.error_description);
+      const code = diagnoseAuthorizeError({ error: params.error, description: params.error_description, flow: 'consent' });
       deps.logger.info({ code, error: params.error }, 'consent not given');
       const adminConsentUrl = code === 'ADMIN_APPROVAL_REQUIRED' ? deps.connections.adminConsentUrl(record.tenantId) : undefined;
       return redirect(res, finishUrl(record.mode, { ok: false, code, adminConsentUrl }));
@@ -171,7 +162,7 @@ export function authRoutes(deps: AuthRouteDeps) {
       await deps.connections.completeConsent(record, params.code);
       redirect(res, finishUrl(record.mode, { ok: true }));
     } catch (err) {
-      const e = toAppError(err);
+      const e = asAppError(err);
       deps.logger[e.status >= 500 ? 'error' : 'info']({ err, code: e.code }, 'consent could not be completed');
       redirect(res, finishUrl(record.mode, { ok: false, code: e.code }));
     }

@@ -1,11 +1,11 @@
-/** The user routes of DESIGN §7: thin lists of named steps over ConnectionService. */
+/** The user routes (GET/POST/DELETE /api/me/…, listed in README.md): thin lists of named steps over ConnectionService. */
 import type { Server } from 'restify';
 import type { MeResponse } from '../contract';
 import { AppError } from '../domain/errors';
 import type { Logger } from '../log';
 import type { ConnectionService } from '../services/connections';
 import { authenticate, userOf, type AuthDeps } from './auth-steps';
-import { parseJsonBody, pipeline, sendJson, step } from './http';
+import { parseJsonBody, pipeline, sendJson, serializeShared, step } from './http';
 
 export interface MeRouteDeps extends AuthDeps {
   logger: Logger;
@@ -41,7 +41,8 @@ export function meRoutes(deps: MeRouteDeps) {
       '/api/me/connection',
       run(
         auth,
-        step('readConnection', async (_req, res, state) => sendJson(res, 200, await deps.connections.getMine(userOf(state)))),
+        // getMine answers with the same frozen object while nothing changed: its JSON is kept with it.
+        step('readConnection', async (_req, res, state) => sendJson(res, 200, serializeShared(await deps.connections.getMine(userOf(state))))),
       ),
     );
 

@@ -1,5 +1,5 @@
-/** Connection kinds and states (DESIGN §1) and what a connection allows. Pure. */
-import { DELEGATED_SCOPES, FEATURES, FEATURE_LABELS, type Feature, missingDelegatedScopes, APPLICATION_ROLES, missingApplicationRoles } from './features';
+/** Connection kinds and states and what a connection allows. Pure. */
+import { FEATURES, FEATURE_LABELS, type Feature, missingDelegatedScopes, APPLICATION_ROLES, missingApplicationRoles } from './features';
 import type { ErrorCode } from './errors';
 import { formatLongDate } from './deadlines';
 
@@ -105,8 +105,4 @@ export function appOnlyFeatures(grantedRoles: readonly string[], state: Connecti
     }
   }
   return out;
-}
-
-export function allDelegatedScopesKnown(): string[] {
-  return [...new Set(Object.values(DELEGATED_SCOPES).flat())];
 }

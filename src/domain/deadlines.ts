@@ -1,4 +1,4 @@
-/** EWS / Basic Auth deadlines (DESIGN §1). Dates are data; a tenant may override them. */
+/** EWS / Basic Auth deadlines of Exchange Online. Dates are data; a tenant may override them. */
 import type { ConnectionKind } from './connection';
 
 export interface Deadline {
@@ -87,10 +87,18 @@ export function upcomingDeadlines(now: Date, deadlines: readonly Deadline[] = DE
     .map((d) => viewOf(d, now));
 }
 
-/** The milestone reached today for a deadline, if today is exactly one of them. */
-export function milestoneToday(d: Deadline, now: Date): number | undefined {
-  const left = daysUntil(d.date, now);
-  return (DEADLINE_MILESTONES as readonly number[]).includes(left) ? left : undefined;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * A tenant's deadlines: the defaults with its overrides (deadline id → YYYY-MM-DD) applied.
+ * Malformed or unknown overrides are ignored. Every view of deadlines (the bot's reminders, the
+ * admin summary, the user's banner) reads them through here, so they all show the same dates.
+ */
+export function tenantDeadlines(overrides?: Readonly<Record<string, string>> | null): Deadline[] {
+  return DEFAULT_DEADLINES.map((d) => {
+    const date = overrides?.[d.id];
+    return date && ISO_DATE.test(date) ? { ...d, date } : { ...d };
+  });
 }
 
 export function deadlineById(id: Deadline['id'], deadlines: readonly Deadline[] = DEFAULT_DEADLINES): Deadline | undefined {

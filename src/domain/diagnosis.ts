@@ -1,8 +1,9 @@
 /**
- * Maps what Entra ID and Microsoft Graph actually say to one catalogue code (DESIGN §1 error texts).
+ * Maps what Entra ID and Microsoft Graph actually say to one catalogue code (the codes and their remedies: docs/errors.md).
  * Pure: callers pass the fields they pulled out of MSAL errors, token error bodies or Graph responses.
  */
 import type { ErrorCode } from './errors';
+import { isGuid } from './formats';
 
 const AADSTS_CODES: Record<number, ErrorCode> = {
   7000215: 'SECRET_ID_NOT_VALUE',
@@ -64,6 +65,22 @@ export function diagnoseTokenError(f: TokenErrorFacts): ErrorCode {
   return 'GRAPH_UNAVAILABLE';
 }
 
+/**
+ * The error Entra sends to the redirect URI (`error`, `error_description`) instead of a code.
+ * An unknown resource (AADSTS500011, `invalid_resource`) means the App ID URI derived from
+ * TAB_ENDPOINT is not the one registered: a configuration error, whatever the flow. For consent,
+ * admin approval and MFA / Conditional Access are told apart; any other refusal means the user did
+ * not consent. For sign-in, a refusal is a missing consent and anything else an unusable sign-in.
+ */
+export function diagnoseAuthorizeError(f: { error: string; description?: string; flow: 'consent' | 'sign-in' }): ErrorCode {
+  const aadsts = aadstsNumber({ text: f.description });
+  if (aadsts === 500011 || f.error === 'invalid_resource') return 'APP_ID_URI_MISMATCH';
+  if (f.flow === 'sign-in') return f.error === 'access_denied' ? 'USER_CONSENT_REQUIRED' : 'INVALID_TOKEN';
+  const known = aadsts === undefined ? undefined : AADSTS_CODES[aadsts];
+  if (known === 'ADMIN_APPROVAL_REQUIRED' || known === 'MFA_OR_CONDITIONAL_ACCESS') return known;
+  return 'USER_CONSENT_REQUIRED';
+}
+
 export interface GraphErrorFacts {
   status: number;
   /** Graph's `error.code`, e.g. ErrorAccessDenied, MailboxNotEnabledForRESTAPI. */
@@ -94,11 +111,6 @@ export function diagnoseGraphError(f: GraphErrorFacts): ErrorCode {
     }
   }
   return 'GRAPH_UNAVAILABLE';
-}
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export function isGuid(value: string): boolean {
-  return GUID.test(value.trim());
 }
 
 /** A Secret ID is a GUID; a Secret Value never is. Catch the classic mistake before any network call. */

@@ -1,5 +1,5 @@
 /**
- * The error catalogue (DESIGN §4, §7): every stable code with its HTTP status, a safe message and a
+ * The error catalogue: every stable code with its HTTP status, a safe message and a
  * remedy. The API envelope, test steps, connection errors, the tab and the bot cards all read it.
  * docs/errors.md is generated from this table (`npm run docs:errors`) and a test keeps them in step.
  */

@@ -1,5 +1,5 @@
 /**
- * The permission matrix (DESIGN §1): the one place that says what each product feature needs.
+ * The permission matrix: the one place that says what each product feature needs.
  * Pure data plus the derivations that read it; no I/O.
  */
 

@@ -3,6 +3,7 @@ export * from './errors';
 export * from './diagnosis';
 export * from './deadlines';
 export * from './connection';
+export * from './formats';
 export * from './admin';
 export * from './reach';
 export * from './checks';

@@ -1,5 +1,5 @@
 /**
- * Microsoft Graph client factory (DESIGN §5): @microsoft/microsoft-graph-client 3 with its
+ * Microsoft Graph client factory: @microsoft/microsoft-graph-client 3 with its
  * RetryHandler (429 honouring Retry-After, bounded), a per-request timeout, `$batch` with the
  * in-batch 429 re-sends the SDK does not do, and Graph errors turned into catalogue codes.
  */
@@ -16,6 +16,7 @@ import {
   type Middleware,
 } from '@microsoft/microsoft-graph-client';
 import { diagnoseGraphError } from '../domain/diagnosis';
+import { parseRetryAfter } from '../domain/formats';
 import { AppError, isErrorCode, type ErrorCode } from '../domain/errors';
 import { scrubSecrets } from '../log';
 
@@ -48,11 +49,8 @@ export interface GraphErrorFacts {
 }
 
 function retryAfterSeconds(value: string | null | undefined): number | undefined {
-  if (value === null || value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isNaN(n)) return Math.max(0, n);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
+  const ms = parseRetryAfter(value, Date.now());
+  return ms === undefined ? undefined : ms / 1000;
 }
 
 /**
@@ -135,7 +133,7 @@ export function graphErrorFacts(status: number, body: unknown): GraphErrorFacts 
 }
 
 /** Any failure of a Graph call → AppError with a catalogue code (raw facts in `detail` only). */
-export function toAppError(err: unknown): AppError {
+export function fromGraphFailure(err: unknown): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof GraphError) {
     if (err.code?.startsWith(TOKEN_ERROR_PREFIX)) {

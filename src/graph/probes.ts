@@ -1,12 +1,12 @@
 /**
- * Delegated probes for "Test connection" (issue 4): one `$batch` reading the resources each enabled
+ * Delegated probes for "Test connection": one `$batch` reading the resources each enabled
  * feature needs with the user's own token. A throttled or unreachable Graph makes the result
- * inconclusive — never a broken connection (DESIGN §1).
+ * inconclusive (state `unknown`) — never a broken connection, since the grant was not the problem.
  */
 import type { ProbeResult } from '../contract';
 import { ERROR_CATALOGUE, type ErrorCode } from '../domain/errors';
 import { DELEGATED_SCOPES, type Feature } from '../domain/features';
-import { batchItemError, createGraphClient, graphBatch, toAppError, type BatchOptions, type RetryPolicy } from './client';
+import { batchItemError, createGraphClient, graphBatch, fromGraphFailure, type BatchOptions, type RetryPolicy } from './client';
 
 export type ProbeName = 'me' | 'inbox' | 'calendar' | 'events' | 'todoLists';
 
@@ -105,7 +105,7 @@ export async function runDelegatedProbes(input: DelegatedProbeInput): Promise<De
     }
   } catch (err) {
     // The batch call itself failed: every probe shares its fate.
-    const code = delegatedCode(toAppError(err).code);
+    const code = delegatedCode(fromGraphFailure(err).code);
     for (const p of distinct) codeOf.set(p, code);
   }
 
@@ -116,15 +116,4 @@ export async function runDelegatedProbes(input: DelegatedProbeInput): Promise<De
   });
   const inconclusive = inconclusiveOf(codeOf.values());
   return { probes, ...(inconclusive ? { inconclusive } : {}) };
-}
-
-/** Per-feature summary of probe results (a feature works when all its probes passed). */
-export function featureResults(probes: readonly ProbeResult[]): Partial<Record<Feature | 'profile', { ok: boolean; code?: string }>> {
-  const out: Partial<Record<Feature | 'profile', { ok: boolean; code?: string }>> = {};
-  for (const p of probes) {
-    const prev = out[p.feature];
-    if (!prev) out[p.feature] = p.ok ? { ok: true } : { ok: false, ...(p.code ? { code: p.code } : {}) };
-    else if (prev.ok && !p.ok) out[p.feature] = { ok: false, ...(p.code ? { code: p.code } : {}) };
-  }
-  return out;
 }

@@ -1,16 +1,17 @@
 /**
- * The admin's "Run Test" (DESIGN §3, issue 5 item 4): named steps from configuration checks to real
+ * The admin's "Run Test": named steps from configuration checks to real
  * mailbox calls, each passed / failed / warning / skipped with a catalogue code and a remedy a person
  * can act on, then a verdict per feature. The token's roles are read for diagnosis only; the real
  * mailbox calls are the proof.
  */
-import { isGuid, looksLikeSecretId } from '../domain/diagnosis';
+import { looksLikeSecretId } from '../domain/diagnosis';
+import { isGuid } from '../domain/formats';
 import { AppError, ERROR_CATALOGUE, type CatalogueEntry, type ErrorCode } from '../domain/errors';
 import { APPLICATION_ROLES, FEATURES, FEATURE_LABELS, applicationFeatureMatrix, missingApplicationRoles, type Feature } from '../domain/features';
 import { acquireAppToken, type AppToken } from '../identity/service-account';
 import { fetchTenantMetadata, type TenantMetadata } from '../identity/msal';
 import type { FeatureMatrixEntry, StepId, StepStatus, TestStep } from '../contract';
-import { batchItemError, createGraphClient, graphBatch, toAppError, type BatchOptions, type BatchResponseItem, type RetryPolicy } from './client';
+import { batchItemError, createGraphClient, graphBatch, fromGraphFailure, type BatchOptions, type BatchResponseItem, type RetryPolicy } from './client';
 import type { Client } from '@microsoft/microsoft-graph-client';
 
 export interface ServiceAccountTestInput {
@@ -247,7 +248,7 @@ async function mailboxSteps(steps: Steps, client: Client, upn: string, wanted: M
     await client.api(userPath(upn)).select('id,userPrincipalName').get();
     directory = 'found';
   } catch (err) {
-    const e = toAppError(err);
+    const e = fromGraphFailure(err);
     if (e.code === 'TEST_ACCOUNT_NOT_FOUND' || e.code === 'MAILBOX_NOT_REST_ENABLED') directory = e.code === 'TEST_ACCOUNT_NOT_FOUND' ? 'missing' : 'found';
     else if (e.code === 'THROTTLED' || e.code === 'GRAPH_UNAVAILABLE') directoryNote = e.code;
   }
@@ -273,7 +274,7 @@ async function mailboxSteps(steps: Steps, client: Client, upn: string, wanted: M
       );
       for (const a of answers) results.set(a.id as MailboxStep, codeOfItem(a));
     } catch (err) {
-      const code = toAppError(err).code;
+      const code = fromGraphFailure(err).code;
       for (const id of wanted) results.set(id, code);
     }
   }
@@ -331,7 +332,7 @@ async function accessPolicyStep(
     const [answer] = await graphBatch(client, [{ id: 'oos', url: `${userPath(outOfScope)}${path}` }], env.batch);
     code = codeOfItem(answer);
   } catch (err) {
-    code = toAppError(err).code;
+    code = fromGraphFailure(err).code;
   }
   switch (code) {
     case undefined:

@@ -1,8 +1,8 @@
 /**
- * Delegated Microsoft identity (issue 4): the authorization-code + PKCE round trip, code redemption
+ * Delegated Microsoft identity: the authorization-code + PKCE round trip, code redemption
  * into a per-user cache partition, and silent acquisition from it. A fresh MSAL client per operation,
  * bound to one user's partition, so nothing can cross users. Every MSAL failure becomes an AppError
- * with a catalogue code (DESIGN §1, §5).
+ * with a catalogue code (see docs/errors.md), MSAL's own error shapes read by diagnoseTokenError.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -17,7 +17,8 @@ import {
   type INetworkModule,
   type NetworkRequestOptions,
 } from '@azure/msal-node';
-import { aadstsNumber, diagnoseTokenError, isGuid, type TokenErrorFacts } from '../domain/diagnosis';
+import { aadstsNumber, diagnoseTokenError, type TokenErrorFacts } from '../domain/diagnosis';
+import { isGuid } from '../domain/formats';
 import { AppError, type ErrorCode } from '../domain/errors';
 import { scrubSecrets, type Logger } from '../log';
 import type { Store } from '../store/types';
@@ -180,11 +181,12 @@ export class TenantMetadataCache {
     private readonly authorityHost: string,
     private readonly timeoutMs?: number,
     private readonly ttlMs = METADATA_TTL_MS,
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   get(tenant: string): Promise<TenantMetadata> {
     const key = tenant.toLowerCase();
-    const now = Date.now();
+    const now = this.now().getTime();
     const hit = this.entries.get(key);
     if (hit && now - hit.at < this.ttlMs) return hit.value;
     const value = fetchTenantMetadata(this.authorityHost, tenant, { timeoutMs: this.timeoutMs });

@@ -1,5 +1,5 @@
 /**
- * App-only tokens for the admin's service account (issue 5): resolve the tenant ourselves (so an
+ * App-only tokens for the admin's service account: resolve the tenant ourselves (so an
  * unknown tenant and an unreachable Entra ID read differently), then client credentials through MSAL.
  */
 import { ConfidentialClientApplication } from '@azure/msal-node';

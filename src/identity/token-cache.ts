@@ -1,5 +1,5 @@
 /**
- * Per-user MSAL token cache partitions (DESIGN §3). One shared cache for every user costs ~80 ms per
+ * Per-user MSAL token cache partitions, keyed by home account id. One shared cache for every user costs ~80 ms per
  * silent call at 10k users (MSAL copies and scans the whole cache); a partition per user keeps each
  * call proportional to one user's tokens. The Store encrypts partitions at rest.
  */

@@ -12,6 +12,7 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify, errors as joseErrors, type JW
 import { AppError } from '../domain/errors';
 import { isAdmin, type AdminRuleConfig } from '../domain/admin';
 import { SSO_SCOPE } from '../domain/features';
+import { GUID_PATTERN } from '../domain/formats';
 
 export interface UserContext {
   tenantId: string;
@@ -41,7 +42,6 @@ export interface VerifierOptions {
   keySet?: JWTVerifyGetKey;
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_CACHED = 10_000;
 /** An unknown `kid` refetches the key set (Entra rolls keys) at most this often. */
 const KEY_REFETCH_COOLDOWN_MS = 60_000;
@@ -101,7 +101,7 @@ export class TokenVerifier {
       throw invalid('The bearer token is not a JWT.');
     }
     const tid = typeof unverified.tid === 'string' ? unverified.tid : '';
-    if (!GUID.test(tid)) throw invalid('The token has no tenant id.');
+    if (!GUID_PATTERN.test(tid)) throw invalid('The token has no tenant id.');
     if (this.options.tenantId !== 'organizations' && tid.toLowerCase() !== this.options.tenantId.toLowerCase()) {
       throw invalid('The token was issued for another tenant.');
     }

@@ -1,5 +1,5 @@
 /**
- * The admin side (issue 5): domains, the service account, its test, the permission matrix and the
+ * The admin side: domains, the service account, its test, the permission matrix and the
  * overview. Inputs are validated here with messages that name the field; every write is audited.
  */
 import { createHmac } from 'node:crypto';
@@ -26,16 +26,16 @@ import {
   type ConnectionKind,
   type ConnectionState,
 } from '../domain/connection';
-import { DEFAULT_DEADLINES, upcomingDeadlines } from '../domain/deadlines';
+import { DEFAULT_DEADLINES, tenantDeadlines, upcomingDeadlines } from '../domain/deadlines';
 import { AppError } from '../domain/errors';
-import { looksLikeSecretId, isGuid } from '../domain/diagnosis';
+import { looksLikeSecretId } from '../domain/diagnosis';
+import { DNS_NAME_PATTERN as DNS_NAME, isGuid } from '../domain/formats';
 import { FEATURES, isFeature, type Feature } from '../domain/features';
 import type { UserContext } from '../identity/verify';
 import type { Logger } from '../log';
 import type { ConnectionRecord, ServiceAccountRecord, ServiceAccountTestRecord, Store } from '../store/types';
 import type { ServiceAccountTesterPort, TestOutcomeListener } from './ports';
 
-const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 const EMAIL = /^[^\s@,;"<>]+@((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9])$/;
 export const MAX_DOMAINS = 200;
 export const MAX_IMPORT_ROWS = 20_000;
@@ -395,7 +395,8 @@ export class AdminService {
       total += c.count;
       if (isLegacyKind(c.kind) || c.state === 'needs-reconnect' || c.state === 'missing-permissions') needAction += c.count;
     }
-    const deadlines = upcomingDeadlines(this.deps.now()).map((d) => ({
+    const tenantDates = tenantDeadlines((await this.deps.store.getTenant(tenantId))?.deadlineOverrides);
+    const deadlines = upcomingDeadlines(this.deps.now(), tenantDates).map((d) => ({
       ...d,
       affectedUsers: counts.filter((c) => kindsAffectedBy(d.id).includes(c.kind)).reduce((n, c) => n + c.count, 0),
     }));

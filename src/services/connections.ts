@@ -1,13 +1,14 @@
 /**
- * The user side (issue 4): what my connection is, connect with delegated consent, test, disconnect.
+ * The user side: what my connection is, connect with delegated consent, test, disconnect.
  * Orchestrates the Store, the identity layer and the Graph probes; holds no HTTP details.
  */
 import { randomBytes } from 'node:crypto';
 import type { ConnectionResponse, ConnectionTestResponse, ConnectionView, ProbeResult } from '../contract';
 import { delegatedFeatures, delegatedState, isLegacyKind, legacyFeatures, appOnlyFeatures, type ConnectionKind, type FeatureMap } from '../domain/connection';
-import { deadlineById, nextDeadlineFor } from '../domain/deadlines';
+import { deadlineById, nextDeadlineFor, tenantDeadlines, type Deadline } from '../domain/deadlines';
 import { AppError, errorBody, type ErrorCode, ERROR_CATALOGUE } from '../domain/errors';
 import { FEATURES, delegatedScopesFor, missingDelegatedScopes, type Feature } from '../domain/features';
+import { deepFreeze } from '../domain/formats';
 import type { UserContext } from '../identity/verify';
 import type { Logger } from '../log';
 import type { AuthStateRecord, ConnectionRecord, Store } from '../store/types';
@@ -29,14 +30,6 @@ export interface ConnectionServiceDeps {
   clientId: string;
 }
 
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
-}
-
 /**
  * Connections are keyed by UPN, and a UPN can be given to someone else after its owner leaves.
  * A record that names another person (a different oid) is not this user's: never shown, tested or
@@ -50,33 +43,48 @@ export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
 }
 
+/** What a tenant decides for its users' views. */
+interface TenantSettings {
+  features: Feature[];
+  deadlines: Deadline[];
+}
+
 export class ConnectionService {
   constructor(private readonly deps: ConnectionServiceDeps) {}
 
   /** Tenant settings change rarely and are read on every request: keep them for a few seconds. */
-  private readonly featureCache = new Map<string, { features: Feature[]; until: number }>();
+  private readonly settingsCache = new Map<string, TenantSettings & { until: number }>();
 
   /** The kept settings while still fresh, without an await. */
-  private freshFeatures(tenantId: string, now = Date.now()): Feature[] | undefined {
-    const hit = this.featureCache.get(tenantId);
-    return hit && hit.until > now ? hit.features : undefined;
+  private freshSettings(tenantId: string, now = this.deps.now().getTime()): TenantSettings | undefined {
+    const hit = this.settingsCache.get(tenantId);
+    return hit && hit.until > now ? hit : undefined;
   }
 
-  async enabledFeatures(tenantId: string): Promise<Feature[]> {
-    const now = Date.now();
-    const fresh = this.freshFeatures(tenantId, now);
+  /** The tenant's enabled features and its deadlines (defaults with its overrides), re-read together. */
+  private async tenantSettings(tenantId: string): Promise<TenantSettings> {
+    const now = this.deps.now().getTime();
+    const fresh = this.freshSettings(tenantId, now);
     if (fresh) return fresh;
     // Read first: ensureTenant writes.
     const tenant = (await this.deps.store.getTenant(tenantId)) ?? (await this.deps.store.ensureTenant(tenantId));
-    const features = tenant.enabledFeatures.length ? tenant.enabledFeatures : [...FEATURES];
-    if (this.featureCache.size > 10_000) this.featureCache.clear();
-    this.featureCache.set(tenantId, { features, until: now + 5_000 });
-    return features;
+    const settings: TenantSettings = {
+      features: tenant.enabledFeatures.length ? tenant.enabledFeatures : [...FEATURES],
+      deadlines: tenantDeadlines(tenant.deadlineOverrides),
+    };
+    if (this.settingsCache.size > 10_000) this.settingsCache.clear();
+    this.settingsCache.set(tenantId, { ...settings, until: now + 5_000 });
+    return settings;
+  }
+
+  async enabledFeatures(tenantId: string): Promise<Feature[]> {
+    return (await this.tenantSettings(tenantId)).features;
   }
 
   /**
    * Each user's last answer, kept only while nothing it derives from can have changed: the store
-   * (its change stamp), the tenant's feature settings (the same array until re-read) and the UTC
+   * (its change stamp), the tenant's settings (the same feature array until re-read, and the
+   * deadlines are re-read with it) and the UTC
    * day (days left to a deadline). GET /api/me/connection is the tab's hot path.
    */
   private readonly mine = new Map<string, { stamp: string; enabled: Feature[]; day: number; response: ConnectionResponse }>();
@@ -87,11 +95,11 @@ export class ConnectionService {
     if (stamp === undefined) return this.view(user.tenantId, await this.mineOf(user));
     // By oid as well: a reused UPN must not be served its previous owner's answer.
     const key = `${user.tenantId}/${user.upn}/${user.oid}`;
-    const enabled = this.freshFeatures(user.tenantId) ?? (await this.enabledFeatures(user.tenantId));
+    const enabled = (this.freshSettings(user.tenantId) ?? (await this.tenantSettings(user.tenantId))).features;
     const day = Math.floor(this.deps.now().getTime() / 86_400_000);
     const hit = this.mine.get(key);
     if (hit && hit.stamp === stamp && hit.enabled === enabled && hit.day === day) return hit.response;
-    // Frozen: shared by later requests, and sendJson serializes a frozen answer only once.
+    // Frozen: the same object answers later requests (and the route keeps its JSON with it).
     const response = deepFreeze(await this.view(user.tenantId, await this.mineOf(user)));
     if (this.mine.size >= 10_000) this.mine.clear();
     this.mine.set(key, { stamp, enabled, day, response });
@@ -105,10 +113,10 @@ export class ConnectionService {
 
   private async view(tenantId: string, records: ConnectionRecord[]): Promise<ConnectionResponse> {
     const now = this.deps.now();
-    const enabled = await this.enabledFeatures(tenantId);
+    const { features: enabled, deadlines } = await this.tenantSettings(tenantId);
     const byKind = new Map(records.map((r) => [r.kind, r]));
     const primary = KIND_PRIORITY.map((k) => byKind.get(k)).find((r) => r && r.state !== 'disconnected') ?? byKind.get('graph-delegated');
-    const ewsEnd = deadlineById('ews-removed')?.date ?? '2027-04-01';
+    const ewsEnd = deadlineById('ews-removed', deadlines)?.date ?? '2027-04-01';
     const adminConsentUrl = this.adminConsentUrl(tenantId);
     if (!primary) {
       return {
@@ -144,7 +152,11 @@ export class ConnectionService {
       ...(primary.error ? { error: primary.error } : {}),
       ...(legacy ? { legacy: { kind: legacy.kind, ...(legacy.lastSyncAt ? { lastSyncAt: legacy.lastSyncAt } : {}) } } : {}),
     };
-    const deadline = isLegacyKind(primary.kind) ? nextDeadlineFor(primary.kind, now) : legacy ? nextDeadlineFor(legacy.kind, now) : undefined;
+    const deadline = isLegacyKind(primary.kind)
+      ? nextDeadlineFor(primary.kind, now, deadlines)
+      : legacy
+        ? nextDeadlineFor(legacy.kind, now, deadlines)
+        : undefined;
     return { connection, ...(deadline ? { deadline } : {}), adminConsentUrl };
   }
 
@@ -173,11 +185,11 @@ export class ConnectionService {
       tenantId: user.tenantId,
       oid: user.oid,
       upn: user.upn,
+      stage: 'ticket',
       codeVerifier: '',
       nonce: '',
       scopes: [],
       mode,
-      purpose: 'connect',
       expiresAt: new Date(this.deps.now().getTime() + AUTH_STATE_TTL_MS).toISOString(),
     });
     return `${this.deps.tabEndpoint}/auth/start?ticket=${encodeURIComponent(ticket)}`;
@@ -189,14 +201,14 @@ export class ConnectionService {
    */
   async beginConsent(ticket: string): Promise<{ url: string; state: string; expiresAt: string }> {
     const record = await this.deps.store.takeAuthState(ticket, this.deps.now());
-    if (!record || record.purpose !== 'connect' || record.codeVerifier !== '') throw new AppError('AUTH_STATE_INVALID');
+    if (record?.stage !== 'ticket') throw new AppError('AUTH_STATE_INVALID');
     const scopes = delegatedScopesFor(await this.enabledFeatures(record.tenantId));
     const pkce = this.deps.auth.makePkce();
     const state = randomToken();
     const nonce = randomToken(16);
     const expiresAt = new Date(this.deps.now().getTime() + AUTH_STATE_TTL_MS).toISOString();
     await this.trackStart(`${record.tenantId}/${record.oid}`, state, ticket);
-    await this.deps.store.putAuthState({ ...record, state, codeVerifier: pkce.verifier, nonce, scopes, expiresAt });
+    await this.deps.store.putAuthState({ ...record, stage: 'consent', state, codeVerifier: pkce.verifier, nonce, scopes, expiresAt });
     const url = await this.deps.auth.authCodeUrl({ scopes, state, codeChallenge: pkce.challenge, loginHint: record.upn, nonce });
     return { url, state, expiresAt };
   }
@@ -267,14 +279,6 @@ export class ConnectionService {
       target: previous.upn,
       details: { kind: previous.kind, previousOid: previous.oid },
     });
-  }
-
-  /** Consent refused or failed at Entra: nothing is stored; the error names what to do. */
-  consentErrorCode(error: string, description: string | undefined): ErrorCode {
-    if (/AADSTS90094|AADSTS90095/.test(description ?? '')) return 'ADMIN_APPROVAL_REQUIRED';
-    if (/AADSTS5007[69]|AADSTS53003|AADSTS530003/.test(description ?? '')) return 'MFA_OR_CONDITIONAL_ACCESS';
-    if (error === 'access_denied' || error === 'consent_required' || error === 'interaction_required') return 'USER_CONSENT_REQUIRED';
-    return 'USER_CONSENT_REQUIRED';
   }
 
   adminConsentUrl(tenantId: string): string {

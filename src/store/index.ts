@@ -16,16 +16,17 @@ export type { PgStore } from './postgres';
 export { LATEST_SCHEMA_VERSION } from './migrations';
 export type * from './types';
 
-/** The default when DATA_STORE is unset (DESIGN §2: SQLite under ./data). */
+/** The default when DATA_STORE is unset: an embedded SQLite database under ./data. */
 export const DEFAULT_DATA_STORE = 'sqlite:data/connection-center.db';
 
-export async function openStore(dataStore: string, keyring: Keyring): Promise<Store> {
+/** `now` is the clock the store stamps records with (the system clock by default). */
+export async function openStore(dataStore: string, keyring: Keyring, options: { now?: () => Date } = {}): Promise<Store> {
   if (isPostgresUrl(dataStore)) {
     // Loaded only when asked for: the pg driver adds start-up time a SQLite deployment does not need.
     const { PgStore } = await import('./postgres');
-    return PgStore.open(String(dataStore).trim(), keyring);
+    return PgStore.open(String(dataStore).trim(), keyring, options);
   }
-  return SqliteStore.open(resolveSqlitePath(dataStore), keyring);
+  return SqliteStore.open(resolveSqlitePath(dataStore), keyring, options);
 }
 
 /** True for a `postgres://` or `postgresql://` DATA_STORE value. */

@@ -62,6 +62,8 @@ const MIGRATION_LOCK = 0x63632d6d696772n;
 const IMPORT_CHUNK = 2000;
 
 export interface PgStoreOptions {
+  /** The clock that stamps records (createdAt, updatedAt, audit times); the system clock by default. */
+  now?: () => Date;
   /** Connections in the pool (default 10). */
   maxConnections?: number;
   /** How long opening waits for the server (ms, default 10 s). */
@@ -75,10 +77,12 @@ export class PgStore implements Store {
   readonly location: string;
   readonly #pool: pg.Pool;
   readonly #keyring: Keyring;
+  readonly #now: () => Date;
   #closed = false;
 
-  private constructor(pool: pg.Pool, location: string, keyring: Keyring) {
+  private constructor(pool: pg.Pool, location: string, keyring: Keyring, now: () => Date) {
     this.#pool = pool;
+    this.#now = now;
     this.location = location;
     this.#keyring = keyring;
   }
@@ -100,7 +104,7 @@ export class PgStore implements Store {
     pool.on('error', () => undefined);
     try {
       await migrate(pool, location);
-      return new PgStore(pool, location, keyring);
+      return new PgStore(pool, location, keyring, options.now ?? (() => new Date()));
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw toOpenError(err, location);
@@ -205,7 +209,7 @@ export class PgStore implements Store {
   async ensureTenant(tenantId: string, defaults: Partial<Pick<TenantRecord, 'displayName' | 'enabledFeatures'>> = {}): Promise<TenantRecord> {
     requireText(tenantId, 'tenantId');
     const features = defaults.enabledFeatures ? checkFeatures(defaults.enabledFeatures, 'enabledFeatures') : [...FEATURES];
-    const now = nowIso();
+    const now = this.#now().toISOString();
     await this.#pool.query(TENANT_INSERT_IGNORE, [tenantId, defaults.displayName ?? null, JSON.stringify(features), now]);
     return (await this.getTenant(tenantId))!;
   }
@@ -213,7 +217,7 @@ export class PgStore implements Store {
   async updateTenant(tenantId: string, patch: Partial<Pick<TenantRecord, 'displayName' | 'enabledFeatures' | 'deadlineOverrides'>>): Promise<TenantRecord> {
     requireText(tenantId, 'tenantId');
     const features = patch.enabledFeatures ? checkFeatures(patch.enabledFeatures, 'enabledFeatures') : undefined;
-    const now = nowIso();
+    const now = this.#now().toISOString();
     const row = await this.#tx(async (c) => {
       await c.query(TENANT_INSERT_IGNORE, [tenantId, null, JSON.stringify([...FEATURES]), now]);
       const { rows } = await c.query(
@@ -458,7 +462,7 @@ export class PgStore implements Store {
     await this.#pool.query(
       `INSERT INTO token_caches (tenant_id, partition_key, box, key_id, updated_at) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (tenant_id, partition_key) DO UPDATE SET box = excluded.box, key_id = excluded.key_id, updated_at = excluded.updated_at`,
-      [tenantId, partitionKey, box, this.#keyring.currentKeyId, nowIso()],
+      [tenantId, partitionKey, box, this.#keyring.currentKeyId, this.#now().toISOString()],
     );
   }
 
@@ -584,7 +588,7 @@ export class PgStore implements Store {
   // ---- outbox ------------------------------------------------------------------------------
 
   async enqueue(items: NewOutboxItem[]): Promise<number> {
-    const now = new Date();
+    const now = this.#now();
     items.forEach((it, i) => {
       requireText(it.tenantId, `items[${i}].tenantId`);
       requireText(it.idempotencyKey, `items[${i}].idempotencyKey`);
@@ -680,7 +684,7 @@ export class PgStore implements Store {
     requireText(entry.tenantId, 'tenantId');
     requireText(entry.actor, 'actor');
     requireText(entry.action, 'action');
-    const at = entry.at ?? nowIso();
+    const at = entry.at ?? this.#now().toISOString();
     await this.#pool.query('INSERT INTO audit_log (id, tenant_id, at, at_ms, actor, action, target, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
       randomUUID(),
       entry.tenantId,

@@ -52,6 +52,8 @@ const MAX_PAGE = 1000;
 const MAX_ERROR_TEXT = 2000;
 
 export interface SqliteStoreOptions {
+  /** The clock that stamps records (createdAt, updatedAt, audit times); the system clock by default. */
+  now?: () => Date;
   /** How long a write waits for another process's lock (ms). */
   busyTimeoutMs?: number;
 }
@@ -63,11 +65,13 @@ export class SqliteStore implements Store {
   readonly file: string;
   readonly #db: Db;
   readonly #keyring: Keyring;
+  readonly #now: () => Date;
   readonly #q: ReturnType<typeof prepareAll>;
   #closed = false;
 
-  private constructor(db: Db, file: string, keyring: Keyring) {
+  private constructor(db: Db, file: string, keyring: Keyring, now: () => Date) {
     this.#db = db;
+    this.#now = now;
     this.file = file;
     this.#keyring = keyring;
     this.#q = prepareAll(db);
@@ -92,7 +96,7 @@ export class SqliteStore implements Store {
         db.pragma('synchronous = NORMAL');
       }
       migrate(db, file);
-      return new SqliteStore(db, file, keyring);
+      return new SqliteStore(db, file, keyring, options.now ?? (() => new Date()));
     } catch (err) {
       try {
         db?.close();
@@ -213,7 +217,7 @@ export class SqliteStore implements Store {
   async ensureTenant(tenantId: string, defaults: Partial<Pick<TenantRecord, 'displayName' | 'enabledFeatures'>> = {}): Promise<TenantRecord> {
     requireText(tenantId, 'tenantId');
     const features = defaults.enabledFeatures ? checkFeatures(defaults.enabledFeatures, 'enabledFeatures') : [...FEATURES];
-    const now = nowIso();
+    const now = this.#now().toISOString();
     this.#q.tenantInsertIgnore.run(tenantId, defaults.displayName ?? null, JSON.stringify(features), now, now);
     return tenantFromRow(this.#q.tenantGet.get(tenantId) as TenantRow);
   }
@@ -221,7 +225,7 @@ export class SqliteStore implements Store {
   async updateTenant(tenantId: string, patch: Partial<Pick<TenantRecord, 'displayName' | 'enabledFeatures' | 'deadlineOverrides'>>): Promise<TenantRecord> {
     requireText(tenantId, 'tenantId');
     const features = patch.enabledFeatures ? checkFeatures(patch.enabledFeatures, 'enabledFeatures') : undefined;
-    const now = nowIso();
+    const now = this.#now().toISOString();
     this.#db
       .transaction(() => {
         this.#q.tenantInsertIgnore.run(tenantId, null, JSON.stringify([...FEATURES]), now, now);
@@ -417,7 +421,7 @@ export class SqliteStore implements Store {
     requireText(tenantId, 'tenantId');
     requireText(partitionKey, 'partitionKey');
     const box = this.#keyring.encrypt(serialized, tokenCacheAad(tenantId, partitionKey));
-    this.#q.tcUpsert.run(tenantId, partitionKey, box, this.#keyring.currentKeyId, nowIso());
+    this.#q.tcUpsert.run(tenantId, partitionKey, box, this.#keyring.currentKeyId, this.#now().toISOString());
   }
 
   async deleteTokenCache(tenantId: string, partitionKey: string): Promise<boolean> {
@@ -514,7 +518,7 @@ export class SqliteStore implements Store {
   // ---- outbox ------------------------------------------------------------------------------
 
   async enqueue(items: NewOutboxItem[]): Promise<number> {
-    const now = new Date();
+    const now = this.#now();
     const createdAt = now.toISOString();
     return this.#db
       .transaction(() => {
@@ -713,7 +717,7 @@ export class SqliteStore implements Store {
     requireText(entry.tenantId, 'tenantId');
     requireText(entry.actor, 'actor');
     requireText(entry.action, 'action');
-    const at = entry.at ?? nowIso();
+    const at = entry.at ?? this.#now().toISOString();
     this.#q.auditInsert.run(
       randomUUID(),
       entry.tenantId,

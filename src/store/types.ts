@@ -1,5 +1,5 @@
 /**
- * The Store: every record the product keeps, behind one interface (DESIGN §3).
+ * The Store: every record the product keeps, behind one interface, contract-tested once (tests/contract/store.contract.ts) and run against every implementation.
  * Every method is async so that a shared store (Azure Table Storage) can implement it later;
  * every record is keyed by tenant id (`tid`), and no method reads across tenants except the
  * explicitly named maintenance ones (`listTenants`, `dueOutbox`, `purgeExpired`).
@@ -166,13 +166,17 @@ export interface AuthStateRecord {
   tenantId: string;
   oid: string;
   upn: string;
+  /**
+   * The step of the consent round trip this record stands for. `ticket`: the one-time start URL
+   * POST /api/me/connect hands out (spent by /auth/start; no PKCE yet, so codeVerifier, nonce and
+   * scopes are empty). `consent`: the `state` sent to Entra (spent by /auth/callback).
+   */
+  stage: 'ticket' | 'consent';
   codeVerifier: string;
   nonce: string;
   scopes: string[];
   /** How to finish: a Teams popup (notifySuccess) or a browser redirect. */
   mode: 'popup' | 'redirect';
-  /** `connect` = delegated Graph consent; `signin` = browser sign-in to start a session. */
-  purpose: 'connect' | 'signin';
   expiresAt: string;
 }
 

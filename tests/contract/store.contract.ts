@@ -65,7 +65,7 @@ export function anAuthState(over: Partial<AuthStateRecord> = {}): AuthStateRecor
     nonce: 'nonce-123',
     scopes: ['openid', 'Mail.ReadWrite'],
     mode: 'popup',
-    purpose: 'connect',
+    stage: 'consent',
     expiresAt: iso(10 * MIN),
     ...over,
   };

@@ -1,8 +1,7 @@
 /**
  * The admin side in a real browser: headless Chromium against the whole product and the sandbox
  * tenant. The admin defines a domain, fills in the service account, runs the test, sees what is
- * wrong and how to fix it, fixes it in the tenant, re-runs, saves, and reads the permission matrix
- * (issue 5, item 8).
+ * wrong and how to fix it, fixes it in the tenant, re-runs, saves, and reads the permission matrix.
  */
 import type { Locator, Page } from 'playwright-core';
 import type { ServiceAccountTestResponse } from '../../src/contract';

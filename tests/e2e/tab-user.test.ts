@@ -1,6 +1,6 @@
 /**
  * The user reconnect in a real browser: headless Chromium against the whole product and the sandbox
- * tenant, signing in and consenting on the sandbox's own pages (issue 4, item 6).
+ * tenant, signing in and consenting on the sandbox's own pages.
  */
 import type { Page } from 'playwright-core';
 import type { ConnectionResponse } from '../../src/contract';

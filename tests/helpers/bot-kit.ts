@@ -15,7 +15,7 @@ import { createLogger } from '../../src/log';
 import type { Clock } from '../../bot/notifier';
 import * as restify from 'restify';
 import { createBot, type Bot, type CreateBotOptions } from '../../bot';
-import { viewOf } from '../../src/domain/deadlines';
+import { tenantDeadlines, viewOf } from '../../src/domain/deadlines';
 import type { ConnectionKind, ConnectionState } from '../../src/domain/connection';
 import type { CheckDigest } from '../../src/services/checks';
 import {
@@ -32,9 +32,9 @@ import {
   type CardModels,
   type CardName,
 } from '../../bot/cards';
-import { DIGEST_USERS, tenantDeadlines } from '../../bot/triggers';
+import { DIGEST_USERS } from '../../bot/triggers';
 import { MAX_CARD_BYTES } from '../../bot/cards/build';
-// The package's `main` is ES module source; its UMD bundle loads in Node without a DOM (DESIGN §5).
+// The package's `main` is ES module source; its UMD bundle loads in Node without a DOM (parsing and validation need none; rendering would).
 const AC: typeof import('adaptivecards') = require('adaptivecards/dist/adaptivecards.js');
 
 export const TENANT = '66305621-97b8-41f8-953b-d70d11d91d5b';

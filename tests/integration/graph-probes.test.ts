@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../../src/domain/errors';
 import { FEATURES, delegatedScopesFor } from '../../src/domain/features';
-import { createGraphClient, graphBatch, toAppError, type BatchRequestItem } from '../../src/graph/client';
+import { createGraphClient, graphBatch, fromGraphFailure, type BatchRequestItem } from '../../src/graph/client';
 import { runDelegatedProbes } from '../../src/graph/probes';
 import { DelegatedAuth } from '../../src/identity/msal';
 import { Keyring, openStore } from '../../src/store';
@@ -24,7 +24,7 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
     await p;
   } catch (err) {
-    return toAppError(err).code;
+    return fromGraphFailure(err).code;
   }
   throw new Error('expected a failure');
 }

@@ -1,5 +1,5 @@
 /**
- * The admin's Run Test against the sandbox tenant: every diagnosis code of issue 5 from a real
+ * The admin's Run Test against the sandbox tenant: every diagnosis code of the service-account test from a real
  * scenario (roles, secrets, access policy, mailboxes, throttling, outages set through sandbox.control).
  */
 import type { Feature } from '../../src/domain/features';

@@ -118,6 +118,14 @@ describe('user reconnect flow', () => {
     expect(await p.store.getTokenCache(CONTOSO, `${alexOid}.${CONTOSO}`)).toBeUndefined();
   });
 
+  it('a start ticket is not a consent state: the callback refuses it', async () => {
+    const started = await p.call('POST', '/api/me/connect', { token: await p.ssoToken('nestor.wilke@contoso.com'), body: {} });
+    expect(started.status).toBe(200);
+    const ticket = new URL(started.body.url).searchParams.get('ticket')!;
+    const res = await fetch(`${p.url}/auth/callback?code=abc&state=${encodeURIComponent(ticket)}`, { redirect: 'manual' });
+    expect(res.headers.get('location')).toBe('/auth/end?status=failure&code=AUTH_STATE_INVALID');
+  });
+
   it('a replayed or unknown state is refused before any code is redeemed', async () => {
     const { hops } = await consent(p, 'nestor.wilke@contoso.com');
     const callback = hops.find((h) => h.includes('/auth/callback'))!;

@@ -1,5 +1,6 @@
 import type { Store } from '../../src/store/types';
-import { classifySendError, Notifier, parseRetryAfter, TokenBucket, type SendFn } from '../../bot/notifier';
+import { classifySendError, Notifier, TokenBucket, type SendFn } from '../../bot/notifier';
+import { parseRetryAfter } from '../../src/domain/formats';
 import { cardPayload } from '../../bot/payload';
 import { errorModel } from '../../bot/cards';
 import { captureLogger, openTestStore, TAB_URL, VirtualClock } from '../helpers/bot-kit';

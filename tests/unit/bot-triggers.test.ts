@@ -1,5 +1,6 @@
 import type { Store } from '../../src/store/types';
-import { Triggers, reachedMilestone, tenantDeadlines } from '../../bot/triggers';
+import { Triggers, reachedMilestone } from '../../bot/triggers';
+import { tenantDeadlines } from '../../src/domain/deadlines';
 import type { CardPayload } from '../../bot/payload';
 import { buildCard, type CardName } from '../../bot/cards';
 import {

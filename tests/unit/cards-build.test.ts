@@ -1,8 +1,7 @@
 import { buildCard, cardBytes, CARD_NAMES, expandCard, MAX_CARD_BYTES, TEMPLATES, type CardName } from '../../bot/cards';
 import { cardProblems, cardTexts, legacyUsers, sampleModels, TAB_URL } from '../helpers/bot-kit';
 import { deadlineDigestModel, testFailedModel } from '../../bot/cards/views';
-import { tenantDeadlines } from '../../bot/triggers';
-import { viewOf } from '../../src/domain/deadlines';
+import { tenantDeadlines, viewOf } from '../../src/domain/deadlines';
 import { testResult } from '../helpers/bot-kit';
 
 const samples = sampleModels();

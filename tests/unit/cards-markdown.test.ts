@@ -11,8 +11,7 @@ import {
   testPassedModel,
 } from '../../bot/cards/views';
 import { activityFromPayload, cardPayload } from '../../bot/payload';
-import { tenantDeadlines } from '../../bot/triggers';
-import { viewOf } from '../../src/domain/deadlines';
+import { tenantDeadlines, viewOf } from '../../src/domain/deadlines';
 import { cardProblems, cardTexts, connection, legacyUsers, PORTAL, summary, TAB_URL, testResult } from '../helpers/bot-kit';
 
 /**

@@ -3,13 +3,12 @@ import {
   delegatedFeatures,
   delegatedScopesFor,
   delegatedState,
+  diagnoseAuthorizeError,
   diagnoseGraphError,
   diagnoseTokenError,
   aadstsNumber,
   daysUntil,
   nextDeadlineFor,
-  milestoneToday,
-  DEFAULT_DEADLINES,
   looksLikeSecretId,
   ERROR_CATALOGUE,
   AppError,
@@ -80,11 +79,6 @@ describe('deadlines', () => {
     expect(nextDeadlineFor('ews-basic', now)).toMatchObject({ date: '2027-04-01', daysLeft: 126 });
     expect(nextDeadlineFor('ews-oauth', now)).toMatchObject({ date: '2027-04-01', daysLeft: 126 });
     expect(nextDeadlineFor('graph-delegated', now)).toBeUndefined();
-  });
-  it('hits milestones exactly', () => {
-    const ews = DEFAULT_DEADLINES.find((d) => d.id === 'ews-removed')!;
-    expect(milestoneToday(ews, new Date('2027-01-01T10:00:00Z'))).toBe(90);
-    expect(milestoneToday(ews, new Date('2027-01-02T10:00:00Z'))).toBeUndefined();
   });
   it('writes dates as "1 April 2027" in every month, whatever the time zone, and leaves what is not a date alone', () => {
     const months = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
@@ -160,5 +154,25 @@ describe('error catalogue', () => {
       message: ERROR_CATALOGUE.SECRET_ID_NOT_VALUE.message,
       remedy: ERROR_CATALOGUE.SECRET_ID_NOT_VALUE.remedy,
     });
+  });
+});
+
+describe('errors Entra sends to the redirect URI', () => {
+  const consent = (error: string, description?: string) => diagnoseAuthorizeError({ error, description, flow: 'consent' });
+  const signIn = (error: string, description?: string) => diagnoseAuthorizeError({ error, description, flow: 'sign-in' });
+  it('names a wrong App ID URI in either flow', () => {
+    expect(consent('invalid_request', 'AADSTS500011: The resource principal named api://x was not found')).toBe('APP_ID_URI_MISMATCH');
+    expect(signIn('invalid_resource')).toBe('APP_ID_URI_MISMATCH');
+  });
+  it('tells admin approval and MFA / Conditional Access apart from a refused consent', () => {
+    expect(consent('access_denied', 'AADSTS90094: The grant requires admin permission.')).toBe('ADMIN_APPROVAL_REQUIRED');
+    expect(consent('interaction_required', 'AADSTS50076: Due to a configuration change')).toBe('MFA_OR_CONDITIONAL_ACCESS');
+    expect(consent('access_denied', 'AADSTS53003: Access has been blocked by Conditional Access policies.')).toBe('MFA_OR_CONDITIONAL_ACCESS');
+    expect(consent('access_denied', 'AADSTS65004: User declined to consent')).toBe('USER_CONSENT_REQUIRED');
+    expect(consent('server_error')).toBe('USER_CONSENT_REQUIRED');
+  });
+  it('reads a refused sign-in as missing consent and anything else as an unusable sign-in', () => {
+    expect(signIn('access_denied')).toBe('USER_CONSENT_REQUIRED');
+    expect(signIn('server_error')).toBe('INVALID_TOKEN');
   });
 });

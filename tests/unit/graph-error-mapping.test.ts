@@ -6,7 +6,7 @@ import { AppError } from '../../src/domain/errors';
 import { bareScopes, grantedSubset, grantedTargetsIn, knownAuthoritiesFor, makePkce, mapMsalError } from '../../src/identity/msal';
 import { rolesOf } from '../../src/identity/service-account';
 import { accountsIn, toAccountInfo } from '../../src/identity/token-cache';
-import { batchItemError, customHostsFor, graphErrorFacts, toAppError } from '../../src/graph/client';
+import { batchItemError, customHostsFor, graphErrorFacts, fromGraphFailure } from '../../src/graph/client';
 import { FEATURE_PROBES } from '../../src/graph/probes';
 
 const server = (error: string, errorNo: string, description: string, status?: number) =>
@@ -118,7 +118,7 @@ function graphError(status: number, code: string, message: string): GraphError {
   return e;
 }
 
-describe('toAppError (Graph)', () => {
+describe('fromGraphFailure (Graph)', () => {
   it.each([
     [403, 'ErrorAccessDenied', 'ACCESS_DENIED', 'Access is denied. Check credentials and try again.'],
     [403, 'ErrorAccessDenied', 'ACCESS_POLICY_DENIED', 'Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.'],
@@ -133,13 +133,13 @@ describe('toAppError (Graph)', () => {
     [503, 'ServiceUnavailable', 'GRAPH_UNAVAILABLE', 'Service Unavailable'],
     [401, 'InvalidAuthenticationToken', 'INVALID_TOKEN', 'Access token has expired or is not yet valid.'],
   ] as const)('%i %s → %s', (status, code, expected, message) => {
-    expect(toAppError(graphError(status, code, message)).code).toBe(expected);
+    expect(fromGraphFailure(graphError(status, code, message)).code).toBe(expected);
   });
 
   it('a network failure (no status) is GRAPH_UNAVAILABLE', () => {
     const e = new GraphError(-1, 'fetch failed');
     e.code = 'TypeError';
-    expect(toAppError(e).code).toBe('GRAPH_UNAVAILABLE');
+    expect(fromGraphFailure(e).code).toBe('GRAPH_UNAVAILABLE');
   });
 
   it('reads batch items and raw bodies the same way', () => {

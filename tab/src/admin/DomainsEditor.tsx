@@ -2,13 +2,11 @@ import { Button, Caption1, Field, Input, makeStyles, MessageBar, MessageBarBody,
 import { Add16Regular, Save20Regular } from '@fluentui/react-icons';
 import { useEffect, useId, useState } from 'react';
 import type { DomainsResponse } from '../../../src/contract';
+import { isDnsName } from '../../../src/domain/formats';
 import { describeError, type Api } from '../api';
 import { ErrorBar } from '../components/ErrorBar';
 import { Section } from '../components/Section';
 import type { Resource } from '../useResource';
-
-// Early feedback only; the server validates again and has the last word.
-const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
 const useStyles = makeStyles({
   row: { display: 'flex', flexWrap: 'wrap', columnGap: tokens.spacingHorizontalS, rowGap: tokens.spacingVerticalS, alignItems: 'flex-start' },
@@ -39,7 +37,8 @@ export function DomainsEditor({ api, domains, onSaved }: { api: Api; domains: Re
   const add = (raw: string): boolean => {
     const d = raw.trim().toLowerCase().replace(/\.$/, '');
     if (!d) return false;
-    if (!DNS_NAME.test(d)) {
+    // Early feedback only; the server validates again with the same rule and has the last word.
+    if (!isDnsName(d)) {
       setInputError(`“${raw.trim()}” is not a valid domain name (for example contoso.com).`);
       return false;
     }

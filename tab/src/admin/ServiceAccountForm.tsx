@@ -18,6 +18,7 @@ import { useEffect, useId, useState, type FormEvent } from 'react';
 import type { ServiceAccountInput, ServiceAccountResponse, ServiceAccountTestResponse, ServiceAccountView, TestStepView } from '../../../src/contract';
 import { ERROR_CATALOGUE } from '../../../src/domain/errors';
 import { APPLICATION_ROLES, FEATURE_LABELS, FEATURES, type Feature } from '../../../src/domain/features';
+import { isDnsName, isGuid } from '../../../src/domain/formats';
 import { describeError, type Api } from '../api';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorBar } from '../components/ErrorBar';
@@ -40,8 +41,6 @@ interface FormState {
   features: Feature[];
 }
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DOMAIN = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 const MAILBOX = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** Features the service account can serve at all (the matrix says which are app-only capable). */
@@ -89,15 +88,15 @@ function validate(f: FormState, stored: ServiceAccountView | null): Errors {
   const e: Errors = {};
   const tenant = f.tenant.trim();
   if (!tenant) e.tenant = 'Enter the Directory (tenant) ID or a verified domain of your tenant.';
-  else if (!GUID.test(tenant) && !DOMAIN.test(tenant)) e.tenant = 'The tenant must be a GUID (Directory (tenant) ID) or a domain such as contoso.com.';
+  else if (!isGuid(tenant) && !isDnsName(tenant)) e.tenant = 'The tenant must be a GUID (Directory (tenant) ID) or a domain such as contoso.com.';
   const clientId = f.clientId.trim();
   if (!clientId) e.clientId = 'Enter the Application (client) ID.';
-  else if (!GUID.test(clientId)) e.clientId = 'The Application (client) ID is a GUID, for example 00000000-0000-0000-0000-000000000000.';
+  else if (!isGuid(clientId)) e.clientId = 'The Application (client) ID is a GUID, for example 00000000-0000-0000-0000-000000000000.';
   if (!f.clientSecret && !stored?.secretHint) e.clientSecret = 'Enter the client secret’s Value.';
   // A stored secret belongs to the stored app registration only.
   else if (!f.clientSecret && stored && stored.clientId !== clientId)
     e.clientSecret = 'Enter the Value of a secret of this app registration: the client id changed.';
-  else if (GUID.test(f.clientSecret.trim())) e.clientSecret = `${ERROR_CATALOGUE.SECRET_ID_NOT_VALUE.message} ${ERROR_CATALOGUE.SECRET_ID_NOT_VALUE.remedy}`;
+  else if (isGuid(f.clientSecret)) e.clientSecret = `${ERROR_CATALOGUE.SECRET_ID_NOT_VALUE.message} ${ERROR_CATALOGUE.SECRET_ID_NOT_VALUE.remedy}`;
   const test = f.testAccount.trim();
   if (!test) e.testAccount = 'Enter the test mailbox (a user principal name such as someone@contoso.com).';
   else if (!MAILBOX.test(test)) e.testAccount = 'The test mailbox must look like someone@contoso.com.';
