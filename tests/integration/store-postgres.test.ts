@@ -29,6 +29,11 @@ const TABLES = [
   'sessions',
   'conversations',
   'outbox',
+  'campaigns',
+  'reach_users',
+  'check_items',
+  'check_runs',
+  'connection_history',
   'audit_log',
 ];
 
