@@ -3,6 +3,7 @@
  * reads what changed (a user whose grant was revoked now needs to reconnect).
  */
 import { openBrowser, screenshot, signIn, UI_TIMEOUT_MS, type TestBrowser } from '../helpers/browser';
+import { CookieJar } from '../helpers/cookies';
 import { startTestProduct, type TestProduct } from '../helpers/product';
 
 jest.setTimeout(120_000);
@@ -15,8 +16,10 @@ const CONTOSO = '66305621-97b8-41f8-953b-d70d11d91d5b';
 async function consent(p: TestProduct, upn: string): Promise<void> {
   const started = await p.call('POST', '/api/me/connect', { token: await p.ssoToken(upn), body: { mode: 'popup' } });
   let url: string = started.body.url;
+  const jar = new CookieJar();
   for (let i = 0; i < 10 && new URL(url).pathname !== '/auth/end'; i++) {
-    const res = await fetch(url, { redirect: 'manual' });
+    // A browser: the consent cookie set by /auth/start goes back with the callback.
+    const res = await jar.fetch(url, [p.url, p.url.replace('127.0.0.1', 'localhost')]);
     url = new URL(res.headers.get('location')!, url).toString();
   }
   expect(new URL(url).searchParams.get('status')).toBe('success');

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Sandbox } from '../../src/sandbox';
 import type { ConversationRecord } from '../../src/store/types';
+import { CookieJar } from '../helpers/cookies';
 import { startTestProduct, type TestProduct } from '../helpers/product';
 import { startTestSandbox } from '../helpers/sandbox';
 
@@ -20,8 +21,10 @@ async function consent(p: TestProduct, upn: string): Promise<void> {
   const started = await p.call('POST', '/api/me/connect', { token: await p.ssoToken(upn), body: { mode: 'popup' } });
   expect(started.status).toBe(200);
   let url: string = started.body.url;
+  const jar = new CookieJar();
   for (let i = 0; i < 10; i++) {
-    const res = await fetch(url, { redirect: 'manual' });
+    // A browser: the consent cookie set by /auth/start goes back with the callback.
+    const res = await jar.fetch(url, [p.url, p.url.replace('127.0.0.1', 'localhost')]);
     const location = res.headers.get('location');
     if (!location) throw new Error(`no redirect from ${url} (${res.status})`);
     url = new URL(location, url).toString();
