@@ -191,6 +191,80 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     // SQLite's migration 2; NULL for users seen before it (no proof until their next verified token).
     sql: 'ALTER TABLE users ADD COLUMN admin_proven_at TEXT;',
   },
+  {
+    version: 5,
+    name: 'reach: reconnect campaigns and per-user bot and funnel state',
+    // SQLite's migration 4. The records are JSON; only what is looked up or ordered has a column.
+    sql: `
+      CREATE TABLE campaigns (
+        tenant_id TEXT COLLATE "C" PRIMARY KEY,
+        status TEXT COLLATE "C" NOT NULL CHECK (status IN ('idle', 'running', 'paused')),
+        record TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX campaigns_by_status ON campaigns (status);
+
+      CREATE TABLE reach_users (
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        upn TEXT COLLATE "C" NOT NULL,
+        oid TEXT,
+        record TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, upn)
+      );
+    `,
+  },
+  {
+    version: 6,
+    name: 'health-check runs, per-feature results and connection history',
+    // SQLite's migration 5. A run's seq orders the tenant's runs (latestCheckRun); an identity
+    // orders them as SQLite's per-tenant counter does, without two starts racing for a number.
+    sql: `
+      ALTER TABLE connections ADD COLUMN feature_results TEXT;
+
+      CREATE TABLE check_runs (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        status TEXT COLLATE "C" NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+        started_by TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        started_ms BIGINT NOT NULL,
+        finished_at TEXT,
+        total INTEGER NOT NULL,
+        checked INTEGER NOT NULL DEFAULT 0,
+        seq BIGINT GENERATED ALWAYS AS IDENTITY
+      );
+      CREATE INDEX check_runs_latest ON check_runs (tenant_id, seq);
+      -- One running run per tenant, enforced where two starts can race (also across instances).
+      CREATE UNIQUE INDEX check_runs_one_running ON check_runs (tenant_id) WHERE status = 'running';
+
+      CREATE TABLE check_items (
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        run_id TEXT COLLATE "C" NOT NULL REFERENCES check_runs (id) ON DELETE CASCADE,
+        upn TEXT COLLATE "C" NOT NULL,
+        kind TEXT COLLATE "C" NOT NULL,
+        done BOOLEAN NOT NULL DEFAULT false,
+        from_state TEXT COLLATE "C",
+        to_state TEXT COLLATE "C",
+        code TEXT,
+        PRIMARY KEY (run_id, upn, kind)
+      );
+      CREATE INDEX check_items_pending ON check_items (run_id, done, upn, kind);
+
+      CREATE TABLE connection_history (
+        seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        tenant_id TEXT COLLATE "C" NOT NULL,
+        upn TEXT COLLATE "C" NOT NULL,
+        kind TEXT COLLATE "C" NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        code TEXT,
+        at TEXT NOT NULL,
+        run_id TEXT
+      );
+      CREATE INDEX connection_history_by_user ON connection_history (tenant_id, upn, seq);
+    `,
+  },
 ];
 
 export const PG_LATEST_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1].version;

@@ -38,6 +38,11 @@ import {
 import type {
   AuditRecord,
   AuthStateRecord,
+  CampaignRecord,
+  CheckItemRecord,
+  CheckItemResult,
+  CheckRunRecord,
+  ConnectionHistoryRecord,
   ConnectionPage,
   ConnectionQuery,
   ConnectionRecord,
@@ -47,6 +52,8 @@ import type {
   NewOutboxItem,
   OutboxRecord,
   OutboxStatus,
+  ReachUserPage,
+  ReachUserRecord,
   ServiceAccountRecord,
   ServiceAccountTestRecord,
   SessionRecord,
@@ -58,7 +65,7 @@ import type {
 
 /** The advisory lock key that serialises migrations across instances ("cc-migr" in ASCII). */
 const MIGRATION_LOCK = 0x63632d6d696772n;
-/** Rows per INSERT when importing many connections (13 parameters each, under the 65,535 limit). */
+/** Rows per INSERT when importing many connections (one array per column; keeps each statement modest). */
 const IMPORT_CHUNK = 2000;
 
 export interface PgStoreOptions {
@@ -409,11 +416,13 @@ export class PgStore implements Store {
     const rows = [...byKey.values()];
     const col = <K extends keyof ConnectionParams>(k: K) => rows.map((r) => r[k]);
     await q.query(
-      `INSERT INTO connections (tenant_id, upn, kind, oid, display_name, search_text, state, granted_scopes, home_account_id, last_checked_at, last_sync_at, error, created_at, updated_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+      `INSERT INTO connections (tenant_id, upn, kind, oid, display_name, search_text, state, granted_scopes, home_account_id, last_checked_at, last_sync_at, error,
+         feature_results, created_at, updated_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+         $12::text[], $13::text[], $14::text[], $15::text[])
        ON CONFLICT (tenant_id, upn, kind) DO UPDATE SET oid = excluded.oid, display_name = excluded.display_name, search_text = excluded.search_text,
          state = excluded.state, granted_scopes = excluded.granted_scopes, home_account_id = excluded.home_account_id, last_checked_at = excluded.last_checked_at,
-         last_sync_at = excluded.last_sync_at, error = excluded.error, updated_at = excluded.updated_at`,
+         last_sync_at = excluded.last_sync_at, error = excluded.error, feature_results = excluded.feature_results, updated_at = excluded.updated_at`,
       [
         col('tenantId'),
         col('upn'),
@@ -427,6 +436,7 @@ export class PgStore implements Store {
         col('lastCheckedAt'),
         col('lastSyncAt'),
         col('error'),
+        col('featureResults'),
         col('createdAt'),
         col('updatedAt'),
       ],
@@ -678,6 +688,182 @@ export class PgStore implements Store {
     return rows.map(outboxFromRow);
   }
 
+  // ---- reach -------------------------------------------------------------------------------
+
+  async getCampaign(tenantId: string): Promise<CampaignRecord | undefined> {
+    const { rows } = await this.#pool.query('SELECT record FROM campaigns WHERE tenant_id = $1', [tenantId]);
+    return rows[0] && (JSON.parse(rows[0].record as string) as CampaignRecord);
+  }
+
+  async putCampaign(r: CampaignRecord): Promise<void> {
+    requireText(r.tenantId, 'tenantId');
+    await this.#pool.query(
+      `INSERT INTO campaigns (tenant_id, status, record, updated_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (tenant_id) DO UPDATE SET status = excluded.status, record = excluded.record, updated_at = excluded.updated_at`,
+      [r.tenantId, r.status, JSON.stringify(r), r.updatedAt],
+    );
+  }
+
+  async listRunningCampaigns(): Promise<CampaignRecord[]> {
+    const { rows } = await this.#pool.query("SELECT record FROM campaigns WHERE status = 'running' ORDER BY tenant_id");
+    return rows.map((row) => JSON.parse(row.record as string) as CampaignRecord);
+  }
+
+  async getReachUser(tenantId: string, upn: string): Promise<ReachUserRecord | undefined> {
+    const { rows } = await this.#pool.query('SELECT record FROM reach_users WHERE tenant_id = $1 AND upn = $2', [tenantId, upn.toLowerCase()]);
+    return rows[0] && (JSON.parse(rows[0].record as string) as ReachUserRecord);
+  }
+
+  async putReachUser(r: ReachUserRecord): Promise<void> {
+    requireText(r.tenantId, 'tenantId');
+    requireText(r.upn, 'upn');
+    const record = { ...r, upn: r.upn.toLowerCase() };
+    await this.#pool.query(
+      `INSERT INTO reach_users (tenant_id, upn, oid, record, updated_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (tenant_id, upn) DO UPDATE SET oid = excluded.oid, record = excluded.record, updated_at = excluded.updated_at`,
+      [r.tenantId, record.upn, r.oid ?? null, JSON.stringify(record), r.updatedAt],
+    );
+  }
+
+  /** The cursor is the last upn of the previous page, as on SQLite (so either store takes the other's). */
+  async listReachUsers(tenantId: string, options: { cursor?: string; limit?: number } = {}): Promise<ReachUserPage> {
+    const limit = clampLimit(options.limit, DEFAULT_PAGE);
+    const { rows } = await this.#pool.query('SELECT upn, record FROM reach_users WHERE tenant_id = $1 AND upn > $2 ORDER BY upn LIMIT $3', [
+      tenantId,
+      options.cursor ?? '',
+      limit + 1,
+    ]);
+    const items = rows.slice(0, limit).map((row) => JSON.parse(row.record as string) as ReachUserRecord);
+    return rows.length > limit ? { items, nextCursor: rows[limit - 1].upn as string } : { items };
+  }
+
+  // ---- health-check runs and connection history --------------------------------------------
+
+  async startCheckRun(
+    run: CheckRunRecord,
+    items: Array<Pick<ConnectionRecord, 'upn' | 'kind'>>,
+  ): Promise<{ started: true; run: CheckRunRecord } | { started: false; run: CheckRunRecord }> {
+    requireText(run.id, 'run.id');
+    requireText(run.tenantId, 'run.tenantId');
+    const startedMs = toMs(run.startedAt, 'run.startedAt');
+    const distinct = new Map(items.map((i) => [`${i.upn.toLowerCase()}\n${i.kind}`, { upn: i.upn.toLowerCase(), kind: i.kind }]));
+    return this.#tx(async (c) => {
+      for (;;) {
+        const running = (await c.query("SELECT * FROM check_runs WHERE tenant_id = $1 AND status = 'running'", [run.tenantId])).rows[0] as
+          CheckRunRow | undefined;
+        if (running) return { started: false as const, run: checkRunFromRow(running) };
+        // A start racing this one (another instance) meets the partial unique index: then nothing
+        // is written here and the next round returns the run that won.
+        const inserted = await c.query(
+          `INSERT INTO check_runs (id, tenant_id, status, started_by, started_at, started_ms, total, checked)
+           VALUES ($1, $2, 'running', $3, $4, $5, $6, 0) ON CONFLICT (tenant_id) WHERE status = 'running' DO NOTHING`,
+          [run.id, run.tenantId, run.startedBy, run.startedAt, startedMs, distinct.size],
+        );
+        if ((inserted.rowCount ?? 0) === 0) continue;
+        if (distinct.size) {
+          const list = [...distinct.values()];
+          await c.query('INSERT INTO check_items (tenant_id, run_id, upn, kind) SELECT $1, $2, unnest($3::text[]), unnest($4::text[])', [
+            run.tenantId,
+            run.id,
+            list.map((i) => i.upn),
+            list.map((i) => i.kind),
+          ]);
+        }
+        const started: CheckRunRecord = { ...run, status: 'running', total: distinct.size, checked: 0 };
+        delete started.finishedAt;
+        return { started: true as const, run: started };
+      }
+    });
+  }
+
+  async getCheckRun(tenantId: string, id: string): Promise<CheckRunRecord | undefined> {
+    const { rows } = await this.#pool.query('SELECT * FROM check_runs WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+    return rows[0] && checkRunFromRow(rows[0]);
+  }
+
+  async latestCheckRun(tenantId: string): Promise<CheckRunRecord | undefined> {
+    const { rows } = await this.#pool.query('SELECT * FROM check_runs WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1', [tenantId]);
+    return rows[0] && checkRunFromRow(rows[0]);
+  }
+
+  async listRunningCheckRuns(): Promise<CheckRunRecord[]> {
+    return (await this.#pool.query("SELECT * FROM check_runs WHERE status = 'running' ORDER BY started_ms, seq")).rows.map(checkRunFromRow);
+  }
+
+  async pendingCheckItems(tenantId: string, runId: string, limit: number): Promise<CheckItemRecord[]> {
+    const { rows } = await this.#pool.query('SELECT * FROM check_items WHERE tenant_id = $1 AND run_id = $2 AND NOT done ORDER BY upn, kind LIMIT $3', [
+      tenantId,
+      runId,
+      clampLimit(limit, DEFAULT_PAGE),
+    ]);
+    return rows.map(checkItemFromRow);
+  }
+
+  async completeCheckItem(result: CheckItemResult): Promise<boolean> {
+    const c = result.connection;
+    requireText(result.tenantId, 'tenantId');
+    const upn = requireText(result.upn, 'upn').trim().toLowerCase();
+    if (!isConnectionKind(result.kind)) throw invalid(`kind "${String(result.kind)}" is not a connection kind`);
+    if (!isConnectionState(result.from)) throw invalid(`from "${String(result.from)}" is not a connection state`);
+    const params = c ? connectionParams(c, 'connection') : undefined;
+    if (c && (c.tenantId !== result.tenantId || params!.upn !== upn || c.kind !== result.kind)) throw invalid('connection is not the one of the item');
+    const to = c?.state ?? result.from;
+    const code = c?.error?.code ?? null;
+    const at = c?.lastCheckedAt ?? c?.updatedAt ?? nowIso();
+    return this.#tx(async (tx) => {
+      // The item's row lock makes a second completion wait, then find it done: it writes nothing.
+      const marked = await tx.query(
+        `UPDATE check_items SET done = true, from_state = $1, to_state = $2, code = $3
+         WHERE tenant_id = $4 AND run_id = $5 AND upn = $6 AND kind = $7 AND NOT done`,
+        [result.from, to, code, result.tenantId, result.runId, upn, result.kind],
+      );
+      if ((marked.rowCount ?? 0) === 0) return false;
+      await tx.query('UPDATE check_runs SET checked = checked + 1 WHERE tenant_id = $1 AND id = $2', [result.tenantId, result.runId]);
+      if (params) await this.#upsertConnections(tx, [params]);
+      if (result.from !== to) {
+        await tx.query(
+          'INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+          [result.tenantId, upn, result.kind, result.from, to, code, at, result.runId],
+        );
+      }
+      return true;
+    });
+  }
+
+  async checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }> {
+    const byState: Partial<Record<ConnectionState, number>> = {};
+    const counts = await this.#pool.query(
+      'SELECT to_state, count(*)::int AS n FROM check_items WHERE tenant_id = $1 AND run_id = $2 AND done GROUP BY to_state',
+      [tenantId, runId],
+    );
+    for (const r of counts.rows as Array<{ to_state: ConnectionState; n: number }>) byState[r.to_state] = r.n;
+    const { rows } = await this.#pool.query(
+      'SELECT * FROM check_items WHERE tenant_id = $1 AND run_id = $2 AND done AND from_state <> to_state ORDER BY upn, kind',
+      [tenantId, runId],
+    );
+    return { byState, changes: rows.map(checkItemFromRow) };
+  }
+
+  async finishCheckRun(tenantId: string, id: string, status: 'done' | 'failed', finishedAt: string): Promise<void> {
+    if (status !== 'done' && status !== 'failed') throw invalid(`status "${String(status)}" must be done or failed`);
+    requireText(finishedAt, 'finishedAt');
+    await this.#pool.query("UPDATE check_runs SET status = $1, finished_at = $2 WHERE tenant_id = $3 AND id = $4 AND status = 'running'", [
+      status,
+      finishedAt,
+      tenantId,
+      id,
+    ]);
+  }
+
+  async connectionHistory(tenantId: string, upn: string, options: { limit?: number } = {}): Promise<ConnectionHistoryRecord[]> {
+    const { rows } = await this.#pool.query('SELECT * FROM connection_history WHERE tenant_id = $1 AND upn = $2 ORDER BY seq DESC LIMIT $3', [
+      tenantId,
+      upn.toLowerCase(),
+      clampLimit(options.limit, 100),
+    ]);
+    return rows.map(historyFromRow);
+  }
+
   // ---- audit log ---------------------------------------------------------------------------
 
   async audit(entry: Omit<AuditRecord, 'id' | 'at'> & { at?: string }): Promise<void> {
@@ -901,8 +1087,37 @@ interface ConnectionRow {
   last_checked_at: string | null;
   last_sync_at: string | null;
   error: string | null;
+  feature_results: string | null;
   created_at: string;
   updated_at: string;
+}
+interface CheckRunRow {
+  id: string;
+  tenant_id: string;
+  status: CheckRunRecord['status'];
+  started_by: string;
+  started_at: string;
+  finished_at: string | null;
+  total: number;
+  checked: number;
+}
+interface CheckItemRow {
+  upn: string;
+  kind: ConnectionKind;
+  done: boolean;
+  from_state: ConnectionState | null;
+  to_state: ConnectionState | null;
+  code: string | null;
+}
+interface HistoryRow {
+  tenant_id: string;
+  upn: string;
+  kind: ConnectionKind;
+  from_state: ConnectionState;
+  to_state: ConnectionState;
+  code: string | null;
+  at: string;
+  run_id: string | null;
 }
 interface ConversationRow {
   tenant_id: string;
@@ -975,9 +1190,40 @@ function connectionFromRow(r: ConnectionRow): ConnectionRecord {
     lastCheckedAt: r.last_checked_at,
     lastSyncAt: r.last_sync_at,
     error: r.error ? JSON.parse(r.error) : null,
+    featureResults: r.feature_results ? JSON.parse(r.feature_results) : null,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   }) as ConnectionRecord;
+}
+
+function checkRunFromRow(r: CheckRunRow): CheckRunRecord {
+  return compact({
+    id: r.id,
+    tenantId: r.tenant_id,
+    status: r.status,
+    startedBy: r.started_by,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    total: r.total,
+    checked: r.checked,
+  }) as CheckRunRecord;
+}
+
+function checkItemFromRow(r: CheckItemRow): CheckItemRecord {
+  return compact({ upn: r.upn, kind: r.kind, done: r.done, from: r.from_state, to: r.to_state, code: r.code }) as CheckItemRecord;
+}
+
+function historyFromRow(r: HistoryRow): ConnectionHistoryRecord {
+  return compact({
+    tenantId: r.tenant_id,
+    upn: r.upn,
+    kind: r.kind,
+    from: r.from_state,
+    to: r.to_state,
+    code: r.code,
+    at: r.at,
+    runId: r.run_id,
+  }) as ConnectionHistoryRecord;
 }
 
 function conversationFromRow(r: ConversationRow): ConversationRecord {

@@ -106,6 +106,7 @@ export interface ConnectionParams {
   lastCheckedAt: string | null;
   lastSyncAt: string | null;
   error: string | null;
+  featureResults: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -132,6 +133,7 @@ export function connectionParams(r: ConnectionRecord, where: string): Connection
     lastCheckedAt: r.lastCheckedAt ?? null,
     lastSyncAt: r.lastSyncAt ?? null,
     error: r.error ? JSON.stringify(r.error) : null,
+    featureResults: r.featureResults ? JSON.stringify(r.featureResults) : null,
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };

@@ -29,6 +29,11 @@ const TABLES = [
   'sessions',
   'conversations',
   'outbox',
+  'campaigns',
+  'reach_users',
+  'check_items',
+  'check_runs',
+  'connection_history',
   'audit_log',
 ];
 
@@ -219,6 +224,102 @@ describePostgres('PostgreSQL store', () => {
       expect(versions.map((r) => r.version)).toEqual(Array.from({ length: PG_LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
     });
 
+    it('upgrades a schema 4 database: connections keep their fields and have no feature results until checked', async () => {
+      const db = await freshDb();
+      await sql(db.url, 'CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+      for (const m of PG_MIGRATIONS.filter((m) => m.version <= 4)) {
+        await sql(db.url, m.sql);
+        await sql(db.url, 'INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, new Date().toISOString()]);
+      }
+      const before = aConnection({ upn: 'old@contoso.example', state: 'failing', error: { code: 'ACCESS_DENIED', message: 'm' } });
+      await sql(
+        db.url,
+        `INSERT INTO connections (tenant_id, upn, kind, search_text, state, granted_scopes, error, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [
+          TENANT_A,
+          before.upn,
+          before.kind,
+          before.upn,
+          before.state,
+          JSON.stringify(before.grantedScopes),
+          JSON.stringify(before.error),
+          before.createdAt,
+          before.updatedAt,
+        ],
+      );
+      const store = await open(db.url);
+      expect(await store.getConnections(TENANT_A, before.upn)).toEqual([before]);
+      const checked = { ...before, state: 'connected' as const, featureResults: { emailSync: { ok: true } } };
+      delete (checked as Partial<ConnectionRecord>).error;
+      await store.startCheckRun(
+        { id: 'run-1', tenantId: TENANT_A, status: 'running', startedBy: 'schedule', startedAt: before.updatedAt, total: 0, checked: 0 },
+        [before],
+      );
+      expect(
+        await store.completeCheckItem({ runId: 'run-1', tenantId: TENANT_A, upn: before.upn, kind: before.kind, from: before.state, connection: checked }),
+      ).toBe(true);
+      expect(await store.getConnections(TENANT_A, before.upn)).toEqual([checked]);
+      const versions = await sql<{ version: number }>(db.url, 'SELECT version FROM schema_migrations ORDER BY version');
+      expect(versions.map((r) => r.version)).toEqual(Array.from({ length: PG_LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
+    });
+
+    it('seals only what rotation covers: no table but the four it rewrites has a key id, and reach and checks store no secrets', async () => {
+      const db = await freshDb();
+      const store = await open(db.url);
+      const withKeyId = await sql<{ table_name: string }>(
+        db.url,
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'key_id' ORDER BY table_name",
+      );
+      expect(withKeyId.map((r) => r.table_name)).toEqual(['auth_states', 'service_accounts', 'sessions', 'token_caches']);
+      expect(Object.keys(await store.countRetiredKeyValues()).sort()).toEqual(['authStates', 'serviceAccountSecrets', 'sessions', 'tokenCaches']);
+      // What the new tables hold is what their records say, readable by design (no tokens, no secrets).
+      await store.putCampaign({ tenantId: TENANT_A, status: 'running', round: 1, domains: ['contoso.example'], updatedAt: new Date().toISOString() });
+      await store.putReachUser({ tenantId: TENANT_A, upn: 'megan@contoso.example', oid: 'oid-megan', bot: 'installed', updatedAt: new Date().toISOString() });
+      const columns = await sql<{ table_name: string; column_name: string }>(
+        db.url,
+        `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()
+           AND table_name IN ('campaigns', 'reach_users', 'check_runs', 'check_items', 'connection_history') ORDER BY table_name, ordinal_position`,
+      );
+      expect(columns.filter((c) => /box|secret|token|key/.test(c.column_name))).toEqual([]);
+    });
+
+    it('starts one run per tenant when several instances start at once', async () => {
+      const db = await freshDb();
+      const stores = await Promise.all(Array.from({ length: 4 }, () => open(db.url)));
+      const run = (i: number) => ({
+        id: `run-${i}`,
+        tenantId: TENANT_A,
+        status: 'running' as const,
+        startedBy: 'schedule',
+        startedAt: new Date().toISOString(),
+        total: 0,
+        checked: 0,
+      });
+      const results = await Promise.all(stores.map((s, i) => s.startCheckRun(run(i), [{ upn: `u${i}@contoso.example`, kind: 'graph-app' }])));
+      const winners = results.filter((r) => r.started);
+      expect(winners).toHaveLength(1);
+      for (const r of results) expect(r.run).toEqual(winners[0].run);
+      expect(await stores[0].listRunningCheckRuns()).toEqual([winners[0].run]);
+      expect(await sql(db.url, 'SELECT run_id FROM check_items')).toEqual([{ run_id: winners[0].run.id }]);
+    });
+
+    it('completes an item once when several instances complete it at once', async () => {
+      const db = await freshDb();
+      const stores = await Promise.all(Array.from({ length: 4 }, () => open(db.url)));
+      const c = aConnection({ upn: 'a@contoso.example', state: 'needs-reconnect', error: { code: 'REFRESH_TOKEN_REVOKED', message: 'm' } });
+      await stores[0].startCheckRun(
+        { id: 'run-1', tenantId: TENANT_A, status: 'running', startedBy: 'schedule', startedAt: c.updatedAt, total: 0, checked: 0 },
+        [c],
+      );
+      const done = await Promise.all(
+        stores.map((s) => s.completeCheckItem({ runId: 'run-1', tenantId: TENANT_A, upn: c.upn, kind: c.kind, from: 'connected', connection: c })),
+      );
+      expect(done.filter(Boolean)).toHaveLength(1);
+      expect((await stores[0].getCheckRun(TENANT_A, 'run-1'))?.checked).toBe(1);
+      expect(await stores[0].connectionHistory(TENANT_A, c.upn)).toHaveLength(1);
+    });
+
     it('keeps the audit log append-only even for direct SQL', async () => {
       const db = await freshDb();
       const store = await open(db.url);
@@ -386,6 +487,34 @@ describePostgres('PostgreSQL store', () => {
       expect(await pgStore.queryConnections(TENANT_A, { limit: 4, cursor: first.nextCursor })).toEqual(
         await sqlite.queryConnections(TENANT_A, { limit: 4, cursor: first.nextCursor }),
       );
+    });
+
+    it('pages reach users and orders check items alike, and takes each other’s reach cursors', async () => {
+      const at = '2026-11-01T08:00:00.000Z';
+      for (const s of [pgStore, sqlite]) {
+        for (const [upn] of names) await s.putReachUser({ tenantId: TENANT_A, upn, updatedAt: at });
+        await s.startCheckRun(
+          { id: 'run-same', tenantId: TENANT_A, status: 'running', startedBy: 'schedule', startedAt: at, total: 0, checked: 0 },
+          names.flatMap(([upn]) => kinds.map((kind) => ({ upn, kind }))),
+        );
+      }
+      const pages = async (s: Store) => {
+        const out: string[][] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await s.listReachUsers(TENANT_A, { limit: 3, cursor });
+          out.push(page.items.map((u) => u.upn));
+          cursor = page.nextCursor;
+        } while (cursor && out.length < 100);
+        return out;
+      };
+      expect(await pages(pgStore)).toEqual(await pages(sqlite));
+      const first = await sqlite.listReachUsers(TENANT_A, { limit: 4 });
+      expect(await pgStore.listReachUsers(TENANT_A, { limit: 4, cursor: first.nextCursor })).toEqual(
+        await sqlite.listReachUsers(TENANT_A, { limit: 4, cursor: first.nextCursor }),
+      );
+      expect(await pgStore.pendingCheckItems(TENANT_A, 'run-same', 1000)).toEqual(await sqlite.pendingCheckItems(TENANT_A, 'run-same', 1000));
+      expect(await pgStore.getCheckRun(TENANT_A, 'run-same')).toEqual(await sqlite.getCheckRun(TENANT_A, 'run-same'));
     });
 
     it('fails alike', async () => {
