@@ -1,5 +1,5 @@
 /**
- * The reconnect campaign (DESIGN §7): `GET`/`POST /api/admin/campaign` for admins, and
+ * The reconnect campaign (the README's API table): `GET`/`POST /api/admin/campaign` for admins, and
  * `POST /api/me/campaign/opened`, which the tab calls when a nudge's link opened it (the funnel's
  * "opened the tab"). Also the campaign's face towards the bot (`remind`, `status`, removals).
  */

@@ -1,4 +1,4 @@
-/** Health-check routes (DESIGN §7): start a run of the caller's tenant now, read the latest one. Admin only. */
+/** Health-check routes (the README's API table): start a run of the caller's tenant now, read the latest one. Admin only. */
 import type { Server } from 'restify';
 import { errorBody } from '../domain/errors';
 import type { Logger } from '../log';

@@ -1,5 +1,5 @@
 /**
- * JSON shapes of the HTTP API (DESIGN §7), shared by the server, the tab and the bot.
+ * JSON shapes of the HTTP API (the README's API table), shared by the server, the tab and the bot.
  * Types only: the tab imports this file too, so it must stay free of Node imports.
  */
 import type { ConnectionKind, ConnectionState, FeatureAvailability } from '../domain/connection';

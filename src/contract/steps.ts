@@ -1,5 +1,5 @@
 /**
- * The service-account test as the admin sees it (DESIGN §3 "Service account test"): produced by
+ * The service-account test as the admin sees it: produced by
  * src/graph, stored by src/store, shown by the tab and the bot. The step ids are a closed list so
  * every reader that names a step (the tab's titles, the bot's cards) is checked by the compiler.
  */

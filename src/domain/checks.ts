@@ -1,5 +1,5 @@
 /**
- * Health checks, as rules (DESIGN §3 "Health checks"): what each connection kind is probed for, how
+ * Health checks, as rules: what each connection kind is probed for, how
  * probe answers become a state and per-feature results, and which state changes matter to whom.
  * Pure: the monitor (src/services/checks.ts) feeds it answers and stores what it returns.
  */

@@ -1,5 +1,5 @@
 /**
- * Reach (DESIGN §3): the optional application permission that lets the product install its own bot
+ * Reach: the optional application permission that lets the product install its own bot
  * for a user, the reasons someone cannot be reached, and the reconnect campaign's rules (who is
  * targeted, when a nudge is due, when to stop). Pure data and derivations; no I/O.
  */

@@ -1,5 +1,5 @@
 /**
- * Many mailboxes' probes through JSON `$batch` at the pace Exchange Online allows (DESIGN §1 "Limits"):
+ * Many mailboxes' probes through JSON `$batch` at the pace Exchange Online allows:
  * at most 20 requests per batch, at most 4 in flight per mailbox per app, a budget per mailbox per
  * 10 minutes, and a 429 or 503 (inside the 200 batch, per sub-request) holding back only the
  * mailbox it names for its Retry-After while the others go on. Requests that share an access token

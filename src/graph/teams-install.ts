@@ -1,5 +1,5 @@
 /**
- * Proactive installation of the product's Teams app for a user (DESIGN §3 "Reach", §5): the
+ * Proactive installation of the product's Teams app for a user: the
  * product's own Entra app, by client credentials in the user's tenant, with the application
  * permission TeamsAppInstallation.ReadWriteSelfForUser.All.
  *

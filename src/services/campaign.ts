@@ -1,5 +1,5 @@
 /**
- * Reach (DESIGN §3): the bot installed for admins without them looking for it, and the reconnect
+ * Reach: the bot installed for admins without them looking for it, and the reconnect
  * campaign: who is targeted, installing the bot for those who do not have it (when the tenant
  * granted the permission), nudging on a cadence, stopping for everyone who moved, and the funnel
  * (targeted → bot installed → nudged → opened the tab → reconnected) with the reasons some people

@@ -1,5 +1,5 @@
 /**
- * The monitor (DESIGN §3 "Health checks"): checks every connection of a tenant without anyone
+ * The monitor: checks every connection of a tenant without anyone
  * looking, at the pace Exchange allows, and turns what changed into events. A run and each
  * connection's progress live in the store, so a restart resumes the run where it stopped and never
  * records a connection twice. Holds no HTTP or Teams details: events leave through a port.
