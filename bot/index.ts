@@ -15,7 +15,7 @@ import type { CheckDigest } from '../src/services/checks';
 import type { TestOutcome } from './cards';
 import { TEAMS_CHANNEL, isLocalRequest, isLoopbackUrl } from './conversations';
 import { ConnectionCenterBot } from './handler';
-import { Notifier, type NotifierOptions } from './notifier';
+import { Notifier, realClock, type NotifierOptions } from './notifier';
 import { loggableError } from './safe-error';
 import { isAdminPayload, type OutgoingActivity } from './payload';
 import type { BotServices } from '../src/services/ports';
@@ -112,6 +112,8 @@ export function createBot(options: CreateBotOptions): Bot {
     send: sendWithAdapter,
     // Admin rights may have lapsed while a card waited in the outbox.
     mayReceive: async (conversation, item) => !isAdminPayload(item.payload) || mayReceiveAdminCards(conversation, services),
+    // The product's clock decides what is due, as it stamped the outbox; waiting stays real.
+    clock: { now: () => now().getTime(), sleep: realClock.sleep },
     ...options.notifier,
   });
 

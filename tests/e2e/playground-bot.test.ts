@@ -15,6 +15,9 @@ import contoso from '../../src/sandbox/contoso.json';
 import { playgroundConfigYaml, startPlayground } from '../../scripts/playground';
 import { cardProblems, cardTexts, fakeServices, openTestStore, startBotServer, testResult, type BotServer, type FakeServices } from '../helpers/bot-kit';
 
+// A browser and the Playground's web UI in one test: on a busy 2-core machine they need more than Jest's default.
+jest.setTimeout(90_000);
+
 const ROOT = path.resolve(__dirname, '../..');
 const TENANT_ID = contoso.tenant.id.toLowerCase();
 const ADMIN = contoso.users.find((u) => (u as { roles?: string[] }).roles?.includes('ConnectionCenter.Admin'))!;
