@@ -191,6 +191,12 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     // SQLite's migration 2; NULL for users seen before it (no proof until their next verified token).
     sql: 'ALTER TABLE users ADD COLUMN admin_proven_at TEXT;',
   },
+  {
+    version: 7,
+    name: 'leases for work that several instances share',
+    // SQLite's migration 6: who runs a named piece of shared work and until when.
+    sql: 'CREATE TABLE leases (name TEXT COLLATE "C" PRIMARY KEY, owner TEXT COLLATE "C" NOT NULL, until_ms BIGINT NOT NULL);',
+  },
 ];
 
 export const PG_LATEST_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1].version;

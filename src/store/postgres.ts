@@ -15,6 +15,7 @@ import { StoreOpenError } from './errors';
 import { PG_LATEST_SCHEMA_VERSION, PG_MIGRATIONS } from './postgres-migrations';
 import {
   DEFAULT_PAGE,
+  leaseParams,
   authStateAad,
   checkFeatures,
   clampLimit,
@@ -717,6 +718,25 @@ export class PgStore implements Store {
       ).rows;
     }
     return rows.map(auditFromRow);
+  }
+
+  // ---- leases ------------------------------------------------------------------------------
+
+  async tryLease(name: string, owner: string, ttlMs: number, now: Date): Promise<boolean> {
+    const p = leaseParams(name, owner, ttlMs, now);
+    // One statement: insert, take over an expired lease, or renew one's own; a row comes back only then.
+    const res = await this.#pool.query(
+      `INSERT INTO leases (name, owner, until_ms) VALUES ($1, $2, $3)
+       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms
+       WHERE leases.owner = excluded.owner OR leases.until_ms <= $4
+       RETURNING owner`,
+      [p.name, p.owner, p.until, p.now],
+    );
+    return (res.rowCount ?? 0) > 0;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.#pool.query('DELETE FROM leases WHERE name = $1 AND owner = $2', [name, owner]);
   }
 
   // ---- helpers -----------------------------------------------------------------------------

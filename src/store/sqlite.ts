@@ -14,6 +14,7 @@ import { isConnectionKind, isConnectionState, type ConnectionKind, type Connecti
 import type { Keyring } from './crypto';
 import { StoreOpenError } from './errors';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations';
+import { leaseParams } from './records';
 import type {
   AuditRecord,
   AuthStateRecord,
@@ -741,6 +742,26 @@ export class SqliteStore implements Store {
       else rows = this.#q.auditListBefore.all(tenantId, toMs(options.before, 'before'), -1, 0, limit) as AuditRow[];
     }
     return rows.map(auditFromRow);
+  }
+
+  // ---- leases ------------------------------------------------------------------------------
+
+  async tryLease(name: string, owner: string, ttlMs: number, now: Date): Promise<boolean> {
+    const p = leaseParams(name, owner, ttlMs, now);
+    // One statement: insert, take over an expired lease, or renew one's own; a row comes back only then.
+    const row = this.#db
+      .prepare(
+        `INSERT INTO leases (name, owner, until_ms) VALUES (@name, @owner, @until)
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms
+         WHERE leases.owner = excluded.owner OR leases.until_ms <= @now
+         RETURNING owner`,
+      )
+      .get(p);
+    return row !== undefined;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    this.#db.prepare('DELETE FROM leases WHERE name = ? AND owner = ?').run(name, owner);
   }
 }
 

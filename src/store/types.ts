@@ -448,6 +448,16 @@ export interface Store {
   /** A connection's state changes, newest first. */
   connectionHistory(tenantId: string, upn: string, options?: { limit?: number }): Promise<ConnectionHistoryRecord[]>;
 
+  // Leases: work that several instances share runs in one of them at a time
+  /**
+   * Takes the named lease for `owner` until `now + ttlMs` if nobody holds it, it has expired, or
+   * `owner` holds it already (then it is renewed); returns whether `owner` holds it now. Atomic
+   * across processes sharing the store.
+   */
+  tryLease(name: string, owner: string, ttlMs: number, now: Date): Promise<boolean>;
+  /** Gives the lease up if `owner` holds it (a lease taken over by another owner is left alone). */
+  releaseLease(name: string, owner: string): Promise<void>;
+
   // Audit log (append only)
   audit(entry: Omit<AuditRecord, 'id' | 'at'> & { at?: string }): Promise<void>;
   listAudit(tenantId: string, options?: { limit?: number; before?: string }): Promise<AuditRecord[]>;
