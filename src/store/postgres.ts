@@ -629,7 +629,7 @@ export class PgStore implements Store {
     // SKIP LOCKED: instances claiming at the same moment take different items instead of waiting.
     const { rows } = await this.#pool.query(
       `WITH due AS (
-         SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $1 AND (lease_until_ms IS NULL OR lease_until_ms <= $1)
+         SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $1 AND (lease_until_ms IS NULL OR lease_until_ms <= $1 OR lease_owner = $3)
          ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
        UPDATE outbox SET lease_owner = $3, lease_until_ms = $4 FROM due WHERE outbox.seq = due.seq RETURNING outbox.*`,
       [now.getTime(), clampLimit(limit, DEFAULT_PAGE), owner, now.getTime() + leaseMs],

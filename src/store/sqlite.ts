@@ -1028,7 +1028,7 @@ function prepareAll(db: Db) {
       VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`),
     outboxDue: p("SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY seq LIMIT ?"),
     outboxClaim: p(`UPDATE outbox SET lease_owner = @owner, lease_until_ms = @until
-      WHERE seq IN (SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_ms <= @now AND (lease_until_ms IS NULL OR lease_until_ms <= @now)
+      WHERE seq IN (SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_ms <= @now AND (lease_until_ms IS NULL OR lease_until_ms <= @now OR lease_owner = @owner)
         ORDER BY seq LIMIT @limit)
       RETURNING *`),
     outboxSent: p(

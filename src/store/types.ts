@@ -401,7 +401,8 @@ export interface Store {
    * For several instances sharing a store: atomically claims up to `limit` pending items due at
    * `now` (oldest first) for `owner` until `now + leaseMs`. Another instance is not handed a claimed
    * item until its lease has expired (so the work of an instance that died is taken over then);
-   * markSent / markRetry / markFailed end the lease.
+   * `owner` itself may claim its items again (renewing the lease); markSent / markRetry /
+   * markFailed end the lease.
    */
   claimOutbox(now: Date, limit: number, owner: string, leaseMs: number): Promise<OutboxRecord[]>;
   markSent(id: string, at: Date): Promise<void>;

@@ -676,6 +676,14 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
           expect(await store.claimOutbox(at(MIN), 10, 'instance-1', MIN)).toEqual([]);
         });
 
+        it('lets the holder claim its own items again, renewing their lease', async () => {
+          await store.enqueue([anItem({ idempotencyKey: 'a' })]);
+          const [item] = await store.claimOutbox(t, 10, 'instance-1', MIN);
+          expect(await store.claimOutbox(at(1), 10, 'instance-1', MIN)).toEqual([expect.objectContaining({ id: item.id })]);
+          expect(await store.claimOutbox(at(MIN), 10, 'instance-2', MIN)).toEqual([]);
+          expect(await store.claimOutbox(at(MIN + 1), 10, 'instance-2', MIN)).toEqual([expect.objectContaining({ id: item.id })]);
+        });
+
         it('ends the lease with a retry: the item is claimable again when it is next due', async () => {
           await store.enqueue([anItem()]);
           const [item] = await store.claimOutbox(t, 10, 'instance-1', 60 * MIN);
