@@ -3,8 +3,11 @@
  * runs it): outbox delivery is claimed under leases, so a fan-out of cards is delivered once even
  * when one instance is killed with SIGKILL half way. The migration run by instances starting
  * together is tested in store-postgres.test.ts ("migrates once when several instances start together").
+ * A PostgreSQL outage (the server going away and coming back, here behind a TCP relay the test cuts)
+ * answers 503 STORE_UNAVAILABLE and recovers without restarting the product.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +18,7 @@ import { Keyring, openStore } from '../../src/store';
 import type { Store } from '../../src/store/types';
 import { startFakeConnector, type FakeConnector } from '../helpers/fake-connector';
 import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/postgres';
+import { startTestProduct } from '../helpers/product';
 
 const ROOT = path.resolve(__dirname, '../..');
 const KEY = Buffer.alloc(32, 7).toString('base64');
@@ -162,5 +166,69 @@ describePostgres('several instances on one PostgreSQL (processes)', () => {
     expect(duplicated).toEqual([]);
     expect(await store.listOutbox(TENANT, 'pending')).toEqual([]);
     expect(b.child.exitCode).toBeNull();
+  });
+});
+
+/** A TCP relay to the database that can be cut (every connection dropped, nothing accepted) and restored on the same port. */
+async function startRelay(target: URL): Promise<{ url: string; down(): Promise<void>; up(): Promise<void>; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  await listen(0);
+  const port = (server.address() as net.AddressInfo).port;
+  const url = new URL(target.toString());
+  url.port = String(port);
+  url.hostname = '127.0.0.1';
+  const down = async () => {
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    });
+  };
+  return { url: url.toString(), down, up: () => listen(port), close: () => (server.listening ? down() : Promise.resolve()) };
+}
+
+describePostgres('a PostgreSQL outage during traffic', () => {
+  jest.setTimeout(60_000);
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase('outage');
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  it('answers 503 STORE_UNAVAILABLE and not ready while the database is away, and recovers without a restart', async () => {
+    const relay = await startRelay(new URL(db.url));
+    const p = await startTestProduct({ env: { DATA_STORE: relay.url } });
+    try {
+      const token = await p.ssoToken('adele.vance@contoso.com');
+      expect((await p.call('GET', '/api/me/connection', { token })).status).toBe(200);
+
+      await relay.down();
+      const during = await p.call('GET', '/api/me/connection', { token });
+      expect(during.status).toBe(503);
+      expect(during.body).toEqual({ error: expect.objectContaining({ code: 'STORE_UNAVAILABLE', remedy: expect.any(String) }) });
+      expect(during.headers.get('retry-after')).toBe('30');
+      const ready = await p.call('GET', '/readyz');
+      expect(ready.status).toBe(503);
+      expect(ready.body.error.code).toBe('STORE_UNAVAILABLE');
+
+      await relay.up();
+      expect((await p.call('GET', '/api/me/connection', { token })).status).toBe(200);
+      expect((await p.call('GET', '/readyz')).body).toEqual({ status: 'ready' });
+      expect(p.logs.join('')).not.toContain(String(new URL(db.url).password || 'no-password-in-url'));
+    } finally {
+      await p.close();
+      await relay.close();
+    }
   });
 });
