@@ -3,14 +3,19 @@
  * and per tenant), retrying 429/412/502/504 with exponential backoff and jitter that honours
  * Retry-After, giving up after a bound. Progress lives in the Store (markSent / markRetry /
  * markFailed), so a restarted notifier resumes where the last one stopped and never resends an item
- * marked sent. A crash between a successful send and markSent can still repeat that one message:
- * the Bot Connector has no idempotency key, so delivery is at least once within that window.
+ * marked sent. Items are claimed under a lease (claimOutbox) in the name of this instance, so
+ * several instances sharing a store each send different items, and the items of an instance that
+ * died are taken over when their lease ends. A send is only started while at least half of its
+ * lease is left. A crash between a successful send and markSent can still repeat that one message:
+ * the Bot Connector has no idempotency key, so delivery is at least once within that window
+ * (docs/scale-out.md).
  */
 import type { Logger } from 'pino';
 import type { ConversationRecord, OutboxRecord, Store } from '../src/store/types';
 import { parseRetryAfter } from '../src/domain/formats';
 import { activityFromPayload, type OutgoingActivity } from './payload';
 import { loggableError } from './safe-error';
+import { INSTANCE_ID } from '../src/services/lease';
 
 export interface Clock {
   now(): number;
@@ -59,6 +64,10 @@ export interface NotifierOptions {
   maxInFlight?: number;
   /** How often the loop looks for due items when nobody calls `wake()`. */
   pollIntervalMs?: number;
+  /** Who claims items (one id per process: INSTANCE_ID). */
+  owner?: string;
+  /** How long a claimed item is this instance's before another may take it over (default 60 s). */
+  leaseMs?: number;
 }
 
 export interface DrainResult {
@@ -157,6 +166,8 @@ export class Notifier {
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #opts: Required<Omit<NotifierOptions, 'store' | 'logger' | 'send' | 'mayReceive' | 'clock' | 'random'>>;
+  /** When each item this instance claimed stops being its own (ms). */
+  readonly #leaseEnds = new Map<string, number>();
   readonly #tenantBuckets = new Map<string, TokenBucket>();
   readonly #conversationBuckets = new Map<string, TokenBucket>();
   readonly #inFlight = new Map<string, Promise<void>>();
@@ -183,6 +194,8 @@ export class Notifier {
       batchSize: options.batchSize ?? 200,
       maxInFlight: options.maxInFlight ?? 16,
       pollIntervalMs: options.pollIntervalMs ?? 5000,
+      owner: options.owner ?? INSTANCE_ID,
+      leaseMs: options.leaseMs ?? 60_000,
     };
   }
 
@@ -278,9 +291,17 @@ export class Notifier {
           continue;
         }
         const [item] = queue.splice(pick, 1);
+        // Half the lease gone: it may soon be another instance's; leave it to the next claim.
+        if ((this.#leaseEnds.get(item.id) ?? 0) - now < this.#opts.leaseMs / 2) {
+          this.#leaseEnds.delete(item.id);
+          continue;
+        }
         this.#tenantBucket(item.tenantId, now).take(now);
         this.#conversationBucket(item, now).take(now);
-        const delivery = this.#deliver(item, result).finally(() => this.#inFlight.delete(item.id));
+        const delivery = this.#deliver(item, result).finally(() => {
+          this.#inFlight.delete(item.id);
+          this.#leaseEnds.delete(item.id);
+        });
         this.#inFlight.set(item.id, delivery);
       }
     }
@@ -288,9 +309,17 @@ export class Notifier {
     return result;
   }
 
-  /** Due items, oldest first, except those in flight or already queued. */
+  /**
+   * Claims due items, oldest first, except those in flight or already queued; no more than the
+   * tenant pace can send within half a lease, so claimed items do not sit until they lapse.
+   */
   async #due(limit: number, skip: Set<string>): Promise<OutboxRecord[]> {
-    const rows = await this.#store.dueOutbox(new Date(this.#clock.now()), Math.min(MAX_FETCH, limit + this.#inFlight.size));
+    const { leaseMs, owner, perTenantPerSecond, maxInFlight } = this.#opts;
+    const sendable = Math.max(maxInFlight, Math.floor((perTenantPerSecond * leaseMs) / 2000));
+    const now = this.#clock.now();
+    const rows = await this.#store.claimOutbox(new Date(now), Math.min(MAX_FETCH, Math.min(limit, sendable) + this.#inFlight.size), owner, leaseMs);
+    // Claiming renews the lease of this instance's own items too (those already queued).
+    for (const i of rows) this.#leaseEnds.set(i.id, now + leaseMs);
     return rows.filter((i) => !this.#inFlight.has(i.id) && !skip.has(i.id));
   }
 

@@ -182,7 +182,9 @@ export function buildApp(options: AppOptions): BuiltApp {
       sendJson(res, 200, retired === 0 ? { status: 'ready' } : { status: 'ready', retiredKeyValues: retired, remedy: RETIRED_KEYS_REMEDY });
     } catch (err) {
       logger.warn({ err }, 'readiness check failed');
-      sendJson(res, 503, { error: errorBody('GRAPH_UNAVAILABLE', 'The store is not reachable.', 'Check the DATA_STORE setting and the disk.') });
+      sendJson(res, 503, {
+        error: errorBody('STORE_UNAVAILABLE', 'The store is not reachable.', 'Check the DATA_STORE setting, the database server and the disk.'),
+      });
     }
   });
 

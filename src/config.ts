@@ -65,6 +65,12 @@ export interface AppConfig {
   teamsAppId?: string;
   /** Hours between scheduled health checks of every connection; 0 = none. */
   checkIntervalHours: number;
+  /**
+   * Several instances: how long an outbox item claimed by one instance stays its own before another
+   * takes it over (a dead instance's messages wait this long). Scheduled jobs hold their leases ten
+   * times as long, renewed between steps.
+   */
+  leaseSeconds: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -145,6 +151,7 @@ const schema = z
       .min(0, 'must be 0 or more hours (0 turns scheduled checks off)')
       .max(24 * 30, 'must be at most 720 hours')
       .default(6),
+    LEASE_SECONDS: z.coerce.number({ error: 'must be a number of seconds' }).min(1, 'must be 1–3600 seconds').max(3600, 'must be 1–3600 seconds').default(60),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   })
   .strip();
@@ -282,6 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     campaignMinDaysBetween: e.CAMPAIGN_MIN_DAYS_BETWEEN,
     ...(e.TEAMS_APP_ID ? { teamsAppId: e.TEAMS_APP_ID.toLowerCase() } : {}),
     checkIntervalHours: e.CHECK_INTERVAL_HOURS,
+    leaseSeconds: e.LEASE_SECONDS,
     logLevel: e.LOG_LEVEL,
   };
   return deepFreeze(config);

@@ -33,6 +33,7 @@ import { botRoutes } from './api/routes-bot';
 import { createBotServices } from './services/bot-services';
 import type { Sandbox } from './sandbox';
 import { isAdmin, type AdminRuleConfig } from './domain/admin';
+import { Lease } from './services/lease';
 
 type Bot = ReturnType<typeof import('../bot').createBot>;
 
@@ -230,6 +231,9 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     tenantId: identity.tenantId,
   });
 
+  // Several instances on one store: outbox items and scheduled jobs are claimed under leases.
+  const leaseMs = config.leaseSeconds * 1000;
+  const jobLeaseMs = 10 * leaseMs;
   const admin = new AdminService({
     store,
     tester,
@@ -266,6 +270,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       : undefined,
     nudges: campaignNudges({ store, tabUrl: () => botServices.tabUrl(), wake: () => bot.loaded()?.notifier.wake() }),
     minDaysBetween: config.campaignMinDaysBetween,
+    leaseMs: jobLeaseMs,
     adminUpns: config.adminUpns,
     homeTenantId: /^[0-9a-f-]{36}$/i.test(identity.tenantId) ? identity.tenantId.toLowerCase() : sandbox?.tenantId.toLowerCase(),
     adminConsentUrl: (tenantId) => `${identity.authorityHost}/${tenantId}/adminconsent?client_id=${identity.clientId}`,
@@ -281,6 +286,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       services: { ...botServices, campaign: campaignBotServices(campaign) },
       logger: logger.child({ component: 'bot' }),
       now,
+      notifier: { leaseMs },
     }),
   );
   admin.onTestOutcome(async (tenantId, previous, current) => {
@@ -313,6 +319,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     },
     logger: logger.child({ component: 'checks' }),
     now,
+    leaseMs: jobLeaseMs,
   });
 
   const authDeps = { verifier, store, adminRule, now };
@@ -359,29 +366,47 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   void checks.resumeInterrupted().catch((err) => logger.error({ err }, 'resuming health checks failed'));
   if (options.background !== false) {
     void checks.schedule(config.checkIntervalHours);
-    const daily = async () => {
+    /**
+     * A job that every instance schedules runs in one of them per period: its lease lasts the
+     * period (less a minute) and is not given back, so the other instances find it taken until the
+     * next period. The work asks `held()` between steps and stops once it lost the lease.
+     */
+    const oncePerPeriod = async (name: string, periodMs: number, work: (lease: Lease) => Promise<void>) => {
+      const lease = await Lease.take(name, { store, ttlMs: Math.max(leaseMs, periodMs - 60_000), now }).catch((err) => {
+        logger.warn({ err, job: name }, 'scheduled job: lease not taken');
+        return undefined;
+      });
+      if (lease) await work(lease);
+    };
+    const DAILY_PERIOD_MS = 6 * 3600_000;
+    const REACH_PERIOD_MS = 3600_000;
+    const daily = () => oncePerPeriod('daily-checks', DAILY_PERIOD_MS, dailyChecks);
+    const dailyChecks = async (lease: Lease) => {
       // Re-test every saved service account: a revoked consent or an expired secret is caught without anyone looking.
       for (const tenant of await store.listTenants().catch(() => [])) {
+        if (!(await lease.held().catch(() => false))) return;
         if (await store.getServiceAccount(tenant.tenantId).catch(() => undefined)) {
           await admin
             .testSaved(tenant.tenantId, 'system')
             .catch((err) => logger.error({ err, tenantId: tenant.tenantId }, 'scheduled service-account test failed'));
         }
       }
+      if (!(await lease.held().catch(() => false))) return;
       await bot
         .get()
         .runDailyChecks(now())
         .catch((err) => logger.error({ err }, 'daily checks failed'));
+      if (!(await lease.held().catch(() => false))) return;
       await store.purgeExpired(now()).catch((err) => logger.warn({ err }, 'purge failed'));
     };
     const startBackground = () => {
       bot.get().notifier.start();
       void daily();
-      timers.push(setInterval(() => void daily(), 6 * 3600_000).unref());
-      // Reach: admins get the bot, running campaigns take their next step.
-      const reach = () => void campaign.tick().catch((err) => logger.error({ err }, 'reach tick failed'));
+      timers.push(setInterval(() => void daily(), DAILY_PERIOD_MS).unref());
+      // Reach: admins get the bot, running campaigns take their next step (each step under its tenant's lease too).
+      const reach = () => void oncePerPeriod('reach-tick', REACH_PERIOD_MS, () => campaign.tick()).catch((err) => logger.error({ err }, 'reach tick failed'));
       reach();
-      timers.push(setInterval(reach, 3600_000).unref());
+      timers.push(setInterval(reach, REACH_PERIOD_MS).unref());
     };
     if (options.lazyBot) timers.push(setTimeout(startBackground, LAZY_BACKGROUND_DELAY_MS).unref());
     else startBackground();

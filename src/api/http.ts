@@ -6,6 +6,7 @@ import { parseCookie, stringifySetCookie as serializeCookie } from 'cookie';
 import type { Next, Request, Response } from 'restify';
 import { AppError, errorBody, type ErrorCode, isErrorCode } from '../domain/errors';
 import type { Logger } from '../log';
+import { isStoreUnavailable } from '../store/errors';
 import type { UserContext } from '../identity/verify';
 
 export interface StepState {
@@ -80,8 +81,9 @@ export function sendError(res: Response, err: unknown, logger: Logger): void {
   if (appError.status >= 500) logger.error({ err, code: appError.code }, 'request failed');
   else logger.info({ code: appError.code, status: appError.status, reason: appError.message }, 'request refused');
   if (res.headersSent) return;
-  const body = appError.status >= 500 ? errorBody(appError.code === 'GRAPH_UNAVAILABLE' ? 'GRAPH_UNAVAILABLE' : 'INTERNAL') : appError.toBody();
-  if (appError.code === 'THROTTLED' || appError.code === 'GRAPH_UNAVAILABLE') res.setHeader('Retry-After', '30');
+  const outage = appError.code === 'GRAPH_UNAVAILABLE' || appError.code === 'STORE_UNAVAILABLE';
+  const body = appError.status >= 500 ? errorBody(outage ? appError.code : 'INTERNAL') : appError.toBody();
+  if (appError.code === 'THROTTLED' || outage) res.setHeader('Retry-After', '30');
   sendJson(res, appError.status, { error: body });
 }
 
@@ -91,6 +93,8 @@ export function sendError(res: Response, err: unknown, logger: Logger): void {
  */
 export function asAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  // The database is down or restarting: a clear 503 the caller may retry, not an internal error.
+  if (isStoreUnavailable(err)) return new AppError('STORE_UNAVAILABLE', { detail: err });
   const e = err as { statusCode?: number; code?: string; body?: { code?: string } } | undefined;
   if (e && typeof e.code === 'string' && isErrorCode(e.code) && e instanceof Error) {
     return new AppError(e.code as ErrorCode, { message: e.message, detail: err });

@@ -187,6 +187,11 @@ export const ERROR_CATALOGUE = {
     message: 'Microsoft Graph or Entra ID could not be reached.',
     remedy: 'Try again in a few minutes; the connection itself was not changed.',
   },
+  STORE_UNAVAILABLE: {
+    status: 503,
+    message: 'The data store could not be reached.',
+    remedy: 'Try again in a minute; nothing was changed. If it keeps failing, an operator should check the database named by DATA_STORE.',
+  },
   REACH_PERMISSION_MISSING: {
     status: 403,
     message: 'Connection Center may not install its app for users: the application permission TeamsAppInstallation.ReadWriteSelfForUser.All is not granted.',

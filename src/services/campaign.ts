@@ -27,6 +27,7 @@ import {
   type UnreachableReason,
 } from '../domain/reach';
 import { deadlinesWithOverrides, type Deadline } from '../domain/deadlines';
+import { Lease } from './lease';
 
 /** Installs the product's Teams app for a user (src/graph/teams-install.ts). */
 export interface TeamsInstallerPort {
@@ -60,6 +61,8 @@ export interface CampaignDeps {
   adminConsentUrl: (tenantId: string) => string;
   /** Installs run this many at a time (Graph round trips). */
   concurrency?: number;
+  /** A tenant's step runs in one instance at a time under a lease this long, renewed as it goes (default 10 min). */
+  leaseMs?: number;
 }
 
 export interface StepResult {
@@ -230,6 +233,17 @@ export class CampaignService {
 
   async #step(tenantId: string): Promise<StepResult> {
     const result: StepResult = { targeted: 0, installed: 0, nudged: 0, reconnected: 0, unreachable: {} };
+    // Several instances: the step runs where the lease is; another instance's step is not repeated.
+    const lease = await Lease.take(`campaign/${tenantId}`, { store: this.deps.store, ttlMs: this.deps.leaseMs ?? 600_000, now: this.deps.now });
+    if (!lease) return result;
+    try {
+      return await this.#stepHolding(tenantId, lease, result);
+    } finally {
+      await lease.release().catch(() => undefined);
+    }
+  }
+
+  async #stepHolding(tenantId: string, lease: Lease, result: StepResult): Promise<StepResult> {
     const campaign = await this.deps.store.getCampaign(tenantId);
     if (!campaign || campaign.status !== 'running') return result;
     const now = this.deps.now();
@@ -252,6 +266,8 @@ export class CampaignService {
     let next = 0;
     const worker = async () => {
       while (next < list.length) {
+        // A lost lease (this instance stalled past it) stops the step: another instance has it now.
+        if (!(await lease.held())) return;
         const target = list[next++];
         try {
           await this.#reach(tenantId, campaign.round, target, now, deadlines, () => (context ??= this.#installContext(tenantId)), result);
@@ -261,6 +277,7 @@ export class CampaignService {
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, this.deps.concurrency ?? 4) }, worker));
+    if (!(await lease.held())) return result;
     await this.deps.store.putCampaign({ ...campaign, lastStepAt: at, updatedAt: at });
     if (result.nudged > 0) this.deps.nudges.wake();
     return result;

@@ -24,6 +24,7 @@ import type { MailboxPacer, Sweep, SweepAnswer, SweepJob } from '../graph/batch'
 import type { Logger } from '../log';
 import type { CheckItemRecord, CheckRunRecord, ConnectionRecord, ServiceAccountRecord, Store } from '../store/types';
 import type { DelegatedAuthPort } from './ports';
+import { Lease } from './lease';
 
 /** One connection whose state changed in a run, as the digest and the API show it. */
 export interface CheckChange {
@@ -84,6 +85,8 @@ export interface CheckServiceDeps {
   pageSize?: number;
   /** Refresh tokens redeemed at once (default 16). */
   redeemConcurrency?: number;
+  /** A tenant's run executes in one instance at a time under a lease this long, renewed between pages (default 10 min). */
+  leaseMs?: number;
 }
 
 const APP_LANE = 'app';
@@ -198,7 +201,7 @@ export class CheckService {
     if (this.#stopped) return;
     const entry: { run: CheckRunRecord; done: Promise<void>; sweep?: Sweep } = { run, done: Promise.resolve() };
     this.#active.set(run.tenantId, entry);
-    entry.done = this.#execute(run, entry)
+    entry.done = this.#executeUnderLease(run, entry)
       .catch(async (err) => {
         this.deps.logger.error({ err, tenantId: run.tenantId, runId: run.id }, 'health check run failed');
         if (!this.#stopped) await this.deps.store.finishCheckRun(run.tenantId, run.id, 'failed', this.deps.now().toISOString()).catch(() => undefined);
@@ -208,12 +211,25 @@ export class CheckService {
       });
   }
 
-  async #execute(run: CheckRunRecord, entry: { sweep?: Sweep }): Promise<void> {
+  /** Several instances: the run executes where its lease is; elsewhere it is left to that instance. */
+  async #executeUnderLease(run: CheckRunRecord, entry: { sweep?: Sweep }): Promise<void> {
+    const lease = await Lease.take(`checks/${run.tenantId}`, { store: this.deps.store, ttlMs: this.deps.leaseMs ?? 600_000, now: this.deps.now });
+    if (!lease) return;
+    try {
+      await this.#execute(run, entry, lease);
+    } finally {
+      await lease.release().catch(() => undefined);
+    }
+  }
+
+  async #execute(run: CheckRunRecord, entry: { sweep?: Sweep }, lease: Lease): Promise<void> {
     const { store } = this.deps;
     const tenantId = run.tenantId;
     const pageSize = this.deps.pageSize ?? 1000;
     for (;;) {
       if (this.#stopped) return;
+      // Lost (this instance stalled past it): another instance carries the run on from the store.
+      if (!(await lease.held())) return;
       const items = await store.pendingCheckItems(tenantId, run.id, pageSize);
       if (items.length === 0) break;
       const before = (await store.getCheckRun(tenantId, run.id))?.checked ?? 0;
@@ -228,6 +244,7 @@ export class CheckService {
       // Items that could not be recorded stay pending: a page that records nothing would loop forever.
       if (((await store.getCheckRun(tenantId, run.id))?.checked ?? 0) === before) throw new Error('a page of the health check recorded no connection');
     }
+    if (!(await lease.held())) return;
     await this.#finish(run);
   }
 

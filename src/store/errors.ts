@@ -25,3 +25,19 @@ export class StoreOpenError extends Error {
     this.path = path;
   }
 }
+
+/** Network codes and PostgreSQL SQLSTATEs that mean the server is down or restarting, not that the query is wrong. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', '57P01', '57P02', '57P03']);
+
+/**
+ * True when a store call failed because the database could not be reached (down, restarting, the
+ * connection dropped): the request may succeed later unchanged. The pg pool reconnects by itself.
+ */
+export function isStoreUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null | undefined;
+  if (!e || typeof e !== 'object') return false;
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (UNREACHABLE_CODES.has(code) || code.startsWith('08')) return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
+}

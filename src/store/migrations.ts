@@ -249,6 +249,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX connection_history_by_user ON connection_history (tenant_id, upn, seq);
     `,
   },
+  {
+    version: 6,
+    name: 'leases for work that several instances share',
+    // Who runs a named piece of shared work (a tenant's health checks, the daily jobs) and until when.
+    sql: `
+      CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        until_ms INTEGER NOT NULL
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -265,6 +265,12 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX connection_history_by_user ON connection_history (tenant_id, upn, seq);
     `,
   },
+  {
+    version: 7,
+    name: 'leases for work that several instances share',
+    // SQLite's migration 6: who runs a named piece of shared work and until when.
+    sql: 'CREATE TABLE leases (name TEXT COLLATE "C" PRIMARY KEY, owner TEXT COLLATE "C" NOT NULL, until_ms BIGINT NOT NULL);',
+  },
 ];
 
 export const PG_LATEST_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1].version;

@@ -15,6 +15,7 @@ import { StoreOpenError } from './errors';
 import { PG_LATEST_SCHEMA_VERSION, PG_MIGRATIONS } from './postgres-migrations';
 import {
   DEFAULT_PAGE,
+  leaseParams,
   authStateAad,
   checkFeatures,
   clampLimit,
@@ -642,7 +643,7 @@ export class PgStore implements Store {
     // SKIP LOCKED: instances claiming at the same moment take different items instead of waiting.
     const { rows } = await this.#pool.query(
       `WITH due AS (
-         SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $1 AND (lease_until_ms IS NULL OR lease_until_ms <= $1)
+         SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $1 AND (lease_until_ms IS NULL OR lease_until_ms <= $1 OR lease_owner = $3)
          ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
        UPDATE outbox SET lease_owner = $3, lease_until_ms = $4 FROM due WHERE outbox.seq = due.seq RETURNING outbox.*`,
       [now.getTime(), clampLimit(limit, DEFAULT_PAGE), owner, now.getTime() + leaseMs],
@@ -907,6 +908,25 @@ export class PgStore implements Store {
       ).rows;
     }
     return rows.map(auditFromRow);
+  }
+
+  // ---- leases ------------------------------------------------------------------------------
+
+  async tryLease(name: string, owner: string, ttlMs: number, now: Date): Promise<boolean> {
+    const p = leaseParams(name, owner, ttlMs, now);
+    // One statement: insert, take over an expired lease, or renew one's own; a row comes back only then.
+    const res = await this.#pool.query(
+      `INSERT INTO leases (name, owner, until_ms) VALUES ($1, $2, $3)
+       ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms
+       WHERE leases.owner = excluded.owner OR leases.until_ms <= $4
+       RETURNING owner`,
+      [p.name, p.owner, p.until, p.now],
+    );
+    return (res.rowCount ?? 0) > 0;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.#pool.query('DELETE FROM leases WHERE name = $1 AND owner = $2', [name, owner]);
   }
 
   // ---- helpers -----------------------------------------------------------------------------

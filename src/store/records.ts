@@ -138,3 +138,11 @@ export function connectionParams(r: ConnectionRecord, where: string): Connection
     updatedAt: r.updatedAt,
   };
 }
+
+/** A lease's checked arguments (tryLease on every store). */
+export function leaseParams(name: string, owner: string, ttlMs: number, now: Date): { name: string; owner: string; now: number; until: number } {
+  requireText(name, 'name');
+  requireText(owner, 'owner');
+  if (!Number.isFinite(ttlMs) || ttlMs <= 0) throw invalid('ttlMs must be a positive number of milliseconds');
+  return { name, owner, now: now.getTime(), until: now.getTime() + ttlMs };
+}

@@ -14,6 +14,7 @@ import { isConnectionKind, isConnectionState, type ConnectionKind, type Connecti
 import type { Keyring } from './crypto';
 import { StoreOpenError } from './errors';
 import { LATEST_SCHEMA_VERSION, MIGRATIONS } from './migrations';
+import { leaseParams } from './records';
 import type {
   AuditRecord,
   AuthStateRecord,
@@ -746,6 +747,26 @@ export class SqliteStore implements Store {
     }
     return rows.map(auditFromRow);
   }
+
+  // ---- leases ------------------------------------------------------------------------------
+
+  async tryLease(name: string, owner: string, ttlMs: number, now: Date): Promise<boolean> {
+    const p = leaseParams(name, owner, ttlMs, now);
+    // One statement: insert, take over an expired lease, or renew one's own; a row comes back only then.
+    const row = this.#db
+      .prepare(
+        `INSERT INTO leases (name, owner, until_ms) VALUES (@name, @owner, @until)
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms
+         WHERE leases.owner = excluded.owner OR leases.until_ms <= @now
+         RETURNING owner`,
+      )
+      .get(p);
+    return row !== undefined;
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    this.#db.prepare('DELETE FROM leases WHERE name = ? AND owner = ?').run(name, owner);
+  }
 }
 
 // ---- opening and migrating -----------------------------------------------------------------
@@ -1011,7 +1032,7 @@ function prepareAll(db: Db) {
       VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (tenant_id, idempotency_key) DO NOTHING`),
     outboxDue: p("SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_ms <= ? ORDER BY seq LIMIT ?"),
     outboxClaim: p(`UPDATE outbox SET lease_owner = @owner, lease_until_ms = @until
-      WHERE seq IN (SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_ms <= @now AND (lease_until_ms IS NULL OR lease_until_ms <= @now)
+      WHERE seq IN (SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_ms <= @now AND (lease_until_ms IS NULL OR lease_until_ms <= @now OR lease_owner = @owner)
         ORDER BY seq LIMIT @limit)
       RETURNING *`),
     outboxSent: p(

@@ -386,7 +386,8 @@ export interface Store {
    * For several instances sharing a store: atomically claims up to `limit` pending items due at
    * `now` (oldest first) for `owner` until `now + leaseMs`. Another instance is not handed a claimed
    * item until its lease has expired (so the work of an instance that died is taken over then);
-   * markSent / markRetry / markFailed end the lease.
+   * `owner` itself may claim its items again (renewing the lease); markSent / markRetry /
+   * markFailed end the lease.
    */
   claimOutbox(now: Date, limit: number, owner: string, leaseMs: number): Promise<OutboxRecord[]>;
   markSent(id: string, at: Date): Promise<void>;
@@ -432,6 +433,16 @@ export interface Store {
   finishCheckRun(tenantId: string, id: string, status: 'done' | 'failed', finishedAt: string): Promise<void>;
   /** A connection's state changes, newest first. */
   connectionHistory(tenantId: string, upn: string, options?: { limit?: number }): Promise<ConnectionHistoryRecord[]>;
+
+  // Leases: work that several instances share runs in one of them at a time
+  /**
+   * Takes the named lease for `owner` until `now + ttlMs` if nobody holds it, it has expired, or
+   * `owner` holds it already (then it is renewed); returns whether `owner` holds it now. Atomic
+   * across processes sharing the store.
+   */
+  tryLease(name: string, owner: string, ttlMs: number, now: Date): Promise<boolean>;
+  /** Gives the lease up if `owner` holds it (a lease taken over by another owner is left alone). */
+  releaseLease(name: string, owner: string): Promise<void>;
 
   // Audit log (append only)
   audit(entry: Omit<AuditRecord, 'id' | 'at'> & { at?: string }): Promise<void>;

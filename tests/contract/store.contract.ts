@@ -676,6 +676,14 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
           expect(await store.claimOutbox(at(MIN), 10, 'instance-1', MIN)).toEqual([]);
         });
 
+        it('lets the holder claim its own items again, renewing their lease', async () => {
+          await store.enqueue([anItem({ idempotencyKey: 'a' })]);
+          const [item] = await store.claimOutbox(t, 10, 'instance-1', MIN);
+          expect(await store.claimOutbox(at(1), 10, 'instance-1', MIN)).toEqual([expect.objectContaining({ id: item.id })]);
+          expect(await store.claimOutbox(at(MIN), 10, 'instance-2', MIN)).toEqual([]);
+          expect(await store.claimOutbox(at(MIN + 1), 10, 'instance-2', MIN)).toEqual([expect.objectContaining({ id: item.id })]);
+        });
+
         it('ends the lease with a retry: the item is claimable again when it is next due', async () => {
           await store.enqueue([anItem()]);
           const [item] = await store.claimOutbox(t, 10, 'instance-1', 60 * MIN);
@@ -709,6 +717,39 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         await expect(store.markSent('no-such-id', new Date())).rejects.toThrow(/no-such-id/);
         await expect(store.markRetry('no-such-id', new Date(), 'x')).rejects.toThrow(/no-such-id/);
         await expect(store.markFailed('no-such-id', 'x')).rejects.toThrow(/no-such-id/);
+      });
+    });
+
+    describe('leases (work several instances share)', () => {
+      const T0 = new Date('2026-01-01T00:00:00Z');
+      const at = (ms: number) => new Date(T0.getTime() + ms);
+
+      it('is held by one owner until it expires or is released, renewed only by its holder', async () => {
+        expect(await store.tryLease('checks/t1', 'a', MIN, T0)).toBe(true);
+        expect(await store.tryLease('checks/t1', 'b', MIN, at(MIN - 1))).toBe(false);
+        expect(await store.tryLease('checks/t2', 'b', MIN, T0)).toBe(true);
+        // Renewal moves the expiry on from the renewal time.
+        expect(await store.tryLease('checks/t1', 'a', MIN, at(MIN - 1))).toBe(true);
+        expect(await store.tryLease('checks/t1', 'b', MIN, at(MIN + 1))).toBe(false);
+        // Expired: the next one takes it over, and the old holder has lost it.
+        expect(await store.tryLease('checks/t1', 'b', MIN, at(2 * MIN))).toBe(true);
+        expect(await store.tryLease('checks/t1', 'a', MIN, at(2 * MIN))).toBe(false);
+        // Releasing someone else's lease does nothing; releasing one's own frees it at once.
+        await store.releaseLease('checks/t1', 'a');
+        expect(await store.tryLease('checks/t1', 'c', MIN, at(2 * MIN))).toBe(false);
+        await store.releaseLease('checks/t1', 'b');
+        expect(await store.tryLease('checks/t1', 'c', MIN, at(2 * MIN))).toBe(true);
+      });
+
+      it('gives a free lease to exactly one of several owners asking at once', async () => {
+        const won = await Promise.all(['i1', 'i2', 'i3', 'i4'].map((owner) => store.tryLease('daily', owner, MIN, T0)));
+        expect(won.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('refuses a missing name or owner and a lease of no length', async () => {
+        await expect(store.tryLease('', 'a', MIN, T0)).rejects.toThrow(/name/);
+        await expect(store.tryLease('x', '', MIN, T0)).rejects.toThrow(/owner/);
+        await expect(store.tryLease('x', 'a', 0, T0)).rejects.toThrow(/ttlMs/);
       });
     });
 
