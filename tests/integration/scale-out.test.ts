@@ -51,8 +51,9 @@ async function launch(dataStore: string): Promise<Instance> {
       AAD_APP_OAUTH_AUTHORITY_HOST: 'https://127.0.0.1:9',
       GRAPH_ENDPOINT: 'https://127.0.0.1:9',
       CHECK_INTERVAL_HOURS: '0',
-      // Short leases: a killed instance's claimed cards are taken over within seconds.
-      LEASE_SECONDS: '2',
+      // Short leases: a killed instance's claimed cards are taken over within seconds. Not shorter:
+      // a live instance stalled by a busy machine must not outlive its lease between check and send.
+      LEASE_SECONDS: '6',
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
