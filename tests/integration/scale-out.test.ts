@@ -164,7 +164,12 @@ describePostgres('several instances on one PostgreSQL (processes)', () => {
     process.stdout.write(`scale-out fan-out: ${CARDS} cards, ${atKill} delivered when A was killed, ${lost.length} lost, ${duplicated.length} duplicated\n`);
     expect(atKill).toBeLessThan(CARDS);
     expect(lost).toEqual([]);
-    expect(duplicated).toEqual([]);
+    // The one window no store closes (docs/scale-out.md): a card the connector accepted from A that A
+    // had not marked sent when it died goes out again from B. Only those, and at most A's sends in
+    // flight (the notifier's 16), may arrive twice; nothing B alone sent may.
+    const receivedBeforeKill = new Set(connector.received.slice(0, atKill).map((r) => r.conversationId));
+    expect(duplicated.length).toBeLessThanOrEqual(16);
+    expect(duplicated.filter((id) => !receivedBeforeKill.has(id))).toEqual([]);
     expect(await store.listOutbox(TENANT, 'pending')).toEqual([]);
     expect(b.child.exitCode).toBeNull();
   });
