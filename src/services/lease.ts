@@ -1,5 +1,5 @@
 /**
- * Leases on work that several instances sharing one store must run only once (DESIGN §3 "Store"):
+ * Leases on work that several instances sharing one store must run only once (docs/scale-out.md):
  * a scheduled job, a tenant's health-check run, a campaign step. The store makes taking one atomic;
  * this keeps it renewed while the work goes on, and the work asks `held()` between its steps so that
  * an instance that lost its lease (it stalled longer than the lease) stops cleanly.
