@@ -4,12 +4,12 @@
  * multi-statement writes still use transactions so they stay atomic against other processes.
  * Secret fields are sealed with the Keyring before they reach SQLite (see migrations.ts).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync, accessSync, constants as fsConstants } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AppError } from '../domain/errors';
-import { FEATURES, isFeature, type Feature } from '../domain/features';
+import { FEATURES, type Feature } from '../domain/features';
 import { isConnectionKind, isConnectionState, type ConnectionKind, type ConnectionState } from '../domain/connection';
 import type { Keyring } from './crypto';
 import { StoreOpenError } from './errors';
@@ -42,15 +42,31 @@ import type {
   UserRecord,
   UserWrite,
 } from './types';
+import {
+  DEFAULT_PAGE,
+  authStateAad,
+  checkFeatures,
+  clampLimit,
+  clip,
+  compact,
+  connectionParams,
+  decodeCursor,
+  encodeCursor,
+  invalid,
+  nowIso,
+  requireText,
+  saAad,
+  sessionAad,
+  sha256,
+  toMs,
+  tokenCacheAad,
+} from './records';
 
 export const MEMORY = ':memory:';
 
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 /** Files up to this size are checked in memory before being opened for writing. */
 const PROBE_MAX_BYTES = 256 * 1024 * 1024;
-const DEFAULT_PAGE = 50;
-const MAX_PAGE = 1000;
-const MAX_ERROR_TEXT = 2000;
 
 export interface SqliteStoreOptions {
   /** The clock that stamps records (createdAt, updatedAt, audit times); the system clock by default. */
@@ -1214,12 +1230,6 @@ interface AuditRow {
   details: string | null;
 }
 
-/** Drops null/undefined fields so records read back exactly as optional fields were written. */
-function compact<T extends Record<string, unknown>>(o: T): T {
-  for (const k of Object.keys(o)) if (o[k] === null || o[k] === undefined) delete o[k];
-  return o;
-}
-
 function tenantFromRow(r: TenantRow): TenantRecord {
   return compact({
     tenantId: r.tenant_id,
@@ -1260,33 +1270,6 @@ function connectionFromRow(r: ConnectionRow): ConnectionRecord {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   }) as ConnectionRecord;
-}
-
-function connectionParams(r: ConnectionRecord, where: string) {
-  if (!r || typeof r !== 'object') throw invalid(`${where} is not an object`);
-  requireText(r.tenantId, `${where}.tenantId`);
-  const upn = requireText(r.upn, `${where}.upn`).trim().toLowerCase();
-  if (!isConnectionKind(r.kind)) throw invalid(`${where}.kind "${String(r.kind)}" is not a connection kind`);
-  if (!isConnectionState(r.state)) throw invalid(`${where}.state "${String(r.state)}" is not a connection state`);
-  requireText(r.createdAt, `${where}.createdAt`);
-  requireText(r.updatedAt, `${where}.updatedAt`);
-  return {
-    tenantId: r.tenantId,
-    upn,
-    kind: r.kind,
-    oid: r.oid ?? null,
-    displayName: r.displayName ?? null,
-    searchText: `${upn}\n${(r.displayName ?? '').normalize('NFC').toLowerCase()}`,
-    state: r.state,
-    grantedScopes: JSON.stringify(r.grantedScopes ?? []),
-    homeAccountId: r.homeAccountId ?? null,
-    lastCheckedAt: r.lastCheckedAt ?? null,
-    lastSyncAt: r.lastSyncAt ?? null,
-    error: r.error ? JSON.stringify(r.error) : null,
-    featureResults: r.featureResults ? JSON.stringify(r.featureResults) : null,
-    createdAt: r.createdAt,
-    updatedAt: r.updatedAt,
-  };
 }
 
 function conversationFromRow(r: ConversationRow): ConversationRecord {
@@ -1332,64 +1315,3 @@ function auditFromRow(r: AuditRow): AuditRecord {
 }
 
 // ---- small helpers -------------------------------------------------------------------------
-
-// AAD binds each sealed value to the row it belongs to; JSON arrays keep the parts unambiguous.
-const saAad = (tenantId: string) => JSON.stringify(['service-account', tenantId]);
-const tokenCacheAad = (tenantId: string, partitionKey: string) => JSON.stringify(['token-cache', tenantId, partitionKey]);
-const authStateAad = (stateHash: string) => JSON.stringify(['auth-state', stateHash]);
-const sessionAad = (idHash: string) => JSON.stringify(['session', idHash]);
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
-function nowIso(): string {
-  return new Date().toISOString();
-}
-
-function invalid(message: string): AppError {
-  return new AppError('VALIDATION_FAILED', { message: `Invalid store input: ${message}.` });
-}
-
-function requireText(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.trim() === '') throw invalid(`${field} must be a non-empty string`);
-  return value;
-}
-
-function toMs(iso: string, field: string): number {
-  const ms = typeof iso === 'string' ? Date.parse(iso) : NaN;
-  if (Number.isNaN(ms)) throw invalid(`${field} "${String(iso)}" is not a date`);
-  return ms;
-}
-
-function checkFeatures(features: readonly string[], field: string): Feature[] {
-  if (!Array.isArray(features)) throw invalid(`${field} must be a list of features`);
-  for (const f of features) if (!isFeature(f)) throw invalid(`${field} has an unknown feature "${String(f)}"`);
-  return [...new Set(features as Feature[])];
-}
-
-function clampLimit(limit: number | undefined, fallback: number): number {
-  if (limit === undefined || !Number.isFinite(limit)) return fallback;
-  return Math.min(MAX_PAGE, Math.max(1, Math.floor(limit)));
-}
-
-function clip(text: string): string {
-  const t = String(text ?? '');
-  return t.length > MAX_ERROR_TEXT ? `${t.slice(0, MAX_ERROR_TEXT)}…` : t;
-}
-
-function encodeCursor(upn: string, kind: string): string {
-  return Buffer.from(JSON.stringify({ u: upn, k: kind }), 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): { u: string; k: string } {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (v && typeof v === 'object' && typeof (v as { u?: unknown }).u === 'string' && typeof (v as { k?: unknown }).k === 'string') {
-      return v as { u: string; k: string };
-    }
-  } catch {
-    /* fall through */
-  }
-  throw invalid('cursor is not a cursor this store issued');
-}
