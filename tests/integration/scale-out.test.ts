@@ -165,11 +165,10 @@ describePostgres('several instances on one PostgreSQL (processes)', () => {
     expect(atKill).toBeLessThan(CARDS);
     expect(lost).toEqual([]);
     // The one window no store closes (docs/scale-out.md): a card the connector accepted from A that A
-    // had not marked sent when it died goes out again from B. Only those, and at most A's sends in
-    // flight (the notifier's 16), may arrive twice; nothing B alone sent may.
-    const receivedBeforeKill = new Set(connector.received.slice(0, atKill).map((r) => r.conversationId));
+    // had not marked sent when it died goes out again from B. At most A's sends in flight (the
+    // notifier's 16) may arrive twice. (Which side sent a copy cannot be told here: A's last requests
+    // can reach the connector after A is gone.)
     expect(duplicated.length).toBeLessThanOrEqual(16);
-    expect(duplicated.filter((id) => !receivedBeforeKill.has(id))).toEqual([]);
     expect(await store.listOutbox(TENANT, 'pending')).toEqual([]);
     expect(b.child.exitCode).toBeNull();
   });
