@@ -1,13 +1,12 @@
-import { makeStyles, Spinner, Table, TableBody, TableCell, TableHeader, TableHeaderCell, TableRow, Text, tokens } from '@fluentui/react-components';
+import { makeStyles, Spinner, TableCell, TableRow, Text, tokens } from '@fluentui/react-components';
 import type { AuditResponse } from '../../../src/contract';
 import { ErrorBar } from '../components/ErrorBar';
+import { DataTable } from '../components/DataTable';
 import { Section } from '../components/Section';
 import { formatDateTime } from '../format';
 import type { Resource } from '../useResource';
 
 const useStyles = makeStyles({
-  scroll: { overflowX: 'auto', maxHeight: '420px', overflowY: 'auto' },
-  table: { minWidth: '560px', tableLayout: 'auto' },
   details: { color: tokens.colorNeutralForeground3, overflowWrap: 'anywhere' },
 });
 
@@ -27,31 +26,19 @@ export function AuditList({ audit }: { audit: Resource<AuditResponse> }) {
       {!data && !error ? <Spinner size="small" label="Loading the audit log…" labelPosition="after" /> : null}
       {data && data.items.length === 0 ? <Text>Nothing recorded yet.</Text> : null}
       {data && data.items.length > 0 ? (
-        <div className={s.scroll}>
-          <Table className={s.table} size="small" aria-label="Audit log">
-            <TableHeader>
-              <TableRow>
-                <TableHeaderCell>When</TableHeaderCell>
-                <TableHeaderCell>Who</TableHeaderCell>
-                <TableHeaderCell>What</TableHeaderCell>
-                <TableHeaderCell>Target</TableHeaderCell>
-              </TableRow>
-            </TableHeader>
-            <TableBody>
-              {data.items.map((it, i) => (
-                <TableRow key={`${it.at}-${i}`}>
-                  <TableCell style={{ whiteSpace: 'nowrap' }}>{formatDateTime(it.at)}</TableCell>
-                  <TableCell>{it.actor}</TableCell>
-                  <TableCell>
-                    {it.action}
-                    {it.details ? <div className={s.details}>{detailsText(it.details)}</div> : null}
-                  </TableCell>
-                  <TableCell>{it.target ?? '—'}</TableCell>
-                </TableRow>
-              ))}
-            </TableBody>
-          </Table>
-        </div>
+        <DataTable label="Audit log" columns={['When', 'Who', 'What', 'Target']} minWidth="560px" maxHeight="420px">
+          {data.items.map((it, i) => (
+            <TableRow key={`${it.at}-${i}`}>
+              <TableCell style={{ whiteSpace: 'nowrap' }}>{formatDateTime(it.at)}</TableCell>
+              <TableCell>{it.actor}</TableCell>
+              <TableCell>
+                {it.action}
+                {it.details ? <div className={s.details}>{detailsText(it.details)}</div> : null}
+              </TableCell>
+              <TableCell>{it.target ?? '—'}</TableCell>
+            </TableRow>
+          ))}
+        </DataTable>
       ) : null}
     </Section>
   );

@@ -9,11 +9,7 @@ import {
   MessageBarBody,
   MessageBarTitle,
   Spinner,
-  Table,
-  TableBody,
   TableCell,
-  TableHeader,
-  TableHeaderCell,
   TableRow,
   Text,
   tokens,
@@ -23,6 +19,7 @@ import { useState } from 'react';
 import type { CampaignResponse, CampaignView, FunnelCounts } from '../../../src/contract';
 import type { Api } from '../api';
 import { ErrorBar } from '../components/ErrorBar';
+import { DataTable } from '../components/DataTable';
 import { Section } from '../components/Section';
 import { formatDateTime, plural } from '../format';
 import { useResource } from '../useResource';
@@ -40,7 +37,6 @@ const useStyles = makeStyles({
   big: { fontSize: tokens.fontSizeHero700, lineHeight: tokens.lineHeightHero700, fontWeight: tokens.fontWeightSemibold },
   row: { display: 'flex', flexWrap: 'wrap', alignItems: 'center', columnGap: tokens.spacingHorizontalS, rowGap: tokens.spacingVerticalS },
   muted: { color: tokens.colorNeutralForeground3 },
-  scroll: { overflowX: 'auto' },
 });
 
 const STAGES: Array<{ key: keyof FunnelCounts; label: string }> = [
@@ -160,28 +156,16 @@ export function CampaignPanel({ api, onChanged }: { api: Api; onChanged?: () => 
             </MessageBar>
           ))}
           {campaign.funnel.perDay.length ? (
-            <div className={s.scroll}>
-              <Table size="small" aria-label="Campaign funnel per day">
-                <TableHeader>
-                  <TableRow>
-                    <TableHeaderCell>Day</TableHeaderCell>
-                    {STAGES.map((stage) => (
-                      <TableHeaderCell key={stage.key}>{stage.label}</TableHeaderCell>
-                    ))}
-                  </TableRow>
-                </TableHeader>
-                <TableBody>
-                  {campaign.funnel.perDay.map((d) => (
-                    <TableRow key={d.day}>
-                      <TableCell>{d.day}</TableCell>
-                      {STAGES.map((stage) => (
-                        <TableCell key={stage.key}>{d[stage.key]}</TableCell>
-                      ))}
-                    </TableRow>
+            <DataTable label="Campaign funnel per day" columns={['Day', ...STAGES.map((stage) => stage.label)]}>
+              {campaign.funnel.perDay.map((d) => (
+                <TableRow key={d.day}>
+                  <TableCell>{d.day}</TableCell>
+                  {STAGES.map((stage) => (
+                    <TableCell key={stage.key}>{d[stage.key]}</TableCell>
                   ))}
-                </TableBody>
-              </Table>
-            </div>
+                </TableRow>
+              ))}
+            </DataTable>
           ) : campaign.status === 'idle' ? (
             <Text>No campaign yet.</Text>
           ) : null}

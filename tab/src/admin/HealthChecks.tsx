@@ -1,17 +1,4 @@
-import {
-  Button,
-  makeStyles,
-  ProgressBar,
-  Spinner,
-  Table,
-  TableBody,
-  TableCell,
-  TableHeader,
-  TableHeaderCell,
-  TableRow,
-  Text,
-  tokens,
-} from '@fluentui/react-components';
+import { Button, makeStyles, ProgressBar, Spinner, TableCell, TableRow, Text, tokens } from '@fluentui/react-components';
 import { ArrowSync20Regular } from '@fluentui/react-icons';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { CheckLatestResponse } from '../../../src/contract';
@@ -19,9 +6,10 @@ import { CONNECTION_STATES, STATE_LABELS } from '../../../src/domain/connection'
 import { ERROR_CATALOGUE, isErrorCode } from '../../../src/domain/errors';
 import { ApiError, type Api } from '../api';
 import { ErrorBar } from '../components/ErrorBar';
+import { DataTable } from '../components/DataTable';
 import { Section } from '../components/Section';
 import { formatDateTime, plural } from '../format';
-import { StateBadge } from '../user/UserView';
+import { StateBadge } from '../components/Badges';
 
 /** How often the view asks for progress while a run is going. */
 const POLL_MS = 1000;
@@ -29,8 +17,6 @@ const POLL_MS = 1000;
 const useStyles = makeStyles({
   line: { display: 'flex', flexWrap: 'wrap', columnGap: tokens.spacingHorizontalM, rowGap: tokens.spacingVerticalXS, alignItems: 'center' },
   muted: { color: tokens.colorNeutralForeground3 },
-  scroll: { overflowX: 'auto', maxHeight: '360px', overflowY: 'auto' },
-  table: { minWidth: '520px', tableLayout: 'auto' },
   user: { overflowWrap: 'anywhere' },
 });
 
@@ -121,32 +107,20 @@ export function HealthChecks({ api, onFinished }: { api: Api; onFinished: () => 
           {countsText(check) ? <Text className={s.muted}>{countsText(check)}</Text> : null}
           {!running && check.changes.length === 0 ? <Text>Nothing changed.</Text> : null}
           {check.changes.length > 0 ? (
-            <div className={s.scroll}>
-              <Table className={s.table} size="small" aria-label="What changed in the latest check">
-                <TableHeader>
-                  <TableRow>
-                    <TableHeaderCell>User</TableHeaderCell>
-                    <TableHeaderCell>Was</TableHeaderCell>
-                    <TableHeaderCell>Now</TableHeaderCell>
-                    <TableHeaderCell>Why</TableHeaderCell>
-                  </TableRow>
-                </TableHeader>
-                <TableBody>
-                  {check.changes.map((c) => (
-                    <TableRow key={`${c.upn}-${c.from}-${c.to}`}>
-                      <TableCell className={s.user}>{c.upn}</TableCell>
-                      <TableCell>
-                        <StateBadge state={c.from} />
-                      </TableCell>
-                      <TableCell>
-                        <StateBadge state={c.to} />
-                      </TableCell>
-                      <TableCell>{c.code && isErrorCode(c.code) ? ERROR_CATALOGUE[c.code].message : '—'}</TableCell>
-                    </TableRow>
-                  ))}
-                </TableBody>
-              </Table>
-            </div>
+            <DataTable label="What changed in the latest check" columns={['User', 'Was', 'Now', 'Why']} minWidth="520px" maxHeight="360px">
+              {check.changes.map((c) => (
+                <TableRow key={`${c.upn}-${c.from}-${c.to}`}>
+                  <TableCell className={s.user}>{c.upn}</TableCell>
+                  <TableCell>
+                    <StateBadge state={c.from} />
+                  </TableCell>
+                  <TableCell>
+                    <StateBadge state={c.to} />
+                  </TableCell>
+                  <TableCell>{c.code && isErrorCode(c.code) ? ERROR_CATALOGUE[c.code].message : '—'}</TableCell>
+                </TableRow>
+              ))}
+            </DataTable>
           ) : null}
         </>
       ) : null}

@@ -1,29 +1,15 @@
-import {
-  Caption1,
-  Link,
-  makeStyles,
-  Spinner,
-  Table,
-  TableBody,
-  TableCell,
-  TableHeader,
-  TableHeaderCell,
-  TableRow,
-  Text,
-  tokens,
-} from '@fluentui/react-components';
+import { Caption1, Link, makeStyles, Spinner, TableCell, TableRow, Text, tokens } from '@fluentui/react-components';
 import { Open16Regular } from '@fluentui/react-icons';
 import type { PermissionsResponse } from '../../../src/contract';
 import { FEATURE_LABELS, FEATURES } from '../../../src/domain/features';
 import { ErrorBar } from '../components/ErrorBar';
+import { DataTable } from '../components/DataTable';
 import { Section } from '../components/Section';
 import { StatusIcon } from '../components/StatusIcon';
 import { formatDateTime } from '../format';
 import type { Resource } from '../useResource';
 
 const useStyles = makeStyles({
-  scroll: { overflowX: 'auto' },
-  table: { minWidth: '640px', tableLayout: 'auto' },
   links: { display: 'flex', flexWrap: 'wrap', columnGap: tokens.spacingHorizontalL, rowGap: tokens.spacingVerticalXS },
   cell: { display: 'flex', alignItems: 'center', columnGap: tokens.spacingHorizontalXS },
   missing: { color: tokens.colorPaletteRedForeground1 },
@@ -63,39 +49,26 @@ export function PermissionMatrix({ permissions }: { permissions: Resource<Permis
               <Caption1 className={s.muted}>
                 From the test of {formatDateTime(data.ranAt)} — {data.ok ? 'passed' : 'failed'}.
               </Caption1>
-              <div className={s.scroll}>
-                <Table className={s.table} size="small" aria-label="Permission matrix">
-                  <TableHeader>
-                    <TableRow>
-                      <TableHeaderCell>Feature</TableHeaderCell>
-                      <TableHeaderCell>Required</TableHeaderCell>
-                      <TableHeaderCell>Granted</TableHeaderCell>
-                      <TableHeaderCell>Missing</TableHeaderCell>
-                      <TableHeaderCell>Available</TableHeaderCell>
+              <DataTable label="Permission matrix" columns={['Feature', 'Required', 'Granted', 'Missing', 'Available']} minWidth="640px">
+                {FEATURES.map((f) => {
+                  const m = data.features?.[f];
+                  if (!m) return null;
+                  return (
+                    <TableRow key={f}>
+                      <TableCell>{FEATURE_LABELS[f]}</TableCell>
+                      <TableCell>{m.required.length ? list(m.required) : 'Not supported app-only'}</TableCell>
+                      <TableCell>{list(m.granted)}</TableCell>
+                      <TableCell className={m.missing.length ? s.missing : undefined}>{list(m.missing)}</TableCell>
+                      <TableCell>
+                        <span className={s.cell}>
+                          <StatusIcon status={m.available ? 'passed' : 'failed'} label={m.available ? 'Available' : 'Unavailable'} />
+                          {m.available ? 'Yes' : 'No'}
+                        </span>
+                      </TableCell>
                     </TableRow>
-                  </TableHeader>
-                  <TableBody>
-                    {FEATURES.map((f) => {
-                      const m = data.features?.[f];
-                      if (!m) return null;
-                      return (
-                        <TableRow key={f}>
-                          <TableCell>{FEATURE_LABELS[f]}</TableCell>
-                          <TableCell>{m.required.length ? list(m.required) : 'Not supported app-only'}</TableCell>
-                          <TableCell>{list(m.granted)}</TableCell>
-                          <TableCell className={m.missing.length ? s.missing : undefined}>{list(m.missing)}</TableCell>
-                          <TableCell>
-                            <span className={s.cell}>
-                              <StatusIcon status={m.available ? 'passed' : 'failed'} label={m.available ? 'Available' : 'Unavailable'} />
-                              {m.available ? 'Yes' : 'No'}
-                            </span>
-                          </TableCell>
-                        </TableRow>
-                      );
-                    })}
-                  </TableBody>
-                </Table>
-              </div>
+                  );
+                })}
+              </DataTable>
             </>
           )}
         </>

@@ -7,7 +7,7 @@ import { ErrorBar } from '../components/ErrorBar';
 import { StatusIcon } from '../components/StatusIcon';
 import { daysLeftText, formatDateTime, formatDay, plural } from '../format';
 import type { Resource } from '../useResource';
-import { StateBadge } from '../user/UserView';
+import { StateBadge } from '../components/Badges';
 
 const useStyles = makeStyles({
   stack: { display: 'flex', flexDirection: 'column', rowGap: tokens.spacingHorizontalM },

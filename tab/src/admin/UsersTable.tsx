@@ -9,11 +9,7 @@ import {
   Option,
   SearchBox,
   Spinner,
-  Table,
-  TableBody,
   TableCell,
-  TableHeader,
-  TableHeaderCell,
   TableRow,
   Text,
   tokens,
@@ -24,9 +20,10 @@ import type { ConnectionRow, ConnectionsResponse, ImportResponse } from '../../.
 import { CONNECTION_KINDS, CONNECTION_STATES, KIND_LABELS, STATE_LABELS, type ConnectionKind, type ConnectionState } from '../../../src/domain/connection';
 import type { Api } from '../api';
 import { ErrorBar } from '../components/ErrorBar';
+import { DataTable } from '../components/DataTable';
 import { Section } from '../components/Section';
 import { formatDateTime, plural } from '../format';
-import { StateBadge } from '../user/UserView';
+import { StateBadge } from '../components/Badges';
 
 const SEARCH_DELAY_MS = 300;
 
@@ -35,8 +32,6 @@ const useStyles = makeStyles({
   filter: { minWidth: '180px', flexGrow: 1, maxWidth: '280px' },
   dropdown: { minWidth: '0', width: '100%' },
   tools: { display: 'flex', flexWrap: 'wrap', columnGap: tokens.spacingHorizontalS, rowGap: tokens.spacingVerticalS, alignItems: 'center' },
-  scroll: { overflowX: 'auto' },
-  table: { minWidth: '760px', tableLayout: 'auto' },
   user: { display: 'flex', flexDirection: 'column', minWidth: '180px', overflowWrap: 'anywhere' },
   nowrap: { whiteSpace: 'nowrap' },
   problem: { display: 'flex', flexDirection: 'column', minWidth: '200px', maxWidth: '320px' },
@@ -203,48 +198,34 @@ export function UsersTable({ api, version, onImported }: { api: Api; version: nu
       {rows === undefined && loading ? <Spinner size="small" label="Loading users…" labelPosition="after" /> : null}
       {rows && rows.length === 0 ? <Text>No users match these filters.</Text> : null}
       {rows && rows.length > 0 ? (
-        <div className={s.scroll}>
-          <Table className={s.table} size="small" aria-label="Users" aria-busy={loading}>
-            <TableHeader>
-              <TableRow>
-                <TableHeaderCell>User</TableHeaderCell>
-                <TableHeaderCell>Connection</TableHeaderCell>
-                <TableHeaderCell>State</TableHeaderCell>
-                <TableHeaderCell>Last checked</TableHeaderCell>
-                <TableHeaderCell>Last sync</TableHeaderCell>
-                <TableHeaderCell>Problem</TableHeaderCell>
-              </TableRow>
-            </TableHeader>
-            <TableBody>
-              {rows.map((r) => (
-                <TableRow key={r.upn}>
-                  <TableCell>
-                    <span className={s.user}>
-                      <Text>{r.displayName ?? r.upn}</Text>
-                      {r.displayName ? <Caption1 className={s.muted}>{r.upn}</Caption1> : null}
-                    </span>
-                  </TableCell>
-                  <TableCell>{KIND_LABELS[r.kind] ?? r.kind}</TableCell>
-                  <TableCell>
-                    <StateBadge state={r.state} />
-                  </TableCell>
-                  <TableCell className={s.nowrap}>{formatDateTime(r.lastCheckedAt)}</TableCell>
-                  <TableCell className={s.nowrap}>{formatDateTime(r.lastSyncAt)}</TableCell>
-                  <TableCell>
-                    {r.error ? (
-                      <span className={s.problem}>
-                        <Text className={s.error}>{r.error.message}</Text>
-                        {r.error.remedy ? <Caption1 className={s.muted}>{r.error.remedy}</Caption1> : null}
-                      </span>
-                    ) : (
-                      <span className={s.muted}>—</span>
-                    )}
-                  </TableCell>
-                </TableRow>
-              ))}
-            </TableBody>
-          </Table>
-        </div>
+        <DataTable label="Users" columns={['User', 'Connection', 'State', 'Last checked', 'Last sync', 'Problem']} minWidth="760px" busy={loading}>
+          {rows.map((r) => (
+            <TableRow key={r.upn}>
+              <TableCell>
+                <span className={s.user}>
+                  <Text>{r.displayName ?? r.upn}</Text>
+                  {r.displayName ? <Caption1 className={s.muted}>{r.upn}</Caption1> : null}
+                </span>
+              </TableCell>
+              <TableCell>{KIND_LABELS[r.kind] ?? r.kind}</TableCell>
+              <TableCell>
+                <StateBadge state={r.state} />
+              </TableCell>
+              <TableCell className={s.nowrap}>{formatDateTime(r.lastCheckedAt)}</TableCell>
+              <TableCell className={s.nowrap}>{formatDateTime(r.lastSyncAt)}</TableCell>
+              <TableCell>
+                {r.error ? (
+                  <span className={s.problem}>
+                    <Text className={s.error}>{r.error.message}</Text>
+                    {r.error.remedy ? <Caption1 className={s.muted}>{r.error.remedy}</Caption1> : null}
+                  </span>
+                ) : (
+                  <span className={s.muted}>—</span>
+                )}
+              </TableCell>
+            </TableRow>
+          ))}
+        </DataTable>
       ) : null}
       {next ? (
         <div>

@@ -1,5 +1,4 @@
 import {
-  Badge,
   Body1,
   Button,
   Caption1,
@@ -12,16 +11,16 @@ import {
   Spinner,
   Text,
   tokens,
-  type BadgeProps,
 } from '@fluentui/react-components';
 import { ArrowSync20Regular, Beaker20Regular, LinkDismiss20Regular, PlugConnected20Regular, PlugDisconnected20Regular } from '@fluentui/react-icons';
 import { useCallback, useEffect, useState } from 'react';
 import type { ConnectionResponse, ConnectionTestResponse, ConnectResponse, MeResponse, ProbeResult } from '../../../src/contract';
-import { isLegacyKind, KIND_LABELS, STATE_LABELS, type ConnectionKind, type ConnectionState } from '../../../src/domain/connection';
+import { isLegacyKind, KIND_LABELS, type ConnectionState } from '../../../src/domain/connection';
 import { DEADLINE_HEADLINES, type DeadlineView } from '../../../src/domain/deadlines';
 import { ERROR_CATALOGUE, isErrorCode, type ErrorBody } from '../../../src/domain/errors';
 import { FEATURE_LABELS, FEATURES } from '../../../src/domain/features';
 import { ApiError, catalogueError, type Api } from '../api';
+import { KindBadge, StateBadge } from '../components/Badges';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { ErrorBar } from '../components/ErrorBar';
 import { Section } from '../components/Section';
@@ -35,15 +34,6 @@ export interface Notice {
   title: string;
   body?: string;
 }
-
-const STATE_COLOURS: Record<ConnectionState, BadgeProps['color']> = {
-  connected: 'success',
-  'needs-reconnect': 'danger',
-  'missing-permissions': 'warning',
-  failing: 'danger',
-  unknown: 'informative',
-  disconnected: 'subtle',
-};
 
 /** States in which connecting (again) is the next thing the user should do. */
 const CONNECT_STATES: readonly ConnectionState[] = ['needs-reconnect', 'missing-permissions', 'disconnected'];
@@ -62,27 +52,6 @@ const useStyles = makeStyles({
   results: { display: 'flex', flexDirection: 'column', rowGap: tokens.spacingVerticalS, paddingTop: tokens.spacingVerticalS },
   skeleton: { display: 'flex', flexDirection: 'column', rowGap: tokens.spacingVerticalM, padding: tokens.spacingHorizontalL },
 });
-
-export function kindLabel(kind: ConnectionKind | null): string {
-  return kind ? KIND_LABELS[kind] : 'Not connected';
-}
-
-export function StateBadge({ state }: { state: ConnectionState }) {
-  return (
-    <Badge appearance="tint" color={STATE_COLOURS[state]} shape="rounded" style={{ whiteSpace: 'nowrap' }}>
-      {STATE_LABELS[state]}
-    </Badge>
-  );
-}
-
-export function KindBadge({ kind }: { kind: ConnectionKind | null }) {
-  const colour: BadgeProps['color'] = kind === null ? 'informative' : isLegacyKind(kind) ? 'severe' : 'brand';
-  return (
-    <Badge appearance="outline" color={colour} shape="rounded">
-      {kindLabel(kind)}
-    </Badge>
-  );
-}
 
 export function DeadlineBanner({ deadline }: { deadline: DeadlineView }) {
   const headline = `${DEADLINE_HEADLINES[deadline.id] ?? 'Deadline'} on ${formatDay(deadline.date)} — ${daysLeftText(deadline.daysLeft)}`;
