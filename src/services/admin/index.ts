@@ -15,7 +15,8 @@ import { ServiceAccountAdmin, type ServiceAccountAdminDeps } from './service-acc
 export { DomainsAdmin, MAX_DOMAINS } from './domains';
 export { ConnectionTransfer, MAX_IMPORT_ROWS, importRows } from './import-export';
 export { AdminOverview, matchingConnections } from './overview';
-export { ServiceAccountAdmin, configHash, type ParsedServiceAccount, type ServiceAccountInput } from './service-account';
+export { ServiceAccountAdmin, configHash, serviceAccountSchema, type ParsedServiceAccount, type ServiceAccountInput } from './service-account';
+export { EMAIL } from './validation';
 
 export type AdminServiceDeps = ServiceAccountAdminDeps;
 

@@ -43,7 +43,8 @@ function notOwnTenant(tenant: string): never {
   );
 }
 
-const serviceAccountSchema = z.strictObject({
+/** The service account as an admin sends it (PUT and the test's body): one definition, whoever validates. */
+export const serviceAccountSchema = z.strictObject({
   tenant: z
     .string({ error: 'is required' })
     .trim()
