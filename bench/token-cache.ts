@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { delegatedScopesFor, FEATURES } from '../src/domain/features';
-import { DelegatedAuth } from '../src/identity/msal';
+import { DelegatedAuth } from '../src/identity/delegated-auth';
 import { Keyring, openStore } from '../src/store';
 import type { Store } from '../src/store/types';
 import { ensureCertificates, startSandbox } from '../src/sandbox';

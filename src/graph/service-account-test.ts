@@ -9,7 +9,7 @@ import { isGuid } from '../domain/formats';
 import { AppError, ERROR_CATALOGUE, type CatalogueEntry, type ErrorCode } from '../domain/errors';
 import { APPLICATION_ROLES, FEATURES, FEATURE_LABELS, applicationFeatureMatrix, missingApplicationRoles, type Feature } from '../domain/features';
 import { acquireAppToken, type AppToken } from '../identity/service-account';
-import { fetchTenantMetadata, type TenantMetadata } from '../identity/msal';
+import { fetchTenantMetadata, type TenantMetadata } from '../identity/tenant-discovery';
 import type { FeatureMatrixEntry, StepId, StepStatus, TestStep } from '../contract';
 import { batchItemError, createGraphClient, graphBatch, fromGraphFailure, type BatchOptions, type BatchResponseItem, type RetryPolicy } from './client';
 import type { Client } from '@microsoft/microsoft-graph-client';

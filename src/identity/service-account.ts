@@ -2,20 +2,13 @@
  * App-only tokens for the admin's service account: resolve the tenant ourselves (so an
  * unknown tenant and an unreachable Entra ID read differently), then client credentials through MSAL.
  */
-import { ConfidentialClientApplication } from '@azure/msal-node';
 import { decodeJwt } from 'jose';
 import { looksLikeSecretId } from '../domain/diagnosis';
 import { AppError } from '../domain/errors';
-import {
-  TimedNetworkClient,
-  fetchTenantMetadata,
-  knownAuthoritiesFor,
-  mapMsalError,
-  msalLoggerOptions,
-  trimHost,
-  type LoggerLike,
-  type TenantMetadata,
-} from './msal';
+import { confidentialClient, knownAuthoritiesFor, trimHost, type LoggerLike } from './msal-client';
+import { mapMsalError } from './msal-errors';
+import { TimedNetworkClient } from './network';
+import { fetchTenantMetadata, type TenantMetadata } from './tenant-discovery';
 
 export const GRAPH_DEFAULT_SCOPE = 'https://graph.microsoft.com/.default';
 
@@ -61,15 +54,15 @@ export async function acquireAppToken(opts: AppTokenOptions): Promise<AppToken> 
   const network = new TimedNetworkClient(opts.httpTimeoutMs);
   const known = knownAuthoritiesFor(host, opts.knownAuthorities);
   try {
-    const cca = new ConfidentialClientApplication({
-      auth: {
-        clientId: opts.clientId,
-        clientSecret: opts.clientSecret,
-        authority: `${host}/${tenantSegment}`,
-        ...(known ? { knownAuthorities: known } : {}),
-        authorityMetadata: meta.raw,
-      },
-      system: { networkClient: network, loggerOptions: msalLoggerOptions(opts.logger) },
+    const cca = confidentialClient({
+      host,
+      tenant: tenantSegment,
+      clientId: opts.clientId,
+      clientSecret: opts.clientSecret,
+      knownAuthorities: known,
+      authorityMetadata: meta.raw,
+      network,
+      logger: opts.logger,
     });
     const result = await cca.acquireTokenByClientCredential({ scopes: [opts.scope ?? GRAPH_DEFAULT_SCOPE] });
     if (!result?.accessToken) throw new AppError('GRAPH_UNAVAILABLE', { detail: { reason: 'empty token response' } });

@@ -5,7 +5,7 @@
 import type { CampaignView, FunnelView, PermissionsResponse, ProbeResult, ServiceAccountTestResponse, SummaryResponse } from '../contract';
 import type { AdminStanding } from '../domain/admin';
 import type { Feature } from '../domain/features';
-import type { RedeemedAccount } from '../identity/msal';
+import type { RedeemedAccount } from '../identity/delegated-auth';
 import type { ServiceAccountTestInput, ServiceAccountTestResult } from '../graph/service-account-test';
 import type { ConnectionRecord, ServiceAccountTestRecord } from '../store/types';
 

@@ -8,7 +8,7 @@ import { AppError } from '../../src/domain/errors';
 import { FEATURES, delegatedScopesFor } from '../../src/domain/features';
 import { createGraphClient, graphBatch, fromGraphFailure, type BatchRequestItem } from '../../src/graph/client';
 import { runDelegatedProbes } from '../../src/graph/probes';
-import { DelegatedAuth } from '../../src/identity/msal';
+import { DelegatedAuth } from '../../src/identity/delegated-auth';
 import { Keyring, openStore } from '../../src/store';
 import type { Sandbox } from '../../src/sandbox';
 import { authorizeWithoutPages, PRODUCT_REDIRECT_URI, startTestSandbox } from '../helpers/sandbox';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { decodeJwt } from 'jose';
 import { AppError } from '../../src/domain/errors';
 import { delegatedScopesFor, FEATURES } from '../../src/domain/features';
-import { DelegatedAuth } from '../../src/identity/msal';
+import { DelegatedAuth } from '../../src/identity/delegated-auth';
 import { accountsIn } from '../../src/identity/token-cache';
 import { Keyring, openStore } from '../../src/store';
 import type { Store } from '../../src/store/types';

@@ -87,7 +87,7 @@ it('Entra down, throttling or unreachable at discovery is GRAPH_UNAVAILABLE / TH
 });
 
 it('the token endpoint failing after discovery succeeded is still GRAPH_UNAVAILABLE', async () => {
-  const { fetchTenantMetadata } = await import('../../src/identity/msal');
+  const { fetchTenantMetadata } = await import('../../src/identity/tenant-discovery');
   const metadata = await fetchTenantMetadata(sandbox.authorityHost, sandbox.tenantId);
   sandbox.control.failures({ target: 'entra', status: 502, count: 1 });
   expect(await codeOf(acquireAppToken({ ...base, metadata }))).toBe('GRAPH_UNAVAILABLE');
