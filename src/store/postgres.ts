@@ -651,34 +651,38 @@ export class PgStore implements Store {
     return (rows as Array<OutboxRow & { seq: string }>).sort((a, b) => Number(a.seq) - Number(b.seq)).map(outboxFromRow);
   }
 
-  async markSent(id: string, at: Date): Promise<void> {
-    await this.#outboxTransition(
-      id,
-      `UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, last_error = NULL, ${END_LEASE} WHERE id = $1 AND status = 'pending'`,
-      [at.toISOString()],
+  async markSent(id: string, at: Date, owner?: string): Promise<boolean> {
+    return this.#outboxTransition(
+      `UPDATE outbox SET status = 'sent', sent_at = $3, attempts = attempts + 1, last_error = NULL, ${END_LEASE} WHERE ${PENDING_OF_OWNER}`,
+      [id, owner ?? null, at.toISOString()],
     );
   }
 
-  async markRetry(id: string, nextAttemptAt: Date, error: string): Promise<void> {
-    await this.#outboxTransition(
+  async markRetry(id: string, nextAttemptAt: Date, error: string, owner?: string): Promise<boolean> {
+    return this.#outboxTransition(`UPDATE outbox SET next_attempt_ms = $3, last_error = $4, attempts = attempts + 1, ${END_LEASE} WHERE ${PENDING_OF_OWNER}`, [
       id,
-      `UPDATE outbox SET next_attempt_ms = $2, last_error = $3, attempts = attempts + 1, ${END_LEASE} WHERE id = $1 AND status = 'pending'`,
-      [nextAttemptAt.getTime(), clip(error)],
-    );
+      owner ?? null,
+      nextAttemptAt.getTime(),
+      clip(error),
+    ]);
   }
 
-  async markFailed(id: string, error: string): Promise<void> {
-    await this.#outboxTransition(
+  async markFailed(id: string, error: string, owner?: string): Promise<boolean> {
+    return this.#outboxTransition(`UPDATE outbox SET status = 'failed', last_error = $3, attempts = attempts + 1, ${END_LEASE} WHERE ${PENDING_OF_OWNER}`, [
       id,
-      `UPDATE outbox SET status = 'failed', last_error = $2, attempts = attempts + 1, ${END_LEASE} WHERE id = $1 AND status = 'pending'`,
-      [clip(error)],
-    );
+      owner ?? null,
+      clip(error),
+    ]);
   }
 
-  /** Only pending items move; a sent or failed item stays as it is (a late duplicate call is harmless). */
-  async #outboxTransition(id: string, sql: string, values: unknown[]): Promise<void> {
-    if (((await this.#pool.query(sql, [id, ...values])).rowCount ?? 0) > 0) return;
-    if ((await this.#pool.query('SELECT 1 FROM outbox WHERE id = $1', [id])).rowCount === 0) throw notFoundOutbox(id);
+  /**
+   * Only pending items move, and with an owner only while that owner holds the lease; otherwise
+   * nothing changes and false comes back (a late duplicate call, or a lease another instance took).
+   */
+  async #outboxTransition(sql: string, values: [string, ...unknown[]]): Promise<boolean> {
+    if (((await this.#pool.query(sql, values)).rowCount ?? 0) > 0) return true;
+    if ((await this.#pool.query('SELECT 1 FROM outbox WHERE id = $1', [values[0]])).rowCount === 0) throw notFoundOutbox(values[0]);
+    return false;
   }
 
   async listOutbox(tenantId: string, status?: OutboxStatus): Promise<OutboxRecord[]> {
@@ -977,6 +981,8 @@ export function connectionQuerySql(tenantId: string, query: ConnectionQuery, lim
 }
 
 const END_LEASE = 'lease_owner = NULL, lease_until_ms = NULL';
+/** A pending item ($1), and with an owner ($2) named only while that owner holds its lease. */
+const PENDING_OF_OWNER = "id = $1 AND status = 'pending' AND ($2::text IS NULL OR lease_owner = $2)";
 
 const TENANT_INSERT_IGNORE =
   'INSERT INTO tenants (tenant_id, display_name, enabled_features, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (tenant_id) DO NOTHING';

@@ -8,7 +8,6 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, statSync, accessSync, constants as fsConstants } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { AppError } from '../domain/errors';
 import { FEATURES, type Feature } from '../domain/features';
 import { isConnectionKind, isConnectionState, type ConnectionKind, type ConnectionState } from '../domain/connection';
 import type { Keyring } from './crypto';
@@ -53,6 +52,7 @@ import {
   decodeCursor,
   encodeCursor,
   invalid,
+  notFoundOutbox,
   nowIso,
   requireText,
   saAad,
@@ -573,25 +573,28 @@ export class SqliteStore implements Store {
     return rows.sort((a, b) => a.seq - b.seq).map(outboxFromRow);
   }
 
-  async markSent(id: string, at: Date): Promise<void> {
-    this.#outboxTransition(id, () => this.#q.outboxSent.run(at.toISOString(), id));
+  async markSent(id: string, at: Date, owner?: string): Promise<boolean> {
+    return this.#outboxTransition(id, () => this.#q.outboxSent.run({ id, owner: owner ?? null, value: at.toISOString(), error: null }));
   }
 
-  async markRetry(id: string, nextAttemptAt: Date, error: string): Promise<void> {
-    this.#outboxTransition(id, () => this.#q.outboxRetry.run(nextAttemptAt.getTime(), clip(error), id));
+  async markRetry(id: string, nextAttemptAt: Date, error: string, owner?: string): Promise<boolean> {
+    return this.#outboxTransition(id, () => this.#q.outboxRetry.run({ id, owner: owner ?? null, value: nextAttemptAt.getTime(), error: clip(error) }));
   }
 
-  async markFailed(id: string, error: string): Promise<void> {
-    this.#outboxTransition(id, () => this.#q.outboxFailed.run(clip(error), id));
+  async markFailed(id: string, error: string, owner?: string): Promise<boolean> {
+    return this.#outboxTransition(id, () => this.#q.outboxFailed.run({ id, owner: owner ?? null, value: null, error: clip(error) }));
   }
 
-  /** Only pending items move; a sent or failed item stays as it is (a late duplicate call is harmless). */
-  #outboxTransition(id: string, update: () => Database.RunResult): void {
-    this.#db
+  /**
+   * Only pending items move, and with an owner only while that owner holds the lease; otherwise
+   * nothing changes and false comes back (a late duplicate call, or a lease another instance took).
+   */
+  #outboxTransition(id: string, update: () => Database.RunResult): boolean {
+    return this.#db
       .transaction(() => {
-        if (update().changes === 0 && this.#q.outboxExists.get(id) === undefined) {
-          throw new AppError('NOT_FOUND', { message: `Outbox item ${id} does not exist.` });
-        }
+        if (update().changes > 0) return true;
+        if (this.#q.outboxExists.get(id) === undefined) throw notFoundOutbox(id);
+        return false;
       })
       .immediate();
   }
@@ -944,6 +947,10 @@ export function connectionPageSql(params: Record<string, unknown>): string {
 /** The summary's counts (also explained by bench/store.ts). */
 export const COUNT_CONNECTIONS_SQLITE = 'SELECT kind, state, count(*) AS count FROM connections WHERE tenant_id = ? GROUP BY kind, state ORDER BY kind, state';
 
+const END_LEASE = 'lease_owner = NULL, lease_until_ms = NULL';
+/** A pending item, and with an owner named only while that owner holds its lease. */
+const PENDING_OF_OWNER = "id = @id AND status = 'pending' AND (@owner IS NULL OR lease_owner = @owner)";
+
 function prepareAll(db: Db) {
   const p = (sql: string): Stmt => db.prepare(sql);
   return {
@@ -1051,15 +1058,9 @@ function prepareAll(db: Db) {
       WHERE seq IN (SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_ms <= @now AND (lease_until_ms IS NULL OR lease_until_ms <= @now OR lease_owner = @owner)
         ORDER BY seq LIMIT @limit)
       RETURNING *`),
-    outboxSent: p(
-      "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL, lease_owner = NULL, lease_until_ms = NULL WHERE id = ? AND status = 'pending'",
-    ),
-    outboxRetry: p(
-      "UPDATE outbox SET next_attempt_ms = ?, last_error = ?, attempts = attempts + 1, lease_owner = NULL, lease_until_ms = NULL WHERE id = ? AND status = 'pending'",
-    ),
-    outboxFailed: p(
-      "UPDATE outbox SET status = 'failed', last_error = ?, attempts = attempts + 1, lease_owner = NULL, lease_until_ms = NULL WHERE id = ? AND status = 'pending'",
-    ),
+    outboxSent: p(`UPDATE outbox SET status = 'sent', sent_at = @value, attempts = attempts + 1, last_error = NULL, ${END_LEASE} WHERE ${PENDING_OF_OWNER}`),
+    outboxRetry: p(`UPDATE outbox SET next_attempt_ms = @value, last_error = @error, attempts = attempts + 1, ${END_LEASE} WHERE ${PENDING_OF_OWNER}`),
+    outboxFailed: p(`UPDATE outbox SET status = 'failed', last_error = @error, attempts = attempts + 1, ${END_LEASE} WHERE ${PENDING_OF_OWNER}`),
     outboxExists: p('SELECT 1 FROM outbox WHERE id = ?'),
     outboxList: p('SELECT * FROM outbox WHERE tenant_id = @tenantId AND (@status IS NULL OR status = @status) ORDER BY seq'),
 

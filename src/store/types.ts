@@ -390,9 +390,17 @@ export interface Store {
    * markFailed end the lease.
    */
   claimOutbox(now: Date, limit: number, owner: string, leaseMs: number): Promise<OutboxRecord[]>;
-  markSent(id: string, at: Date): Promise<void>;
-  markRetry(id: string, nextAttemptAt: Date, error: string): Promise<void>;
-  markFailed(id: string, error: string): Promise<void>;
+  /**
+   * markSent / markRetry / markFailed move a pending item on and end its lease. Given the `owner`
+   * that claimed it, they act only while that owner still holds the item: once its lease was taken
+   * over by another instance they change nothing and return false, so the late instance does not
+   * overwrite the new holder's progress. Without an owner (an item read with dueOutbox) the item
+   * moves whoever holds it. An item already sent or failed is left as it is (false); an unknown id
+   * throws NOT_FOUND.
+   */
+  markSent(id: string, at: Date, owner?: string): Promise<boolean>;
+  markRetry(id: string, nextAttemptAt: Date, error: string, owner?: string): Promise<boolean>;
+  markFailed(id: string, error: string, owner?: string): Promise<boolean>;
   listOutbox(tenantId: string, status?: OutboxStatus): Promise<OutboxRecord[]>;
 
   // Reach: the reconnect campaign and each person's bot / funnel state
