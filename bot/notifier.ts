@@ -13,7 +13,7 @@
  * (docs/scale-out.md).
  */
 import type { Logger } from 'pino';
-import type { ConversationRecord, OutboxRecord, Store } from '../src/store/types';
+import type { ConversationRecord, ConversationRecords, OutboxRecord, OutboxRecords } from '../src/store/types';
 import { parseRetryAfter } from '../src/domain/formats';
 import { activityFromPayload, type OutgoingActivity } from './payload';
 import { loggableError } from './safe-error';
@@ -45,7 +45,7 @@ export type SendFn = (conversation: ConversationRecord, activity: OutgoingActivi
 export type RecipientCheck = (conversation: ConversationRecord, item: OutboxRecord) => Promise<boolean>;
 
 export interface NotifierOptions {
-  store: Store;
+  store: OutboxRecords & ConversationRecords;
   logger: Logger;
   send: SendFn;
   /** Checked at delivery, not only at enqueue: an item may wait (retries) while rights change. */
@@ -161,7 +161,7 @@ export class TokenBucket {
 }
 
 export class Notifier {
-  readonly #store: Store;
+  readonly #store: OutboxRecords & ConversationRecords;
   readonly #logger: Logger;
   readonly #send: SendFn;
   readonly #mayReceive: RecipientCheck | undefined;

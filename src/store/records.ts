@@ -109,6 +109,29 @@ export function decodeCursor(cursor: string): { u: string; k: string } {
   throw invalid('cursor is not a cursor this store issued');
 }
 
+/** A connection's fields, each kept in the column of its snake_case name (see columnOf). */
+export const CONNECTION_FIELDS = [
+  'tenantId',
+  'upn',
+  'kind',
+  'oid',
+  'displayName',
+  'state',
+  'grantedScopes',
+  'homeAccountId',
+  'lastCheckedAt',
+  'lastSyncAt',
+  'error',
+  'featureResults',
+  'createdAt',
+  'updatedAt',
+] as const satisfies ReadonlyArray<keyof ConnectionRecord>;
+
+/** The column a record field is kept in: its snake_case name (`displayName` → `display_name`). */
+export function columnOf(field: string): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
 export interface ConnectionParams {
   tenantId: string;
   upn: string;

@@ -5,17 +5,13 @@ import type { AuditRecord, AuditRecords } from '../types';
 import { named, type PgContext } from './db';
 
 export class PgAudit implements AuditRecords {
-  readonly #c: PgContext;
-
-  constructor(c: PgContext) {
-    this.#c = c;
-  }
+  constructor(private readonly c: PgContext) {}
 
   async audit(entry: Omit<AuditRecord, 'id' | 'at'> & { at?: string }): Promise<void> {
     await named(
-      this.#c.pool,
+      this.c.pool,
       'INSERT INTO audit_log (id, tenant_id, at, at_ms, actor, action, target, details) VALUES (@id, @tenantId, @at, @atMs, @actor, @action, @target, @details)',
-      auditValues(entry, this.#c.now().toISOString()),
+      auditValues(entry, this.c.now().toISOString()),
     );
   }
 
@@ -26,7 +22,7 @@ export class PgAudit implements AuditRecords {
   async listAudit(tenantId: string, options: { limit?: number; before?: string } = {}): Promise<AuditRecord[]> {
     const limit = clampLimit(options.limit, 100);
     const page = 'ORDER BY at_ms DESC, seq DESC LIMIT';
-    const pool = this.#c.pool;
+    const pool = this.c.pool;
     let rows: Row[];
     if (options.before === undefined || options.before === '') {
       rows = (await pool.query(`SELECT * FROM audit_log WHERE tenant_id = $1 ${page} $2`, [tenantId, limit])).rows;

@@ -7,18 +7,14 @@ import { upsertConnections } from './connections';
 import { changed, named, transaction, type PgContext } from './db';
 
 export class PgChecks implements CheckRecords {
-  readonly #c: PgContext;
-
-  constructor(c: PgContext) {
-    this.#c = c;
-  }
+  constructor(private readonly c: PgContext) {}
 
   async startCheckRun(
     run: CheckRunRecord,
     items: Array<Pick<ConnectionRecord, 'upn' | 'kind'>>,
   ): Promise<{ started: true; run: CheckRunRecord } | { started: false; run: CheckRunRecord }> {
     const start = startedRun(run, items);
-    return transaction(this.#c.pool, async (c) => {
+    return transaction(this.c.pool, async (c) => {
       for (;;) {
         const running = (await c.query("SELECT * FROM check_runs WHERE tenant_id = $1 AND status = 'running'", [run.tenantId])).rows[0] as Row | undefined;
         if (running) return { started: false as const, run: checkRunFromRow(running) };
@@ -44,21 +40,21 @@ export class PgChecks implements CheckRecords {
   }
 
   async getCheckRun(tenantId: string, id: string): Promise<CheckRunRecord | undefined> {
-    const { rows } = await this.#c.pool.query('SELECT * FROM check_runs WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+    const { rows } = await this.c.pool.query('SELECT * FROM check_runs WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
     return rows[0] && checkRunFromRow(rows[0] as Row);
   }
 
   async latestCheckRun(tenantId: string): Promise<CheckRunRecord | undefined> {
-    const { rows } = await this.#c.pool.query('SELECT * FROM check_runs WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1', [tenantId]);
+    const { rows } = await this.c.pool.query('SELECT * FROM check_runs WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1', [tenantId]);
     return rows[0] && checkRunFromRow(rows[0] as Row);
   }
 
   async listRunningCheckRuns(): Promise<CheckRunRecord[]> {
-    return (await this.#c.pool.query("SELECT * FROM check_runs WHERE status = 'running' ORDER BY started_ms, seq")).rows.map(checkRunFromRow);
+    return (await this.c.pool.query("SELECT * FROM check_runs WHERE status = 'running' ORDER BY started_ms, seq")).rows.map(checkRunFromRow);
   }
 
   async pendingCheckItems(tenantId: string, runId: string, limit: number): Promise<CheckItemRecord[]> {
-    const { rows } = await this.#c.pool.query('SELECT * FROM check_items WHERE tenant_id = $1 AND run_id = $2 AND NOT done ORDER BY upn, kind LIMIT $3', [
+    const { rows } = await this.c.pool.query('SELECT * FROM check_items WHERE tenant_id = $1 AND run_id = $2 AND NOT done ORDER BY upn, kind LIMIT $3', [
       tenantId,
       runId,
       clampLimit(limit, DEFAULT_PAGE),
@@ -68,7 +64,7 @@ export class PgChecks implements CheckRecords {
 
   async completeCheckItem(result: CheckItemResult): Promise<boolean> {
     const v = checkItemValues(result);
-    return transaction(this.#c.pool, async (tx) => {
+    return transaction(this.c.pool, async (tx) => {
       // The item's row lock makes a second completion wait, then find it done: it writes nothing.
       const marked = await named(
         tx,
@@ -93,12 +89,12 @@ export class PgChecks implements CheckRecords {
 
   async checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }> {
     const byState: Partial<Record<ConnectionState, number>> = {};
-    const counts = await this.#c.pool.query(
+    const counts = await this.c.pool.query(
       'SELECT to_state, count(*)::int AS n FROM check_items WHERE tenant_id = $1 AND run_id = $2 AND done GROUP BY to_state',
       [tenantId, runId],
     );
     for (const r of counts.rows as Array<{ to_state: ConnectionState; n: number }>) byState[r.to_state] = r.n;
-    const { rows } = await this.#c.pool.query(
+    const { rows } = await this.c.pool.query(
       'SELECT * FROM check_items WHERE tenant_id = $1 AND run_id = $2 AND done AND from_state <> to_state ORDER BY upn, kind',
       [tenantId, runId],
     );
@@ -107,7 +103,7 @@ export class PgChecks implements CheckRecords {
 
   async finishCheckRun(tenantId: string, id: string, status: 'done' | 'failed', finishedAt: string): Promise<void> {
     checkFinishStatus(status, finishedAt);
-    await this.#c.pool.query("UPDATE check_runs SET status = $1, finished_at = $2 WHERE tenant_id = $3 AND id = $4 AND status = 'running'", [
+    await this.c.pool.query("UPDATE check_runs SET status = $1, finished_at = $2 WHERE tenant_id = $3 AND id = $4 AND status = 'running'", [
       status,
       finishedAt,
       tenantId,
@@ -116,7 +112,7 @@ export class PgChecks implements CheckRecords {
   }
 
   async connectionHistory(tenantId: string, upn: string, options: { limit?: number } = {}): Promise<ConnectionHistoryRecord[]> {
-    const { rows } = await this.#c.pool.query('SELECT * FROM connection_history WHERE tenant_id = $1 AND upn = $2 ORDER BY seq DESC LIMIT $3', [
+    const { rows } = await this.c.pool.query('SELECT * FROM connection_history WHERE tenant_id = $1 AND upn = $2 ORDER BY seq DESC LIMIT $3', [
       tenantId,
       upn.toLowerCase(),
       clampLimit(options.limit, 100),

@@ -1,6 +1,6 @@
 /** Connections on PostgreSQL: one row per (tenant, upn, kind), paged by (upn, kind). */
 import type { ConnectionKind, ConnectionState } from '../../domain/connection';
-import { connectionParams, connectionQueryValues, encodeCursor, pageOf, type ConnectionParams } from '../records';
+import { CONNECTION_FIELDS, columnOf, connectionParams, connectionQueryValues, encodeCursor, pageOf, type ConnectionParams } from '../records';
 import { connectionFromRow, type Row } from '../shared/rows';
 import type { ConnectionPage, ConnectionQuery, ConnectionRecord, ConnectionRecords } from '../types';
 import { changed, transaction, type PgContext, type Queryable } from './db';
@@ -48,26 +48,9 @@ export async function upsertConnections(q: Queryable, batch: ConnectionParams[])
     byKey.set(key, first ? { ...p, createdAt: first.createdAt } : p);
   }
   const rows = [...byKey.values()];
-  const columns: Array<keyof ConnectionParams> = [
-    'tenantId',
-    'upn',
-    'kind',
-    'oid',
-    'displayName',
-    'searchText',
-    'state',
-    'grantedScopes',
-    'homeAccountId',
-    'lastCheckedAt',
-    'lastSyncAt',
-    'error',
-    'featureResults',
-    'createdAt',
-    'updatedAt',
-  ];
+  const columns = [...CONNECTION_FIELDS, 'searchText'] as const;
   await q.query(
-    `INSERT INTO connections (tenant_id, upn, kind, oid, display_name, search_text, state, granted_scopes, home_account_id, last_checked_at, last_sync_at, error,
-       feature_results, created_at, updated_at)
+    `INSERT INTO connections (${columns.map(columnOf).join(', ')})
      SELECT * FROM unnest(${columns.map((_, i) => `$${i + 1}::text[]`).join(', ')})
      ON CONFLICT (tenant_id, upn, kind) DO UPDATE SET oid = excluded.oid, display_name = excluded.display_name, search_text = excluded.search_text,
        state = excluded.state, granted_scopes = excluded.granted_scopes, home_account_id = excluded.home_account_id, last_checked_at = excluded.last_checked_at,
@@ -77,30 +60,26 @@ export async function upsertConnections(q: Queryable, batch: ConnectionParams[])
 }
 
 export class PgConnections implements ConnectionRecords {
-  readonly #c: PgContext;
-
-  constructor(c: PgContext) {
-    this.#c = c;
-  }
+  constructor(private readonly c: PgContext) {}
 
   async getConnections(tenantId: string, upn: string): Promise<ConnectionRecord[]> {
-    const { rows } = await this.#c.pool.query('SELECT * FROM connections WHERE tenant_id = $1 AND upn = $2 ORDER BY kind', [tenantId, upn.toLowerCase()]);
+    const { rows } = await this.c.pool.query('SELECT * FROM connections WHERE tenant_id = $1 AND upn = $2 ORDER BY kind', [tenantId, upn.toLowerCase()]);
     return rows.map(connectionFromRow);
   }
 
   async putConnection(record: ConnectionRecord): Promise<void> {
-    await upsertConnections(this.#c.pool, [connectionParams(record, 'record')]);
+    await upsertConnections(this.c.pool, [connectionParams(record, 'record')]);
   }
 
   async deleteConnection(tenantId: string, upn: string, kind: ConnectionKind): Promise<boolean> {
-    return changed(await this.#c.pool.query('DELETE FROM connections WHERE tenant_id = $1 AND upn = $2 AND kind = $3', [tenantId, upn.toLowerCase(), kind]));
+    return changed(await this.c.pool.query('DELETE FROM connections WHERE tenant_id = $1 AND upn = $2 AND kind = $3', [tenantId, upn.toLowerCase(), kind]));
   }
 
   async importConnections(records: ConnectionRecord[]): Promise<void> {
     // Every record is checked before anything is written, so a bad one leaves the store as it was.
     const params = records.map((r, i) => connectionParams(r, `connections[${i}]`));
     if (params.length === 0) return;
-    await transaction(this.#c.pool, async (c) => {
+    await transaction(this.c.pool, async (c) => {
       for (let i = 0; i < params.length; i += IMPORT_CHUNK) await upsertConnections(c, params.slice(i, i + IMPORT_CHUNK));
     });
   }
@@ -108,11 +87,11 @@ export class PgConnections implements ConnectionRecords {
   async queryConnections(tenantId: string, query: ConnectionQuery): Promise<ConnectionPage> {
     const { limit } = connectionQueryValues(query);
     const { text, values } = connectionQuerySql(tenantId, query, limit + 1);
-    const rows = (await this.#c.pool.query(text, values)).rows as Row[];
+    const rows = (await this.c.pool.query(text, values)).rows as Row[];
     return pageOf(rows, limit, connectionFromRow, (last) => encodeCursor(last.upn, last.kind));
   }
 
   async countConnections(tenantId: string): Promise<Array<{ kind: ConnectionKind; state: ConnectionState; count: number }>> {
-    return (await this.#c.pool.query(COUNT_CONNECTIONS_SQL, [tenantId])).rows;
+    return (await this.c.pool.query(COUNT_CONNECTIONS_SQL, [tenantId])).rows;
   }
 }

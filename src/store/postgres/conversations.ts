@@ -5,16 +5,12 @@ import type { ConversationRecord, ConversationRecords, ConversationScope } from 
 import { changed, named, type PgContext } from './db';
 
 export class PgConversations implements ConversationRecords {
-  readonly #c: PgContext;
-
-  constructor(c: PgContext) {
-    this.#c = c;
-  }
+  constructor(private readonly c: PgContext) {}
 
   async putConversation(r: ConversationRecord): Promise<void> {
     // `subscribed` arrives as 0/1, which PostgreSQL reads as a boolean for the boolean column.
     await named(
-      this.#c.pool,
+      this.c.pool,
       `INSERT INTO conversations (tenant_id, conversation_id, scope, user_oid, user_upn, subscribed, reference, updated_at)
        VALUES (@tenantId, @conversationId, @scope, @userOid, @userUpn, @subscribed, @reference, @updatedAt)
        ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET scope = excluded.scope, user_oid = excluded.user_oid, user_upn = excluded.user_upn,
@@ -24,16 +20,16 @@ export class PgConversations implements ConversationRecords {
   }
 
   async getConversation(tenantId: string, conversationId: string): Promise<ConversationRecord | undefined> {
-    const { rows } = await this.#c.pool.query('SELECT * FROM conversations WHERE tenant_id = $1 AND conversation_id = $2', [tenantId, conversationId]);
+    const { rows } = await this.c.pool.query('SELECT * FROM conversations WHERE tenant_id = $1 AND conversation_id = $2', [tenantId, conversationId]);
     return rows[0] && conversationFromRow(rows[0] as Row);
   }
 
   async deleteConversation(tenantId: string, conversationId: string): Promise<boolean> {
-    return changed(await this.#c.pool.query('DELETE FROM conversations WHERE tenant_id = $1 AND conversation_id = $2', [tenantId, conversationId]));
+    return changed(await this.c.pool.query('DELETE FROM conversations WHERE tenant_id = $1 AND conversation_id = $2', [tenantId, conversationId]));
   }
 
   async listConversations(tenantId: string, filter: { subscribed?: boolean; scope?: ConversationScope } = {}): Promise<ConversationRecord[]> {
-    const { rows } = await this.#c.pool.query(
+    const { rows } = await this.c.pool.query(
       `SELECT * FROM conversations WHERE tenant_id = $1
          AND ($2::boolean IS NULL OR subscribed = $2) AND ($3::text IS NULL OR scope = $3)
        ORDER BY conversation_id`,
@@ -43,7 +39,7 @@ export class PgConversations implements ConversationRecords {
   }
 
   async findPersonalConversation(tenantId: string, userUpnOrOid: string): Promise<ConversationRecord | undefined> {
-    const { rows } = await this.#c.pool.query(
+    const { rows } = await this.c.pool.query(
       `SELECT * FROM conversations WHERE tenant_id = $1 AND scope = 'personal' AND (user_oid = $2 OR user_upn = $3)
        ORDER BY updated_at DESC LIMIT 1`,
       [tenantId, userUpnOrOid, userUpnOrOid.toLowerCase()],

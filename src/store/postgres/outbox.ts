@@ -9,19 +9,15 @@ const END_LEASE = 'lease_owner = NULL, lease_until_ms = NULL';
 const PENDING_OF_OWNER = "id = @id AND status = 'pending' AND (@owner::text IS NULL OR lease_owner = @owner)";
 
 export class PgOutbox implements OutboxRecords {
-  readonly #c: PgContext;
-
-  constructor(c: PgContext) {
-    this.#c = c;
-  }
+  constructor(private readonly c: PgContext) {}
 
   async enqueue(items: NewOutboxItem[]): Promise<number> {
-    const rows = outboxItemValues(items, this.#c.now());
+    const rows = outboxItemValues(items, this.c.now());
     if (rows.length === 0) return 0;
     const column = (k: keyof (typeof rows)[number]) => rows.map((r) => r[k]);
     // One statement, rows in the given order (their seq is the delivery order); a key seen twice
     // in the batch or already present is skipped.
-    const res = await this.#c.pool.query(
+    const res = await this.c.pool.query(
       `INSERT INTO outbox (id, tenant_id, kind, idempotency_key, conversation_id, payload, status, attempts, next_attempt_ms, created_at)
        SELECT id, tenant_id, kind, idempotency_key, conversation_id, payload, 'pending', 0, $7, $8
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
@@ -43,7 +39,7 @@ export class PgOutbox implements OutboxRecords {
   }
 
   async dueOutbox(now: Date, limit: number): Promise<OutboxRecord[]> {
-    const { rows } = await this.#c.pool.query("SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $1 ORDER BY seq LIMIT $2", [
+    const { rows } = await this.c.pool.query("SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $1 ORDER BY seq LIMIT $2", [
       now.getTime(),
       clampLimit(limit, DEFAULT_PAGE),
     ]);
@@ -53,7 +49,7 @@ export class PgOutbox implements OutboxRecords {
   async claimOutbox(now: Date, limit: number, owner: string, leaseMs: number): Promise<OutboxRecord[]> {
     // SKIP LOCKED: instances claiming at the same moment take different items instead of waiting.
     const { rows } = await named(
-      this.#c.pool,
+      this.c.pool,
       `WITH due AS (
          SELECT seq FROM outbox WHERE status = 'pending' AND next_attempt_ms <= @now AND (lease_until_ms IS NULL OR lease_until_ms <= @now OR lease_owner = @owner)
          ORDER BY seq LIMIT @limit FOR UPDATE SKIP LOCKED)
@@ -86,13 +82,13 @@ export class PgOutbox implements OutboxRecords {
 
   /** Only a pending item moves, and with an owner only while that owner holds it; otherwise false. */
   async #end(sql: string, values: ReturnType<typeof outboxMarkValues>): Promise<boolean> {
-    if (changed(await named(this.#c.pool, sql, values))) return true;
-    if (!changed(await this.#c.pool.query('SELECT 1 FROM outbox WHERE id = $1', [values.id]))) throw notFoundOutbox(values.id);
+    if (changed(await named(this.c.pool, sql, values))) return true;
+    if (!changed(await this.c.pool.query('SELECT 1 FROM outbox WHERE id = $1', [values.id]))) throw notFoundOutbox(values.id);
     return false;
   }
 
   async listOutbox(tenantId: string, status?: OutboxStatus): Promise<OutboxRecord[]> {
-    const { rows } = await this.#c.pool.query('SELECT * FROM outbox WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) ORDER BY seq', [
+    const { rows } = await this.c.pool.query('SELECT * FROM outbox WHERE tenant_id = $1 AND ($2::text IS NULL OR status = $2) ORDER BY seq', [
       tenantId,
       status ?? null,
     ]);

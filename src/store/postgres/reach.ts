@@ -5,20 +5,16 @@ import type { CampaignRecord, ReachRecords, ReachUserPage, ReachUserRecord } fro
 import { named, type PgContext } from './db';
 
 export class PgReach implements ReachRecords {
-  readonly #c: PgContext;
-
-  constructor(c: PgContext) {
-    this.#c = c;
-  }
+  constructor(private readonly c: PgContext) {}
 
   async getCampaign(tenantId: string): Promise<CampaignRecord | undefined> {
-    const { rows } = await this.#c.pool.query('SELECT record FROM campaigns WHERE tenant_id = $1', [tenantId]);
+    const { rows } = await this.c.pool.query('SELECT record FROM campaigns WHERE tenant_id = $1', [tenantId]);
     return rows[0] && recordFromRow<CampaignRecord>(rows[0] as Row);
   }
 
   async putCampaign(r: CampaignRecord): Promise<void> {
     requireText(r.tenantId, 'tenantId');
-    await this.#c.pool.query(
+    await this.c.pool.query(
       `INSERT INTO campaigns (tenant_id, status, record, updated_at) VALUES ($1, $2, $3, $4)
        ON CONFLICT (tenant_id) DO UPDATE SET status = excluded.status, record = excluded.record, updated_at = excluded.updated_at`,
       [r.tenantId, r.status, JSON.stringify(r), r.updatedAt],
@@ -26,18 +22,18 @@ export class PgReach implements ReachRecords {
   }
 
   async listRunningCampaigns(): Promise<CampaignRecord[]> {
-    const { rows } = await this.#c.pool.query("SELECT record FROM campaigns WHERE status = 'running' ORDER BY tenant_id");
+    const { rows } = await this.c.pool.query("SELECT record FROM campaigns WHERE status = 'running' ORDER BY tenant_id");
     return rows.map(recordFromRow<CampaignRecord>);
   }
 
   async getReachUser(tenantId: string, upn: string): Promise<ReachUserRecord | undefined> {
-    const { rows } = await this.#c.pool.query('SELECT record FROM reach_users WHERE tenant_id = $1 AND upn = $2', [tenantId, upn.toLowerCase()]);
+    const { rows } = await this.c.pool.query('SELECT record FROM reach_users WHERE tenant_id = $1 AND upn = $2', [tenantId, upn.toLowerCase()]);
     return rows[0] && recordFromRow<ReachUserRecord>(rows[0] as Row);
   }
 
   async putReachUser(r: ReachUserRecord): Promise<void> {
     await named(
-      this.#c.pool,
+      this.c.pool,
       `INSERT INTO reach_users (tenant_id, upn, oid, record, updated_at) VALUES (@tenantId, @upn, @oid, @record, @updatedAt)
        ON CONFLICT (tenant_id, upn) DO UPDATE SET oid = excluded.oid, record = excluded.record, updated_at = excluded.updated_at`,
       reachUserValues(r),
@@ -47,7 +43,7 @@ export class PgReach implements ReachRecords {
   /** By upn; the cursor is the last upn of the previous page, as on SQLite (so either store takes the other's). */
   async listReachUsers(tenantId: string, options: { cursor?: string; limit?: number } = {}): Promise<ReachUserPage> {
     const limit = clampLimit(options.limit, DEFAULT_PAGE);
-    const { rows } = await this.#c.pool.query('SELECT upn, record FROM reach_users WHERE tenant_id = $1 AND upn > $2 ORDER BY upn LIMIT $3', [
+    const { rows } = await this.c.pool.query('SELECT upn, record FROM reach_users WHERE tenant_id = $1 AND upn > $2 ORDER BY upn LIMIT $3', [
       tenantId,
       options.cursor ?? '',
       limit + 1,

@@ -5,7 +5,7 @@
  * PostgreSQL as booleans; pg returns bigint columns as text.
  */
 import type { Keyring } from '../crypto';
-import { compact, saAad } from '../records';
+import { CONNECTION_FIELDS, columnOf, compact, saAad } from '../records';
 import type {
   AuditRecord,
   CheckItemRecord,
@@ -30,13 +30,11 @@ const READ: Record<Read, (value: unknown) => unknown> = {
   'ms-as-iso': (v) => new Date(Number(v)).toISOString(),
 };
 
-const snakeCase = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-
 /** A row reader for the record's fields: `how` names a field's column when it is not its snake_case name, and how to read it. */
 function reader<T>(fields: ReadonlyArray<keyof T & string>, how: { [K in keyof T]?: Read | { column: string; read?: Read } } = {}): (row: Row) => T {
   const plan = fields.map((field) => {
     const h = how[field] as Read | { column: string; read?: Read } | undefined;
-    const column = typeof h === 'object' ? h.column : snakeCase(field);
+    const column = typeof h === 'object' ? h.column : columnOf(field);
     const read = typeof h === 'object' ? h.read : h;
     return { field, column, read: read && READ[read] };
   });
@@ -68,25 +66,7 @@ export function serviceAccountFromRow(row: Row, keyring: Keyring): ServiceAccoun
   return { ...record, clientSecret: keyring.decrypt(String(row.secret_box), saAad(record.tenantId)) };
 }
 
-export const connectionFromRow = reader<ConnectionRecord>(
-  [
-    'tenantId',
-    'upn',
-    'kind',
-    'oid',
-    'displayName',
-    'state',
-    'grantedScopes',
-    'homeAccountId',
-    'lastCheckedAt',
-    'lastSyncAt',
-    'error',
-    'featureResults',
-    'createdAt',
-    'updatedAt',
-  ],
-  { grantedScopes: 'json', error: 'json', featureResults: 'json' },
-);
+export const connectionFromRow = reader<ConnectionRecord>(CONNECTION_FIELDS, { grantedScopes: 'json', error: 'json', featureResults: 'json' });
 
 export const checkRunFromRow = reader<CheckRunRecord>(['id', 'tenantId', 'status', 'startedBy', 'startedAt', 'finishedAt', 'total', 'checked']);
 

@@ -2,27 +2,17 @@
 import { auditValues, clampLimit, toMs } from '../records';
 import { auditFromRow, type Row } from '../shared/rows';
 import type { AuditRecord, AuditRecords } from '../types';
-import type { SqliteContext } from './db';
+import type { SqliteContext, Db } from './db';
 
 export class SqliteAudit implements AuditRecords {
-  readonly #c: SqliteContext;
-  readonly #q;
+  readonly #q: ReturnType<typeof statements>;
 
-  constructor(c: SqliteContext) {
-    this.#c = c;
-    const p = (sql: string) => c.db.prepare(sql);
-    this.#q = {
-      insert: p(`INSERT INTO audit_log (id, tenant_id, at, at_ms, actor, action, target, details)
-        VALUES (@id, @tenantId, @at, @atMs, @actor, @action, @target, @details)`),
-      list: p('SELECT * FROM audit_log WHERE tenant_id = ? ORDER BY at_ms DESC, seq DESC LIMIT ?'),
-      anchor: p('SELECT at_ms, seq FROM audit_log WHERE tenant_id = ? AND id = ?'),
-      listBefore: p(`SELECT * FROM audit_log WHERE tenant_id = ? AND (at_ms < ? OR (at_ms = ? AND seq < ?))
-        ORDER BY at_ms DESC, seq DESC LIMIT ?`),
-    };
+  constructor(private readonly c: SqliteContext) {
+    this.#q = statements(c.db);
   }
 
   async audit(entry: Omit<AuditRecord, 'id' | 'at'> & { at?: string }): Promise<void> {
-    this.#q.insert.run(auditValues(entry, this.#c.now().toISOString()));
+    this.#q.insert.run(auditValues(entry, this.c.now().toISOString()));
   }
 
   /**
@@ -41,4 +31,16 @@ export class SqliteAudit implements AuditRecords {
     }
     return rows.map(auditFromRow);
   }
+}
+
+function statements(db: Db) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    insert: p(`INSERT INTO audit_log (id, tenant_id, at, at_ms, actor, action, target, details)
+        VALUES (@id, @tenantId, @at, @atMs, @actor, @action, @target, @details)`),
+    list: p('SELECT * FROM audit_log WHERE tenant_id = ? ORDER BY at_ms DESC, seq DESC LIMIT ?'),
+    anchor: p('SELECT at_ms, seq FROM audit_log WHERE tenant_id = ? AND id = ?'),
+    listBefore: p(`SELECT * FROM audit_log WHERE tenant_id = ? AND (at_ms < ? OR (at_ms = ? AND seq < ?))
+        ORDER BY at_ms DESC, seq DESC LIMIT ?`),
+  };
 }

@@ -3,7 +3,7 @@ import type { ConnectionKind, ConnectionState } from '../../domain/connection';
 import { connectionParams, connectionQueryValues, encodeCursor, pageOf } from '../records';
 import { connectionFromRow, type Row } from '../shared/rows';
 import type { ConnectionPage, ConnectionQuery, ConnectionRecord, ConnectionRecords } from '../types';
-import { immediate, type SqliteContext, type Stmt } from './db';
+import { immediate, type SqliteContext, type Stmt, type Db } from './db';
 
 /** Insert or replace one connection from its column values (records.ts connectionParams); created_at stays the first one's. */
 export const CONNECTION_UPSERT = `INSERT INTO connections (tenant_id, upn, kind, oid, display_name, search_text, state, granted_scopes, home_account_id, last_checked_at, last_sync_at, error, feature_results, created_at, updated_at)
@@ -31,23 +31,15 @@ export function connectionPageSql(params: Record<string, unknown>): string {
 export const COUNT_CONNECTIONS_SQLITE = 'SELECT kind, state, count(*) AS count FROM connections WHERE tenant_id = ? GROUP BY kind, state ORDER BY kind, state';
 
 export class SqliteConnections implements ConnectionRecords {
-  readonly #c: SqliteContext;
-  readonly #q;
+  readonly #q: ReturnType<typeof statements>;
   /**
    * The page statement for the filters present, prepared once per combination: with only its own
    * conditions SQLite picks the state or kind index (an `@x IS NULL OR …` form would scan the key).
    */
   readonly #pages = new Map<string, Stmt>();
 
-  constructor(c: SqliteContext) {
-    this.#c = c;
-    const p = (sql: string) => c.db.prepare(sql);
-    this.#q = {
-      get: p('SELECT * FROM connections WHERE tenant_id = ? AND upn = ? ORDER BY kind'),
-      upsert: p(CONNECTION_UPSERT),
-      delete: p('DELETE FROM connections WHERE tenant_id = ? AND upn = ? AND kind = ?'),
-      count: p(COUNT_CONNECTIONS_SQLITE),
-    };
+  constructor(private readonly c: SqliteContext) {
+    this.#q = statements(c.db);
   }
 
   async getConnections(tenantId: string, upn: string): Promise<ConnectionRecord[]> {
@@ -64,7 +56,7 @@ export class SqliteConnections implements ConnectionRecords {
 
   async importConnections(records: ConnectionRecord[]): Promise<void> {
     // Each record is checked inside the transaction: a bad one rolls back those written before it.
-    immediate(this.#c.db, () => records.forEach((r, i) => this.#q.upsert.run(connectionParams(r, `connections[${i}]`))));
+    immediate(this.c.db, () => records.forEach((r, i) => this.#q.upsert.run(connectionParams(r, `connections[${i}]`))));
   }
 
   async queryConnections(tenantId: string, query: ConnectionQuery): Promise<ConnectionPage> {
@@ -82,7 +74,7 @@ export class SqliteConnections implements ConnectionRecords {
     const shape = ['state', 'kind', 'search', 'afterUpn'].filter((k) => k in params).join(',');
     let stmt = this.#pages.get(shape);
     if (!stmt) {
-      stmt = this.#c.db.prepare(connectionPageSql(params));
+      stmt = this.c.db.prepare(connectionPageSql(params));
       this.#pages.set(shape, stmt);
     }
     return stmt;
@@ -91,4 +83,14 @@ export class SqliteConnections implements ConnectionRecords {
   async countConnections(tenantId: string): Promise<Array<{ kind: ConnectionKind; state: ConnectionState; count: number }>> {
     return this.#q.count.all(tenantId) as Array<{ kind: ConnectionKind; state: ConnectionState; count: number }>;
   }
+}
+
+function statements(db: Db) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    get: p('SELECT * FROM connections WHERE tenant_id = ? AND upn = ? ORDER BY kind'),
+    upsert: p(CONNECTION_UPSERT),
+    delete: p('DELETE FROM connections WHERE tenant_id = ? AND upn = ? AND kind = ?'),
+    count: p(COUNT_CONNECTIONS_SQLITE),
+  };
 }

@@ -2,26 +2,13 @@
 import { conversationValues } from '../records';
 import { conversationFromRow, type Row } from '../shared/rows';
 import type { ConversationRecord, ConversationRecords, ConversationScope } from '../types';
-import type { SqliteContext } from './db';
+import type { SqliteContext, Db } from './db';
 
 export class SqliteConversations implements ConversationRecords {
-  readonly #q;
+  readonly #q: ReturnType<typeof statements>;
 
   constructor(c: SqliteContext) {
-    const p = (sql: string) => c.db.prepare(sql);
-    this.#q = {
-      upsert: p(`INSERT INTO conversations (tenant_id, conversation_id, scope, user_oid, user_upn, subscribed, reference, updated_at)
-        VALUES (@tenantId, @conversationId, @scope, @userOid, @userUpn, @subscribed, @reference, @updatedAt)
-        ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET scope = excluded.scope, user_oid = excluded.user_oid, user_upn = excluded.user_upn,
-          subscribed = excluded.subscribed, reference = excluded.reference, updated_at = excluded.updated_at`),
-      get: p('SELECT * FROM conversations WHERE tenant_id = ? AND conversation_id = ?'),
-      delete: p('DELETE FROM conversations WHERE tenant_id = ? AND conversation_id = ?'),
-      list: p(`SELECT * FROM conversations WHERE tenant_id = @tenantId
-          AND (@subscribed IS NULL OR subscribed = @subscribed) AND (@scope IS NULL OR scope = @scope)
-        ORDER BY conversation_id`),
-      personal: p(`SELECT * FROM conversations WHERE tenant_id = ? AND scope = 'personal' AND (user_oid = ? OR user_upn = ?)
-        ORDER BY updated_at DESC LIMIT 1`),
-    };
+    this.#q = statements(c.db);
   }
 
   async putConversation(r: ConversationRecord): Promise<void> {
@@ -46,4 +33,21 @@ export class SqliteConversations implements ConversationRecords {
     const row = this.#q.personal.get(tenantId, userUpnOrOid, userUpnOrOid.toLowerCase()) as Row | undefined;
     return row && conversationFromRow(row);
   }
+}
+
+function statements(db: Db) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    upsert: p(`INSERT INTO conversations (tenant_id, conversation_id, scope, user_oid, user_upn, subscribed, reference, updated_at)
+        VALUES (@tenantId, @conversationId, @scope, @userOid, @userUpn, @subscribed, @reference, @updatedAt)
+        ON CONFLICT (tenant_id, conversation_id) DO UPDATE SET scope = excluded.scope, user_oid = excluded.user_oid, user_upn = excluded.user_upn,
+          subscribed = excluded.subscribed, reference = excluded.reference, updated_at = excluded.updated_at`),
+    get: p('SELECT * FROM conversations WHERE tenant_id = ? AND conversation_id = ?'),
+    delete: p('DELETE FROM conversations WHERE tenant_id = ? AND conversation_id = ?'),
+    list: p(`SELECT * FROM conversations WHERE tenant_id = @tenantId
+          AND (@subscribed IS NULL OR subscribed = @subscribed) AND (@scope IS NULL OR scope = @scope)
+        ORDER BY conversation_id`),
+    personal: p(`SELECT * FROM conversations WHERE tenant_id = ? AND scope = 'personal' AND (user_oid = ? OR user_upn = ?)
+        ORDER BY updated_at DESC LIMIT 1`),
+  };
 }

@@ -67,21 +67,13 @@ interface SealedTarget {
 }
 
 export class SqliteLifecycle implements StoreLifecycle {
-  readonly #c: SqliteContext;
-  readonly #q;
+  readonly #q: ReturnType<typeof statements>;
   readonly #sealed: SealedTarget[];
   #closed = false;
 
-  constructor(c: SqliteContext) {
-    this.#c = c;
+  constructor(private readonly c: SqliteContext) {
+    this.#q = statements(c.db);
     const p = (sql: string) => c.db.prepare(sql);
-    this.#q = {
-      ping: p('SELECT 1'),
-      totalChanges: p('SELECT total_changes()').pluck(),
-      dataVersion: p('PRAGMA data_version').pluck(),
-      testRows: p('SELECT seq, record FROM service_account_tests WHERE tenant_id = ?'),
-      testSet: p('UPDATE service_account_tests SET record = ? WHERE seq = ?'),
-    };
     /** One target per sealed column; `key <> current` lists what is still under a retired key. */
     const target = (kind: SealedTarget['kind'], table: string, keys: string[], box: string, aad: SealedTarget['aad']): SealedTarget => ({
       kind,
@@ -114,19 +106,19 @@ export class SqliteLifecycle implements StoreLifecycle {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#c.db.close();
+    this.c.db.close();
   }
 
   async reencryptAll(options: { batchSize?: number } = {}): Promise<EncryptedValueCounts> {
     const batchSize = Math.max(1, Math.floor(options.batchSize ?? 200));
-    const keyring = this.#c.keyring;
+    const keyring = this.c.keyring;
     const kid = keyring.currentKeyId;
     const counts: EncryptedValueCounts = { serviceAccountSecrets: 0, tokenCaches: 0, authStates: 0, sessions: 0 };
     for (const target of this.#sealed) {
       // One short transaction per batch: other writers wait at most one batch, and an interruption
       // keeps every batch already committed. Rewritten rows leave the `key_id <> current` listing.
       for (;;) {
-        const batch = immediate(this.#c.db, () => {
+        const batch = immediate(this.c.db, () => {
           const rows = target.list.all(kid, batchSize) as SealedRow[];
           let rewritten = 0;
           for (const row of rows) {
@@ -145,14 +137,14 @@ export class SqliteLifecycle implements StoreLifecycle {
   }
 
   async countRetiredKeyValues(): Promise<EncryptedValueCounts> {
-    const kid = this.#c.keyring.currentKeyId;
+    const kid = this.c.keyring.currentKeyId;
     const counts: EncryptedValueCounts = { serviceAccountSecrets: 0, tokenCaches: 0, authStates: 0, sessions: 0 };
     for (const target of this.#sealed) counts[target.kind] = target.count.get(kid) as number;
     return counts;
   }
 
   async rekeyServiceAccountTests(tenantId: string, fromHash: string, toHash: string): Promise<number> {
-    return immediate(this.#c.db, () => {
+    return immediate(this.c.db, () => {
       let n = 0;
       for (const row of this.#q.testRows.all(tenantId) as Array<{ seq: number; record: string }>) {
         const record = JSON.parse(row.record) as ServiceAccountTestRecord;
@@ -292,4 +284,15 @@ function readHead(file: string, n: number): Buffer {
 function errCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : 'unknown error';
+}
+
+function statements(db: Db) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    ping: p('SELECT 1'),
+    totalChanges: p('SELECT total_changes()').pluck(),
+    dataVersion: p('PRAGMA data_version').pluck(),
+    testRows: p('SELECT seq, record FROM service_account_tests WHERE tenant_id = ?'),
+    testSet: p('UPDATE service_account_tests SET record = ? WHERE seq = ?'),
+  };
 }

@@ -2,23 +2,13 @@
 import { DEFAULT_PAGE, clampLimit, pageOf, requireText, reachUserValues } from '../records';
 import { recordFromRow, type Row } from '../shared/rows';
 import type { CampaignRecord, ReachRecords, ReachUserPage, ReachUserRecord } from '../types';
-import type { SqliteContext } from './db';
+import type { SqliteContext, Db } from './db';
 
 export class SqliteReach implements ReachRecords {
-  readonly #q;
+  readonly #q: ReturnType<typeof statements>;
 
   constructor(c: SqliteContext) {
-    const p = (sql: string) => c.db.prepare(sql);
-    this.#q = {
-      campaignGet: p('SELECT record FROM campaigns WHERE tenant_id = ?'),
-      campaignUpsert: p(`INSERT INTO campaigns (tenant_id, status, record, updated_at) VALUES (?, ?, ?, ?)
-        ON CONFLICT (tenant_id) DO UPDATE SET status = excluded.status, record = excluded.record, updated_at = excluded.updated_at`),
-      campaignRunning: p("SELECT record FROM campaigns WHERE status = 'running' ORDER BY tenant_id"),
-      userGet: p('SELECT record FROM reach_users WHERE tenant_id = ? AND upn = ?'),
-      userUpsert: p(`INSERT INTO reach_users (tenant_id, upn, oid, record, updated_at) VALUES (@tenantId, @upn, @oid, @record, @updatedAt)
-        ON CONFLICT (tenant_id, upn) DO UPDATE SET oid = excluded.oid, record = excluded.record, updated_at = excluded.updated_at`),
-      userList: p('SELECT upn, record FROM reach_users WHERE tenant_id = ? AND upn > ? ORDER BY upn LIMIT ?'),
-    };
+    this.#q = statements(c.db);
   }
 
   async getCampaign(tenantId: string): Promise<CampaignRecord | undefined> {
@@ -50,4 +40,18 @@ export class SqliteReach implements ReachRecords {
     const rows = this.#q.userList.all(tenantId, options.cursor ?? '', limit + 1) as Row[];
     return pageOf(rows, limit, recordFromRow<ReachUserRecord>, (last) => last.upn);
   }
+}
+
+function statements(db: Db) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    campaignGet: p('SELECT record FROM campaigns WHERE tenant_id = ?'),
+    campaignUpsert: p(`INSERT INTO campaigns (tenant_id, status, record, updated_at) VALUES (?, ?, ?, ?)
+        ON CONFLICT (tenant_id) DO UPDATE SET status = excluded.status, record = excluded.record, updated_at = excluded.updated_at`),
+    campaignRunning: p("SELECT record FROM campaigns WHERE status = 'running' ORDER BY tenant_id"),
+    userGet: p('SELECT record FROM reach_users WHERE tenant_id = ? AND upn = ?'),
+    userUpsert: p(`INSERT INTO reach_users (tenant_id, upn, oid, record, updated_at) VALUES (@tenantId, @upn, @oid, @record, @updatedAt)
+        ON CONFLICT (tenant_id, upn) DO UPDATE SET oid = excluded.oid, record = excluded.record, updated_at = excluded.updated_at`),
+    userList: p('SELECT upn, record FROM reach_users WHERE tenant_id = ? AND upn > ? ORDER BY upn LIMIT ?'),
+  };
 }

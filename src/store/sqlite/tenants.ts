@@ -2,30 +2,13 @@
 import { cleanDomains, newTenantValues, tenantPatchValues } from '../records';
 import { tenantFromRow, type Row } from '../shared/rows';
 import type { DomainRecords, TenantRecord, TenantRecords } from '../types';
-import { immediate, type SqliteContext } from './db';
+import { immediate, type SqliteContext, type Db } from './db';
 
 export class SqliteTenants implements TenantRecords, DomainRecords {
-  readonly #c: SqliteContext;
-  readonly #q;
+  readonly #q: ReturnType<typeof statements>;
 
-  constructor(c: SqliteContext) {
-    this.#c = c;
-    const p = (sql: string) => c.db.prepare(sql);
-    this.#q = {
-      get: p('SELECT * FROM tenants WHERE tenant_id = ?'),
-      insertIgnore: p(`INSERT INTO tenants (tenant_id, display_name, enabled_features, created_at, updated_at)
-        VALUES (@tenantId, @displayName, @features, @now, @now) ON CONFLICT (tenant_id) DO NOTHING`),
-      update: p(`UPDATE tenants SET
-          display_name = CASE WHEN @setName = 1 THEN @displayName ELSE display_name END,
-          enabled_features = CASE WHEN @setFeatures = 1 THEN @features ELSE enabled_features END,
-          deadline_overrides = CASE WHEN @setOverrides = 1 THEN @overrides ELSE deadline_overrides END,
-          updated_at = @now
-        WHERE tenant_id = @tenantId`),
-      list: p('SELECT * FROM tenants ORDER BY tenant_id'),
-      domains: p('SELECT domain FROM domains WHERE tenant_id = ? ORDER BY domain').pluck(),
-      domainsClear: p('DELETE FROM domains WHERE tenant_id = ?'),
-      domainInsert: p('INSERT INTO domains (tenant_id, domain) VALUES (?, ?)'),
-    };
+  constructor(private readonly c: SqliteContext) {
+    this.#q = statements(c.db);
   }
 
   async getTenant(tenantId: string): Promise<TenantRecord | undefined> {
@@ -34,13 +17,13 @@ export class SqliteTenants implements TenantRecords, DomainRecords {
   }
 
   async ensureTenant(tenantId: string, defaults: Partial<Pick<TenantRecord, 'displayName' | 'enabledFeatures'>> = {}): Promise<TenantRecord> {
-    this.#q.insertIgnore.run(newTenantValues(tenantId, defaults, this.#c.now().toISOString()));
+    this.#q.insertIgnore.run(newTenantValues(tenantId, defaults, this.c.now().toISOString()));
     return tenantFromRow(this.#q.get.get(tenantId) as Row);
   }
 
   async updateTenant(tenantId: string, patch: Partial<Pick<TenantRecord, 'displayName' | 'enabledFeatures' | 'deadlineOverrides'>>): Promise<TenantRecord> {
-    const values = tenantPatchValues(tenantId, patch, this.#c.now().toISOString());
-    immediate(this.#c.db, () => {
+    const values = tenantPatchValues(tenantId, patch, this.c.now().toISOString());
+    immediate(this.c.db, () => {
       this.#q.insertIgnore.run(newTenantValues(tenantId, {}, values.now));
       this.#q.update.run(values);
     });
@@ -57,9 +40,28 @@ export class SqliteTenants implements TenantRecords, DomainRecords {
 
   async setDomains(tenantId: string, domains: string[]): Promise<void> {
     const clean = cleanDomains(tenantId, domains);
-    immediate(this.#c.db, () => {
+    immediate(this.c.db, () => {
       this.#q.domainsClear.run(tenantId);
       for (const d of clean) this.#q.domainInsert.run(tenantId, d);
     });
   }
+}
+
+function statements(db: Db) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    get: p('SELECT * FROM tenants WHERE tenant_id = ?'),
+    insertIgnore: p(`INSERT INTO tenants (tenant_id, display_name, enabled_features, created_at, updated_at)
+        VALUES (@tenantId, @displayName, @features, @now, @now) ON CONFLICT (tenant_id) DO NOTHING`),
+    update: p(`UPDATE tenants SET
+          display_name = CASE WHEN @setName = 1 THEN @displayName ELSE display_name END,
+          enabled_features = CASE WHEN @setFeatures = 1 THEN @features ELSE enabled_features END,
+          deadline_overrides = CASE WHEN @setOverrides = 1 THEN @overrides ELSE deadline_overrides END,
+          updated_at = @now
+        WHERE tenant_id = @tenantId`),
+    list: p('SELECT * FROM tenants ORDER BY tenant_id'),
+    domains: p('SELECT domain FROM domains WHERE tenant_id = ? ORDER BY domain').pluck(),
+    domainsClear: p('DELETE FROM domains WHERE tenant_id = ?'),
+    domainInsert: p('INSERT INTO domains (tenant_id, domain) VALUES (?, ?)'),
+  };
 }
