@@ -273,28 +273,31 @@ export function tokenCacheValues(tenantId: string, partitionKey: string, seriali
   return { tenantId, partitionKey, box: keyring.encrypt(serialized, tokenCacheAad(tenantId, partitionKey)), kid: keyring.currentKeyId, now };
 }
 
-/** An auth state's columns: keyed by the hash of `state`, everything else sealed to that hash. */
+/**
+ * Auth states and sessions are keyed by the hash of the value the caller holds, everything else
+ * sealed to that hash: a copy of the database yields no live values.
+ */
+function sealedByHash(key: string, rest: object, aad: (hash: string) => string, keyring: Keyring) {
+  const hash = sha256(key);
+  return { hash, box: keyring.encrypt(JSON.stringify(rest), aad(hash)), kid: keyring.currentKeyId };
+}
+
 export function authStateValues(record: AuthStateRecord, keyring: Keyring) {
   requireText(record.state, 'state');
   requireText(record.tenantId, 'tenantId');
-  const hash = sha256(record.state);
-  const { state: _omit, ...rest } = record;
-  const box = keyring.encrypt(JSON.stringify(rest), authStateAad(hash));
-  return { hash, tenantId: record.tenantId, box, kid: keyring.currentKeyId, expiresMs: toMs(record.expiresAt, 'expiresAt') };
+  const { state, ...rest } = record;
+  return { ...sealedByHash(state, rest, authStateAad, keyring), tenantId: record.tenantId, expiresMs: toMs(record.expiresAt, 'expiresAt') };
 }
 
 export function openAuthState(state: string, box: string, keyring: Keyring): AuthStateRecord {
   return { state, ...(JSON.parse(keyring.decrypt(box, authStateAad(sha256(state)))) as Omit<AuthStateRecord, 'state'>) };
 }
 
-/** A session's columns: keyed by the hash of its id, everything else sealed to that hash. */
 export function sessionValues(record: SessionRecord, keyring: Keyring) {
   requireText(record.id, 'id');
   requireText(record.tenantId, 'tenantId');
-  const hash = sha256(record.id);
-  const { id: _omit, ...rest } = record;
-  const box = keyring.encrypt(JSON.stringify(rest), sessionAad(hash));
-  return { hash, tenantId: record.tenantId, oid: record.oid, box, kid: keyring.currentKeyId, expiresMs: toMs(record.expiresAt, 'expiresAt') };
+  const { id, ...rest } = record;
+  return { ...sealedByHash(id, rest, sessionAad, keyring), tenantId: record.tenantId, oid: record.oid, expiresMs: toMs(record.expiresAt, 'expiresAt') };
 }
 
 export function openSession(id: string, box: string, keyring: Keyring): SessionRecord {

@@ -1,5 +1,8 @@
 /**
  * The Store: every record the product keeps, behind one interface, contract-tested once (tests/contract/store.contract.ts) and run against every implementation.
+ * It is made of one narrow interface per record group (TenantRecords, OutboxRecords, …) and
+ * StoreLifecycle; a caller takes only the groups it uses, and each implementation answers every
+ * group with its own repository (src/store/sqlite/, src/store/postgres/).
  * Every method is async so that a shared store (Azure Table Storage) can implement it later;
  * every record is keyed by tenant id (`tid`), and no method reads across tenants except the
  * explicitly named maintenance ones (`listTenants`, `dueOutbox`, `purgeExpired`).
