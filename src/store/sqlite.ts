@@ -8,6 +8,7 @@
  * connection; opening, migrating and key rotation live in sqlite/lifecycle.ts.
  */
 import type { Keyring } from './crypto';
+import { StoreOpenError } from './errors';
 import { composed } from './shared/compose';
 import { SqliteAudit } from './sqlite/audit';
 import { SqliteChecks } from './sqlite/checks';
@@ -64,6 +65,11 @@ export class SqliteStore extends composed<SqliteStoreMembers>() implements Store
    */
   static open(file: string, keyring: Keyring, options: SqliteStoreOptions = {}): SqliteStore {
     const db = openDatabase(file, options.busyTimeoutMs ?? 5000);
-    return new SqliteStore({ db, keyring, now: options.now ?? (() => new Date()) }, file);
+    try {
+      return new SqliteStore({ db, keyring, now: options.now ?? (() => new Date()) }, file);
+    } catch (err) {
+      db.close();
+      throw new StoreOpenError('failed', file, err instanceof Error ? err.message : String(err), { cause: err });
+    }
   }
 }

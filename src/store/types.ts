@@ -418,9 +418,10 @@ export interface OutboxRecords {
   claimOutbox(now: Date, limit: number, owner: string, leaseMs: number): Promise<OutboxRecord[]>;
   /**
    * markSent / markRetry / markFailed move a pending item on and end its lease. Given the `owner`
-   * that claimed it, they act only while that owner still holds the item: once its lease was taken
-   * over by another instance they change nothing and return false, so the late instance does not
-   * overwrite the new holder's progress. Without an owner (an item read with dueOutbox) the item
+   * that claimed it, they act only while the item's lease still names that owner (a lease that ran
+   * out counts until another instance claims the item): once another instance has taken it over
+   * they change nothing and return false, so the late instance does not overwrite the new holder's
+   * progress. Without an owner (an item read with dueOutbox) the item
    * moves whoever holds it. An item already sent or failed is left as it is (false); an unknown id
    * throws NOT_FOUND.
    */

@@ -700,6 +700,14 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
           expect(new Set(ids).size).toBe(20);
         });
 
+        it('lets the holder end its item after its lease ran out, as long as nobody claimed it since', async () => {
+          await store.enqueue([anItem({ idempotencyKey: 'a' })]);
+          const [item] = await store.claimOutbox(t, 10, 'instance-A', MIN);
+          expect(await store.markSent(item.id, at(2 * MIN), 'instance-B')).toBe(false);
+          expect(await store.markSent(item.id, at(2 * MIN), 'instance-A')).toBe(true);
+          expect(await store.listOutbox(TENANT_A, 'sent')).toEqual([expect.objectContaining({ id: item.id, attempts: 1 })]);
+        });
+
         describe('an instance whose lease was taken over cannot end the item', () => {
           /** A claims the item, its lease runs out, B claims it: the item is B's now. */
           async function takenOver(): Promise<string> {
