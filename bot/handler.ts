@@ -15,7 +15,7 @@ import {
 import type { Logger } from 'pino';
 import type { AdminStanding } from '../src/domain/admin';
 import { ERROR_CATALOGUE } from '../src/domain/errors';
-import type { ConversationRecord, Store } from '../src/store/types';
+import type { AuditRecords, ConversationRecord, ConversationRecords, ServiceAccountRecords, TenantRecords, UserRecords } from '../src/store/types';
 import { ADMIN_COMMANDS, VERBS, parseCommand, type ParsedCommand } from './commands';
 import {
   buildCard,
@@ -36,7 +36,7 @@ import type { BotServices } from '../src/services/ports';
 import type { Triggers } from './triggers';
 
 export interface HandlerDeps {
-  store: Store;
+  store: AuditRecords & ConversationRecords & ServiceAccountRecords & TenantRecords & UserRecords;
   services: BotServices;
   logger: Logger;
   triggers: Triggers;

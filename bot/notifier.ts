@@ -6,12 +6,14 @@
  * marked sent. Items are claimed under a lease (claimOutbox) in the name of this instance, so
  * several instances sharing a store each send different items, and the items of an instance that
  * died are taken over when their lease ends. A send is only started while at least half of its
- * lease is left. A crash between a successful send and markSent can still repeat that one message:
+ * lease is left, and ending it names this instance: once another instance has taken the lease over,
+ * this one's late mark changes nothing. A crash between a successful send and markSent can still
+ * repeat that one message:
  * the Bot Connector has no idempotency key, so delivery is at least once within that window
  * (docs/scale-out.md).
  */
 import type { Logger } from 'pino';
-import type { ConversationRecord, OutboxRecord, Store } from '../src/store/types';
+import type { ConversationRecord, ConversationRecords, OutboxRecord, OutboxRecords } from '../src/store/types';
 import { parseRetryAfter } from '../src/domain/formats';
 import { activityFromPayload, type OutgoingActivity } from './payload';
 import { loggableError } from './safe-error';
@@ -43,7 +45,7 @@ export type SendFn = (conversation: ConversationRecord, activity: OutgoingActivi
 export type RecipientCheck = (conversation: ConversationRecord, item: OutboxRecord) => Promise<boolean>;
 
 export interface NotifierOptions {
-  store: Store;
+  store: OutboxRecords & ConversationRecords;
   logger: Logger;
   send: SendFn;
   /** Checked at delivery, not only at enqueue: an item may wait (retries) while rights change. */
@@ -159,7 +161,7 @@ export class TokenBucket {
 }
 
 export class Notifier {
-  readonly #store: Store;
+  readonly #store: OutboxRecords & ConversationRecords;
   readonly #logger: Logger;
   readonly #send: SendFn;
   readonly #mayReceive: RecipientCheck | undefined;
@@ -347,24 +349,29 @@ export class Notifier {
     try {
       const conversation = await this.#store.getConversation(item.tenantId, item.conversationId);
       if (!conversation) {
-        await this.#store.markFailed(item.id, 'conversation not stored any more (bot removed)');
-        result.failed++;
-        this.#logger.warn(log, 'notifier: conversation gone; message dropped');
+        if (await this.#end(item, log, (owner) => this.#store.markFailed(item.id, 'conversation not stored any more (bot removed)', owner))) {
+          result.failed++;
+          this.#logger.warn(log, 'notifier: conversation gone; message dropped');
+        }
         return;
       }
       if (this.#mayReceive && !(await this.#mayReceive(conversation, item))) {
-        await this.#store.markFailed(item.id, 'recipient may not receive it any more (not a recently proven admin)');
-        result.failed++;
-        this.#logger.info(log, 'notifier: recipient may not receive this card; message dropped');
+        if (
+          await this.#end(item, log, (owner) => this.#store.markFailed(item.id, 'recipient may not receive it any more (not a recently proven admin)', owner))
+        ) {
+          result.failed++;
+          this.#logger.info(log, 'notifier: recipient may not receive this card; message dropped');
+        }
         return;
       }
       let activity: OutgoingActivity;
       try {
         activity = activityFromPayload(item.payload);
       } catch {
-        await this.#store.markFailed(item.id, 'payload is not a card this bot can build');
-        result.failed++;
-        this.#logger.error(log, 'notifier: unreadable outbox payload');
+        if (await this.#end(item, log, (owner) => this.#store.markFailed(item.id, 'payload is not a card this bot can build', owner))) {
+          result.failed++;
+          this.#logger.error(log, 'notifier: unreadable outbox payload');
+        }
         return;
       }
       try {
@@ -373,8 +380,8 @@ export class Notifier {
         await this.#failed(item, err, result, log);
         return;
       }
-      await this.#store.markSent(item.id, new Date(this.#clock.now()));
-      result.sent++;
+      const at = new Date(this.#clock.now());
+      if (await this.#end(item, log, (owner) => this.#store.markSent(item.id, at, owner))) result.sent++;
     } catch (err) {
       // A store error: the item stays pending and is picked up again by a later drain.
       this.#logger.error({ ...log, err: loggableError(err) }, 'notifier: store error while delivering');
@@ -392,20 +399,31 @@ export class Notifier {
         this.#conversationBucket(item, now).block(until);
         this.#tenantBucket(item.tenantId, now).block(until);
       }
-      await this.#store.markRetry(item.id, new Date(now + delay), failure.summary);
+      if (!(await this.#end(item, log, (owner) => this.#store.markRetry(item.id, new Date(now + delay), failure.summary, owner)))) return;
       result.retried++;
       this.#logger.info(
         { ...log, status: failure.status, retryInMs: delay, err: loggableError(err, { stack: false }) },
         'notifier: send throttled or failed; will retry',
       );
     } else {
-      await this.#store.markFailed(item.id, failure.summary);
+      if (!(await this.#end(item, log, (owner) => this.#store.markFailed(item.id, failure.summary, owner)))) return;
       result.failed++;
       this.#logger.warn(
         { ...log, status: failure.status, error: failure.summary, err: loggableError(err, { stack: false }) },
         'notifier: giving up on message',
       );
     }
+  }
+
+  /**
+   * Ends an item in the name of this instance. False when its lease was lost meanwhile (another
+   * instance claimed it after this one's lease ran out): that instance's progress stands, so this
+   * one only notes it and moves on (docs/scale-out.md).
+   */
+  async #end(item: OutboxRecord, log: Record<string, unknown>, mark: (owner: string) => Promise<boolean>): Promise<boolean> {
+    if (await mark(this.#opts.owner)) return true;
+    this.#logger.warn(log, 'notifier: lease lost to another instance; leaving the message to it');
+    return false;
   }
 
   /** Exponential backoff with "equal jitter", never shorter than Retry-After. */

@@ -4,7 +4,7 @@
  * runs twice or a restart never sends twice), with a deep link that opens the personal tab.
  */
 import type { CampaignView } from '../src/contract';
-import type { Store } from '../src/store/types';
+import type { OutboxRecords, TenantRecords } from '../src/store/types';
 import { deadlinesWithOverrides } from '../src/domain/deadlines';
 import { CAMPAIGN_LINK_MARK } from '../src/domain/reach';
 import { reconnectNudgeModel } from './cards';
@@ -32,7 +32,7 @@ export interface NudgeSender {
   wake(): void;
 }
 
-export function campaignNudges(deps: { store: Store; tabUrl: () => string; wake: () => void }): NudgeSender {
+export function campaignNudges(deps: { store: OutboxRecords & TenantRecords; tabUrl: () => string; wake: () => void }): NudgeSender {
   return {
     async nudge({ tenantId, conversationId, connection, key, now }) {
       const tenant = await deps.store.getTenant(tenantId);

@@ -7,7 +7,18 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import { DEADLINE_MILESTONES, daysUntil, tenantDeadlines, viewOf } from '../src/domain/deadlines';
 import type { ConnectionKind } from '../src/domain/connection';
-import type { ConnectionRecord, ConversationRecord, NewOutboxItem, OutboxKind, Store } from '../src/store/types';
+import type {
+  AuditRecords,
+  ConnectionRecord,
+  ConnectionRecords,
+  ConversationRecord,
+  ConversationRecords,
+  NewOutboxItem,
+  OutboxKind,
+  OutboxRecords,
+  ServiceAccountRecords,
+  TenantRecords,
+} from '../src/store/types';
 import type { BotServices } from '../src/services/ports';
 import type { CheckDigest } from '../src/services/checks';
 import {
@@ -40,7 +51,7 @@ export async function mayReceiveAdminCards(conversation: ConversationRecord, ser
 }
 
 export interface TriggerDeps {
-  store: Store;
+  store: AuditRecords & ConnectionRecords & ConversationRecords & OutboxRecords & ServiceAccountRecords & TenantRecords;
   services: BotServices;
   logger: Logger;
   /** Called after anything was enqueued, so the notifier delivers without waiting for its poll. */

@@ -3,7 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { AppError } from '../domain/errors';
 import { isAdmin, type AdminRuleConfig } from '../domain/admin';
 import { bearerOf, type TokenVerifier, type UserContext } from '../identity/verify';
-import type { Store } from '../store/types';
+import type { SessionRecords, UserRecords } from '../store/types';
 import type { Request } from 'restify';
 import { cookie, step, type Step, type StepState } from './http';
 
@@ -11,7 +11,7 @@ export const SESSION_COOKIE = 'cc_session';
 
 export interface AuthDeps {
   verifier: TokenVerifier;
-  store: Store;
+  store: SessionRecords & UserRecords;
   /** ADMIN_UPNS and the home tenant they speak for (src/domain/admin.ts). */
   adminRule: AdminRuleConfig;
   now: () => Date;
@@ -35,7 +35,7 @@ export function constantTimeEqual(a: string, b: string): boolean {
  * Writes only on change or when an admin's proof is due a refresh; returns undefined (nothing to
  * await) otherwise: the common case on every request.
  */
-function userRecorder(store: Store, now: () => Date) {
+function userRecorder(store: UserRecords, now: () => Date) {
   const seen = new Map<string, { fingerprint: string; at: number }>();
   // Verified contexts are shared while their token lives: derive their key and fingerprint once.
   const ids = new WeakMap<UserContext, { key: string; fingerprint: string }>();

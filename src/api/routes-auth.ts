@@ -14,7 +14,7 @@ import type { Logger } from '../log';
 import type { ConnectionService } from '../services/connections';
 import type { Sealer } from '../services/sealed';
 import { SIGNIN_TTL_MS, type SignInService } from '../services/signin';
-import type { AuthStateRecord, SessionRecord, Store } from '../store/types';
+import type { AuthStateRecord, AuthStateRecords, SessionRecord, SessionRecords } from '../store/types';
 import { SESSION_COOKIE, constantTimeEqual } from './auth-steps';
 import { cookie, pipeline, queryOf, rawBody, setCookie, step, asAppError, type StepState } from './http';
 
@@ -28,7 +28,7 @@ const AUTH_PATH = '/auth';
 
 export interface AuthRouteDeps {
   logger: Logger;
-  store: Store;
+  store: AuthStateRecords & SessionRecords;
   connections: ConnectionService;
   signIn: SignInService;
   sealer: Sealer;

@@ -7,7 +7,17 @@
  */
 import type { Logger } from '../log';
 import type { CampaignView, FunnelCounts, FunnelView, ReachPermissionView } from '../contract';
-import type { ConnectionRecord, ReachUserRecord, Store } from '../store/types';
+import type {
+  AuditRecords,
+  LeaseRecords,
+  ConnectionRecord,
+  ConnectionRecords,
+  ConversationRecords,
+  ReachRecords,
+  ReachUserRecord,
+  TenantRecords,
+  UserRecords,
+} from '../store/types';
 import { ADMIN_APP_ROLE } from '../domain/features';
 import { AppError, ERROR_CATALOGUE, remedyWith } from '../domain/errors';
 import {
@@ -47,7 +57,7 @@ export interface NudgePort {
 }
 
 export interface CampaignDeps {
-  store: Store;
+  store: TenantRecords & UserRecords & ConnectionRecords & ConversationRecords & ReachRecords & AuditRecords & LeaseRecords;
   logger: Logger;
   now: () => Date;
   nudges: NudgePort;

@@ -22,7 +22,18 @@ import { AppError, errorBody, type ErrorCode } from '../domain/errors';
 import { FEATURES, delegatedScopesFor, missingDelegatedScopes, type Feature } from '../domain/features';
 import type { MailboxPacer, Sweep, SweepAnswer, SweepJob } from '../graph/batch';
 import type { Logger } from '../log';
-import type { CheckItemRecord, CheckRunRecord, ConnectionRecord, ServiceAccountRecord, Store } from '../store/types';
+import type {
+  AuditRecords,
+  LeaseRecords,
+  CheckItemRecord,
+  CheckRecords,
+  CheckRunRecord,
+  ConnectionRecord,
+  ConnectionRecords,
+  ServiceAccountRecord,
+  ServiceAccountRecords,
+  TenantRecords,
+} from '../store/types';
 import type { DelegatedAuthPort } from './ports';
 import { Lease } from './lease';
 
@@ -72,7 +83,7 @@ export interface CheckView {
 }
 
 export interface CheckServiceDeps {
-  store: Store;
+  store: TenantRecords & ConnectionRecords & CheckRecords & ServiceAccountRecords & AuditRecords & LeaseRecords;
   auth: Pick<DelegatedAuthPort, 'acquireSilent'>;
   appToken: AppTokenPort;
   /** A fresh sweep per run page, sharing one pacer (limits hold across runs). */

@@ -11,7 +11,16 @@ import { FEATURES, delegatedScopesFor, missingDelegatedScopes, type Feature } fr
 import { deepFreeze } from '../domain/formats';
 import type { UserContext } from '../identity/verify';
 import type { Logger } from '../log';
-import type { AuthStateRecord, ConnectionRecord, Store } from '../store/types';
+import type {
+  AuditRecords,
+  AuthStateRecord,
+  AuthStateRecords,
+  ConnectionRecord,
+  ConnectionRecords,
+  ServiceAccountRecords,
+  StoreLifecycle,
+  TenantRecords,
+} from '../store/types';
 import type { DelegatedAuthPort, ProbePort } from './ports';
 
 export const AUTH_STATE_TTL_MS = 10 * 60_000;
@@ -20,7 +29,7 @@ export const MAX_LIVE_STARTS_PER_USER = 5;
 const KIND_PRIORITY: ConnectionKind[] = ['graph-delegated', 'graph-app', 'ews-oauth', 'ews-basic'];
 
 export interface ConnectionServiceDeps {
-  store: Store;
+  store: TenantRecords & ConnectionRecords & ServiceAccountRecords & AuthStateRecords & AuditRecords & Pick<StoreLifecycle, 'changeStamp'>;
   auth: DelegatedAuthPort;
   probes: ProbePort;
   logger: Logger;

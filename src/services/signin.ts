@@ -11,7 +11,7 @@
 import { AppError } from '../domain/errors';
 import { SSO_SCOPE } from '../domain/features';
 import type { TokenVerifier } from '../identity/verify';
-import type { SessionRecord, Store } from '../store/types';
+import type { AuditRecords, SessionRecord, SessionRecords, UserRecords } from '../store/types';
 import { AUTH_STATE_TTL_MS, randomToken } from './connections';
 import type { DelegatedAuthPort } from './ports';
 import { sameSecret, type Sealer } from './sealed';
@@ -39,7 +39,7 @@ export class SignInService {
 
   constructor(
     private readonly deps: {
-      store: Store;
+      store: UserRecords & SessionRecords & AuditRecords;
       auth: DelegatedAuthPort;
       verifier: TokenVerifier;
       now: () => Date;

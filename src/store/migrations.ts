@@ -4,11 +4,9 @@
  * Secret columns (`*_box`, `box`) hold Keyring boxes; `key_id` beside them says which key sealed
  * them, so rotation can find the records still under an old key.
  */
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
+import { latestVersion, type Migration } from './shared/schema';
+
+export type { Migration } from './shared/schema';
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -263,4 +261,4 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+export const LATEST_SCHEMA_VERSION = latestVersion(MIGRATIONS);

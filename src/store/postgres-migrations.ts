@@ -1,6 +1,6 @@
 /**
  * Numbered schema migrations of the PostgreSQL store. Append new ones; never edit a released one.
- * They run at start-up under an advisory lock (see postgres.ts), each in its own transaction
+ * They run at start-up under an advisory lock (see postgres/lifecycle.ts), each in its own transaction
  * together with its row in schema_migrations, so instances starting together migrate once.
  *
  * The tables mirror the SQLite store's (migrations.ts) column for column, so both behave alike:
@@ -10,7 +10,7 @@
  *   `*_ms` bigints; JSON stays text (jsonb would reorder keys and refuse \u0000).
  * - Secret columns (`*_box`, `box`) hold Keyring boxes with `key_id` beside them for rotation.
  */
-import type { Migration } from './migrations';
+import { latestVersion, type Migration } from './shared/schema';
 
 export const PG_MIGRATIONS: readonly Migration[] = [
   {
@@ -273,4 +273,4 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-export const PG_LATEST_SCHEMA_VERSION = PG_MIGRATIONS[PG_MIGRATIONS.length - 1].version;
+export const PG_LATEST_SCHEMA_VERSION = latestVersion(PG_MIGRATIONS);

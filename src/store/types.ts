@@ -1,5 +1,8 @@
 /**
  * The Store: every record the product keeps, behind one interface, contract-tested once (tests/contract/store.contract.ts) and run against every implementation.
+ * It is made of one narrow interface per record group (TenantRecords, OutboxRecords, …) and
+ * StoreLifecycle; a caller takes only the groups it uses, and each implementation answers every
+ * group with its own repository (src/store/sqlite/, src/store/postgres/).
  * Every method is async so that a shared store (Azure Table Storage) can implement it later;
  * every record is keyed by tenant id (`tid`), and no method reads across tenants except the
  * explicitly named maintenance ones (`listTenants`, `dueOutbox`, `purgeExpired`).
@@ -290,7 +293,8 @@ export interface EncryptedValueCounts {
   sessions: number;
 }
 
-export interface Store {
+/** Opening is the implementation's own; this is what every open store does besides its records. */
+export interface StoreLifecycle {
   /** Readiness probe: resolves when the store can serve requests. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -317,26 +321,34 @@ export interface Store {
    * `toHash` in the tenant's stored tests; returns how many were renamed.
    */
   rekeyServiceAccountTests(tenantId: string, fromHash: string, toHash: string): Promise<number>;
+}
 
-  // Tenants
+/** Tenants and their settings (features, deadline overrides). */
+export interface TenantRecords {
   getTenant(tenantId: string): Promise<TenantRecord | undefined>;
   /** Creates the tenant with defaults if missing; returns it. */
   ensureTenant(tenantId: string, defaults?: Partial<Pick<TenantRecord, 'displayName' | 'enabledFeatures'>>): Promise<TenantRecord>;
   updateTenant(tenantId: string, patch: Partial<Pick<TenantRecord, 'displayName' | 'enabledFeatures' | 'deadlineOverrides'>>): Promise<TenantRecord>;
   listTenants(): Promise<TenantRecord[]>;
+}
 
-  // Users seen signing in (for admin lookups by the bot)
+/** Users seen signing in (for admin lookups by the bot). */
+export interface UserRecords {
   putUser(record: UserWrite): Promise<void>;
   getUser(tenantId: string, oid: string): Promise<UserRecord | undefined>;
   /** Users whose last-seen roles include the given role. */
   listUsersWithRole(tenantId: string, role: string): Promise<UserRecord[]>;
+}
 
-  // Domains (lower-cased, unique per tenant)
+/** A tenant's mail domains (lower-cased, unique per tenant). */
+export interface DomainRecords {
   getDomains(tenantId: string): Promise<string[]>;
   /** Replaces the whole list atomically. */
   setDomains(tenantId: string, domains: string[]): Promise<void>;
+}
 
-  // Service account (one per tenant) and its tests
+/** The service account (one per tenant) and its tests. */
+export interface ServiceAccountRecords {
   getServiceAccount(tenantId: string): Promise<ServiceAccountRecord | undefined>;
   putServiceAccount(record: ServiceAccountRecord): Promise<void>;
   deleteServiceAccount(tenantId: string): Promise<boolean>;
@@ -344,8 +356,10 @@ export interface Store {
   putServiceAccountTest(record: ServiceAccountTestRecord): Promise<void>;
   /** The latest test first, then the one before (at most two). */
   getServiceAccountTests(tenantId: string): Promise<ServiceAccountTestRecord[]>;
+}
 
-  // Connections, one per (tenant, upn, kind)
+/** Connections, one per (tenant, upn, kind). */
+export interface ConnectionRecords {
   getConnections(tenantId: string, upn: string): Promise<ConnectionRecord[]>;
   putConnection(record: ConnectionRecord): Promise<void>;
   deleteConnection(tenantId: string, upn: string, kind: ConnectionKind): Promise<boolean>;
@@ -354,30 +368,42 @@ export interface Store {
   queryConnections(tenantId: string, query: ConnectionQuery): Promise<ConnectionPage>;
   /** Counts by kind and state. */
   countConnections(tenantId: string): Promise<Array<{ kind: ConnectionKind; state: ConnectionState; count: number }>>;
+}
 
-  // Token cache partitions (MSAL serialized cache, one per user; encrypted at rest)
+/** Token cache partitions (MSAL serialized cache, one per user; encrypted at rest). */
+export interface TokenCacheRecords {
   getTokenCache(tenantId: string, partitionKey: string): Promise<string | undefined>;
   putTokenCache(tenantId: string, partitionKey: string, serialized: string): Promise<void>;
   deleteTokenCache(tenantId: string, partitionKey: string): Promise<boolean>;
+}
 
-  // Auth states (single use) and browser sessions
+/** Auth states of the consent round trip (single use). */
+export interface AuthStateRecords {
   putAuthState(record: AuthStateRecord): Promise<void>;
   /** Returns and deletes the record in one step; undefined if unknown, used or expired. */
   takeAuthState(state: string, now: Date): Promise<AuthStateRecord | undefined>;
+}
+
+/** Browser sessions. */
+export interface SessionRecords {
   putSession(record: SessionRecord): Promise<void>;
   getSession(id: string, now: Date): Promise<SessionRecord | undefined>;
   deleteSession(id: string): Promise<void>;
   /** Removes expired auth states and sessions. */
   purgeExpired(now: Date): Promise<number>;
+}
 
-  // Conversation references for the bot
+/** Conversation references for the bot. */
+export interface ConversationRecords {
   putConversation(record: ConversationRecord): Promise<void>;
   getConversation(tenantId: string, conversationId: string): Promise<ConversationRecord | undefined>;
   deleteConversation(tenantId: string, conversationId: string): Promise<boolean>;
   listConversations(tenantId: string, filter?: { subscribed?: boolean; scope?: ConversationScope }): Promise<ConversationRecord[]>;
   findPersonalConversation(tenantId: string, userUpnOrOid: string): Promise<ConversationRecord | undefined>;
+}
 
-  // Outbox
+/** The outbox of bot messages, delivered under leases by the notifier (docs/scale-out.md). */
+export interface OutboxRecords {
   /** Adds items whose idempotency key is new; returns how many were added. */
   enqueue(items: NewOutboxItem[]): Promise<number>;
   /** Pending items due at `now`, oldest first. */
@@ -390,12 +416,23 @@ export interface Store {
    * markFailed end the lease.
    */
   claimOutbox(now: Date, limit: number, owner: string, leaseMs: number): Promise<OutboxRecord[]>;
-  markSent(id: string, at: Date): Promise<void>;
-  markRetry(id: string, nextAttemptAt: Date, error: string): Promise<void>;
-  markFailed(id: string, error: string): Promise<void>;
+  /**
+   * markSent / markRetry / markFailed move a pending item on and end its lease. Given the `owner`
+   * that claimed it, they act only while the item's lease still names that owner (a lease that ran
+   * out counts until another instance claims the item): once another instance has taken it over
+   * they change nothing and return false, so the late instance does not overwrite the new holder's
+   * progress. Without an owner (an item read with dueOutbox) the item
+   * moves whoever holds it. An item already sent or failed is left as it is (false); an unknown id
+   * throws NOT_FOUND.
+   */
+  markSent(id: string, at: Date, owner?: string): Promise<boolean>;
+  markRetry(id: string, nextAttemptAt: Date, error: string, owner?: string): Promise<boolean>;
+  markFailed(id: string, error: string, owner?: string): Promise<boolean>;
   listOutbox(tenantId: string, status?: OutboxStatus): Promise<OutboxRecord[]>;
+}
 
-  // Reach: the reconnect campaign and each person's bot / funnel state
+/** Reach: the reconnect campaign and each person's bot / funnel state. */
+export interface ReachRecords {
   getCampaign(tenantId: string): Promise<CampaignRecord | undefined>;
   putCampaign(record: CampaignRecord): Promise<void>;
   /** Tenants whose campaign is running (the scheduler's work list). */
@@ -405,8 +442,10 @@ export interface Store {
   putReachUser(record: ReachUserRecord): Promise<void>;
   /** By upn, in pages (cursor = the last upn of the previous page). */
   listReachUsers(tenantId: string, options?: { cursor?: string; limit?: number }): Promise<ReachUserPage>;
+}
 
-  // Health-check runs (one running per tenant) and connection state history
+/** Health-check runs (one running per tenant) and connection state history. */
+export interface CheckRecords {
   /**
    * Starts a run over the given connections, unless one is already running for the tenant: then
    * nothing is written and the running one is returned.
@@ -433,8 +472,10 @@ export interface Store {
   finishCheckRun(tenantId: string, id: string, status: 'done' | 'failed', finishedAt: string): Promise<void>;
   /** A connection's state changes, newest first. */
   connectionHistory(tenantId: string, upn: string, options?: { limit?: number }): Promise<ConnectionHistoryRecord[]>;
+}
 
-  // Leases: work that several instances share runs in one of them at a time
+/** Leases: work that several instances share runs in one of them at a time. */
+export interface LeaseRecords {
   /**
    * Takes the named lease for `owner` until `now + ttlMs` if nobody holds it, it has expired, or
    * `owner` holds it already (then it is renewed); returns whether `owner` holds it now. Atomic
@@ -443,8 +484,31 @@ export interface Store {
   tryLease(name: string, owner: string, ttlMs: number, now: Date): Promise<boolean>;
   /** Gives the lease up if `owner` holds it (a lease taken over by another owner is left alone). */
   releaseLease(name: string, owner: string): Promise<void>;
+}
 
-  // Audit log (append only)
+/** The audit log (append only). */
+export interface AuditRecords {
   audit(entry: Omit<AuditRecord, 'id' | 'at'> & { at?: string }): Promise<void>;
   listAudit(tenantId: string, options?: { limit?: number; before?: string }): Promise<AuditRecord[]>;
 }
+
+/** Every record group: what the stores compose from one repository each. */
+export interface RecordGroups
+  extends
+    TenantRecords,
+    UserRecords,
+    DomainRecords,
+    ServiceAccountRecords,
+    ConnectionRecords,
+    TokenCacheRecords,
+    AuthStateRecords,
+    SessionRecords,
+    ConversationRecords,
+    OutboxRecords,
+    ReachRecords,
+    CheckRecords,
+    LeaseRecords,
+    AuditRecords {}
+
+/** The whole store: its lifecycle and every record group. Callers that need less take the groups they use. */
+export interface Store extends StoreLifecycle, RecordGroups {}

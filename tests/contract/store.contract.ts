@@ -700,6 +700,64 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
           expect(new Set(ids).size).toBe(20);
         });
 
+        it('lets the holder end its item after its lease ran out, as long as nobody claimed it since', async () => {
+          await store.enqueue([anItem({ idempotencyKey: 'a' })]);
+          const [item] = await store.claimOutbox(t, 10, 'instance-A', MIN);
+          expect(await store.markSent(item.id, at(2 * MIN), 'instance-B')).toBe(false);
+          expect(await store.markSent(item.id, at(2 * MIN), 'instance-A')).toBe(true);
+          expect(await store.listOutbox(TENANT_A, 'sent')).toEqual([expect.objectContaining({ id: item.id, attempts: 1 })]);
+        });
+
+        describe('an instance whose lease was taken over cannot end the item', () => {
+          /** A claims the item, its lease runs out, B claims it: the item is B's now. */
+          async function takenOver(): Promise<string> {
+            await store.enqueue([anItem({ idempotencyKey: 'a' })]);
+            const [mine] = await store.claimOutbox(t, 10, 'instance-A', MIN);
+            expect(await store.claimOutbox(at(MIN), 10, 'instance-B', MIN)).toEqual([expect.objectContaining({ id: mine.id })]);
+            return mine.id;
+          }
+          /** A's late retry, send and failure change nothing and say so. */
+          async function lateMarksOfA(id: string): Promise<void> {
+            expect(await store.markRetry(id, at(30 * MIN), 'late 429', 'instance-A')).toBe(false);
+            expect(await store.markSent(id, at(MIN + 1), 'instance-A')).toBe(false);
+            expect(await store.markFailed(id, 'late failure', 'instance-A')).toBe(false);
+            const [item] = await store.listOutbox(TENANT_A);
+            expect(item).toMatchObject({ id, status: 'pending', attempts: 0 });
+            expect(item.lastError).toBeUndefined();
+            expect(item.sentAt).toBeUndefined();
+            // B still holds the lease: nobody else is handed the item before it ends.
+            expect(await store.claimOutbox(at(2 * MIN - 1), 10, 'instance-C', MIN)).toEqual([]);
+          }
+
+          it("B's retry counts", async () => {
+            const id = await takenOver();
+            await lateMarksOfA(id);
+            expect(await store.markRetry(id, at(3 * MIN), 'HTTP 429 from Teams', 'instance-B')).toBe(true);
+            expect(await store.listOutbox(TENANT_A)).toEqual([
+              expect.objectContaining({ id, status: 'pending', attempts: 1, lastError: 'HTTP 429 from Teams', nextAttemptAt: at(3 * MIN).toISOString() }),
+            ]);
+            // The retry ended B's lease: the item is anyone's when next due.
+            expect(await store.claimOutbox(at(3 * MIN), 10, 'instance-C', MIN)).toEqual([expect.objectContaining({ id })]);
+          });
+
+          it("B's send counts", async () => {
+            const id = await takenOver();
+            await lateMarksOfA(id);
+            expect(await store.markSent(id, at(MIN + 2), 'instance-B')).toBe(true);
+            expect(await store.listOutbox(TENANT_A)).toEqual([expect.objectContaining({ id, status: 'sent', attempts: 1, sentAt: at(MIN + 2).toISOString() })]);
+            expect(await store.markFailed(id, 'late failure', 'instance-A')).toBe(false);
+          });
+
+          it("B's failure counts", async () => {
+            const id = await takenOver();
+            await lateMarksOfA(id);
+            expect(await store.markFailed(id, 'conversation not found (403)', 'instance-B')).toBe(true);
+            expect(await store.listOutbox(TENANT_A, 'failed')).toEqual([
+              expect.objectContaining({ id, status: 'failed', attempts: 1, lastError: 'conversation not found (403)' }),
+            ]);
+          });
+        });
+
         it('never hands out sent, failed or not yet due items, and refuses a missing owner or lease', async () => {
           await store.enqueue([anItem({ idempotencyKey: 's' }), anItem({ idempotencyKey: 'f' })]);
           const [s, f] = await store.dueOutbox(t, 10);

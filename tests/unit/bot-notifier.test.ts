@@ -270,6 +270,26 @@ describe('Notifier restart', () => {
   });
 });
 
+describe('Notifier after its lease was taken over', () => {
+  test('a send that outlived its lease leaves the item to the instance that claimed it since, and logs that', async () => {
+    await conversation(T1, 'a');
+    await enqueue(T1, 'a', 1, 'slow');
+    const clock = new VirtualClock(Date.now() + 1000);
+    const takenOver: string[] = [];
+    const send: SendFn = async () => {
+      // This instance stalls past its lease while instance B claims the item.
+      clock.t += 61_000;
+      takenOver.push(...(await store.claimOutbox(new Date(clock.t), 10, 'instance-B', 60_000)).map((i) => i.id));
+    };
+    const { logger, lines } = captureLogger();
+    expect(await new Notifier({ store, logger, send, clock, owner: 'instance-A', leaseMs: 60_000 }).drain()).toEqual({ sent: 0, retried: 0, failed: 0 });
+    expect(takenOver).toHaveLength(1);
+    expect(await store.listOutbox(T1)).toEqual([expect.objectContaining({ id: takenOver[0], status: 'pending', attempts: 0 })]);
+    expect(lines.filter((l) => l.includes('lease lost'))).toHaveLength(1);
+    expect(await store.markSent(takenOver[0], new Date(clock.t), 'instance-B')).toBe(true);
+  });
+});
+
 describe('send errors', () => {
   test('status, Retry-After and network codes are read from what botbuilder and fetch throw', () => {
     const now = Date.parse('2026-11-26T10:00:00Z');

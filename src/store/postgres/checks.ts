@@ -1,0 +1,122 @@
+/** Health-check runs (one running per tenant), their items and connection state history, on PostgreSQL. */
+import type { ConnectionState } from '../../domain/connection';
+import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, clampLimit, startedRun } from '../records';
+import { checkItemFromRow, checkRunFromRow, historyFromRow, type Row } from '../shared/rows';
+import type { CheckItemRecord, CheckItemResult, CheckRecords, CheckRunRecord, ConnectionHistoryRecord, ConnectionRecord } from '../types';
+import { upsertConnections } from './connections';
+import { changed, named, transaction, type PgContext } from './db';
+
+export class PgChecks implements CheckRecords {
+  constructor(private readonly c: PgContext) {}
+
+  async startCheckRun(
+    run: CheckRunRecord,
+    items: Array<Pick<ConnectionRecord, 'upn' | 'kind'>>,
+  ): Promise<{ started: true; run: CheckRunRecord } | { started: false; run: CheckRunRecord }> {
+    const start = startedRun(run, items);
+    return transaction(this.c.pool, async (c) => {
+      for (;;) {
+        const running = (await c.query("SELECT * FROM check_runs WHERE tenant_id = $1 AND status = 'running'", [run.tenantId])).rows[0] as Row | undefined;
+        if (running) return { started: false as const, run: checkRunFromRow(running) };
+        // A start racing this one (another instance) meets the partial unique index: then nothing
+        // is written here and the next round returns the run that won.
+        const inserted = await c.query(
+          `INSERT INTO check_runs (id, tenant_id, status, started_by, started_at, started_ms, total, checked)
+           VALUES ($1, $2, 'running', $3, $4, $5, $6, 0) ON CONFLICT (tenant_id) WHERE status = 'running' DO NOTHING`,
+          [run.id, run.tenantId, run.startedBy, run.startedAt, start.startedMs, start.items.length],
+        );
+        if (!changed(inserted)) continue;
+        if (start.items.length) {
+          await c.query('INSERT INTO check_items (tenant_id, run_id, upn, kind) SELECT $1, $2, unnest($3::text[]), unnest($4::text[])', [
+            run.tenantId,
+            run.id,
+            start.items.map((i) => i.upn),
+            start.items.map((i) => i.kind),
+          ]);
+        }
+        return { started: true as const, run: start.started };
+      }
+    });
+  }
+
+  async getCheckRun(tenantId: string, id: string): Promise<CheckRunRecord | undefined> {
+    const { rows } = await this.c.pool.query('SELECT * FROM check_runs WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+    return rows[0] && checkRunFromRow(rows[0] as Row);
+  }
+
+  async latestCheckRun(tenantId: string): Promise<CheckRunRecord | undefined> {
+    const { rows } = await this.c.pool.query('SELECT * FROM check_runs WHERE tenant_id = $1 ORDER BY seq DESC LIMIT 1', [tenantId]);
+    return rows[0] && checkRunFromRow(rows[0] as Row);
+  }
+
+  async listRunningCheckRuns(): Promise<CheckRunRecord[]> {
+    return (await this.c.pool.query("SELECT * FROM check_runs WHERE status = 'running' ORDER BY started_ms, seq")).rows.map(checkRunFromRow);
+  }
+
+  async pendingCheckItems(tenantId: string, runId: string, limit: number): Promise<CheckItemRecord[]> {
+    const { rows } = await this.c.pool.query('SELECT * FROM check_items WHERE tenant_id = $1 AND run_id = $2 AND NOT done ORDER BY upn, kind LIMIT $3', [
+      tenantId,
+      runId,
+      clampLimit(limit, DEFAULT_PAGE),
+    ]);
+    return rows.map(checkItemFromRow);
+  }
+
+  async completeCheckItem(result: CheckItemResult): Promise<boolean> {
+    const v = checkItemValues(result);
+    return transaction(this.c.pool, async (tx) => {
+      // The item's row lock makes a second completion wait, then find it done: it writes nothing.
+      const marked = await named(
+        tx,
+        `UPDATE check_items SET done = true, from_state = @from, to_state = @to, code = @code
+         WHERE tenant_id = @tenantId AND run_id = @runId AND upn = @upn AND kind = @kind AND NOT done`,
+        v,
+      );
+      if (!changed(marked)) return false;
+      await tx.query('UPDATE check_runs SET checked = checked + 1 WHERE tenant_id = $1 AND id = $2', [v.tenantId, v.runId]);
+      if (v.connection) await upsertConnections(tx, [v.connection]);
+      if (v.from !== v.to) {
+        await named(
+          tx,
+          `INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id)
+           VALUES (@tenantId, @upn, @kind, @from, @to, @code, @at, @runId)`,
+          v,
+        );
+      }
+      return true;
+    });
+  }
+
+  async checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }> {
+    const byState: Partial<Record<ConnectionState, number>> = {};
+    const counts = await this.c.pool.query(
+      'SELECT to_state, count(*)::int AS n FROM check_items WHERE tenant_id = $1 AND run_id = $2 AND done GROUP BY to_state',
+      [tenantId, runId],
+    );
+    for (const r of counts.rows as Array<{ to_state: ConnectionState; n: number }>) byState[r.to_state] = r.n;
+    const { rows } = await this.c.pool.query(
+      'SELECT * FROM check_items WHERE tenant_id = $1 AND run_id = $2 AND done AND from_state <> to_state ORDER BY upn, kind',
+      [tenantId, runId],
+    );
+    return { byState, changes: rows.map(checkItemFromRow) };
+  }
+
+  async finishCheckRun(tenantId: string, id: string, status: 'done' | 'failed', finishedAt: string): Promise<void> {
+    checkFinishStatus(status, finishedAt);
+    await this.c.pool.query("UPDATE check_runs SET status = $1, finished_at = $2 WHERE tenant_id = $3 AND id = $4 AND status = 'running'", [
+      status,
+      finishedAt,
+      tenantId,
+      id,
+    ]);
+  }
+
+  async connectionHistory(tenantId: string, upn: string, options: { limit?: number } = {}): Promise<ConnectionHistoryRecord[]> {
+    const { rows } = await this.c.pool.query('SELECT * FROM connection_history WHERE tenant_id = $1 AND upn = $2 ORDER BY seq DESC LIMIT $3', [
+      tenantId,
+      upn.toLowerCase(),
+      clampLimit(options.limit, 100),
+    ]);
+    return rows.map(historyFromRow);
+  }
+}

@@ -1,0 +1,99 @@
+/** Health-check runs (one running per tenant), their items and connection state history, on SQLite. */
+import type { ConnectionState } from '../../domain/connection';
+import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, clampLimit, startedRun } from '../records';
+import { checkItemFromRow, checkRunFromRow, historyFromRow, type Row } from '../shared/rows';
+import type { CheckItemRecord, CheckItemResult, CheckRecords, CheckRunRecord, ConnectionHistoryRecord, ConnectionRecord } from '../types';
+import { CONNECTION_UPSERT } from './connections';
+import { immediate, type SqliteContext, type Db } from './db';
+
+export class SqliteChecks implements CheckRecords {
+  readonly #q: ReturnType<typeof statements>;
+
+  constructor(private readonly c: SqliteContext) {
+    this.#q = statements(c.db);
+  }
+
+  async startCheckRun(
+    run: CheckRunRecord,
+    items: Array<Pick<ConnectionRecord, 'upn' | 'kind'>>,
+  ): Promise<{ started: true; run: CheckRunRecord } | { started: false; run: CheckRunRecord }> {
+    const start = startedRun(run, items);
+    return immediate(this.c.db, () => {
+      const running = this.#q.running.get(run.tenantId) as Row | undefined;
+      if (running) return { started: false as const, run: checkRunFromRow(running) };
+      const seq = (this.#q.nextSeq.get(run.tenantId) as number) ?? 1;
+      this.#q.insert.run(run.id, run.tenantId, run.startedBy, run.startedAt, start.startedMs, start.items.length, seq);
+      for (const i of start.items) this.#q.itemInsert.run(run.tenantId, run.id, i.upn, i.kind);
+      return { started: true as const, run: start.started };
+    });
+  }
+
+  async getCheckRun(tenantId: string, id: string): Promise<CheckRunRecord | undefined> {
+    const row = this.#q.get.get(tenantId, id) as Row | undefined;
+    return row && checkRunFromRow(row);
+  }
+
+  async latestCheckRun(tenantId: string): Promise<CheckRunRecord | undefined> {
+    const row = this.#q.latest.get(tenantId) as Row | undefined;
+    return row && checkRunFromRow(row);
+  }
+
+  async listRunningCheckRuns(): Promise<CheckRunRecord[]> {
+    return (this.#q.allRunning.all() as Row[]).map(checkRunFromRow);
+  }
+
+  async pendingCheckItems(tenantId: string, runId: string, limit: number): Promise<CheckItemRecord[]> {
+    return (this.#q.itemPending.all(tenantId, runId, clampLimit(limit, DEFAULT_PAGE)) as Row[]).map(checkItemFromRow);
+  }
+
+  async completeCheckItem(result: CheckItemResult): Promise<boolean> {
+    const v = checkItemValues(result);
+    return immediate(this.c.db, () => {
+      if (this.#q.itemDone.run(v).changes === 0) return false;
+      this.#q.checked.run(v.tenantId, v.runId);
+      if (v.connection) this.#q.connectionUpsert.run(v.connection);
+      if (v.from !== v.to) this.#q.historyInsert.run(v);
+      return true;
+    });
+  }
+
+  async checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }> {
+    const byState: Partial<Record<ConnectionState, number>> = {};
+    for (const r of this.#q.itemByState.all(tenantId, runId) as Array<{ to_state: ConnectionState; n: number }>) byState[r.to_state] = r.n;
+    return { byState, changes: (this.#q.itemChanges.all(tenantId, runId) as Row[]).map(checkItemFromRow) };
+  }
+
+  async finishCheckRun(tenantId: string, id: string, status: 'done' | 'failed', finishedAt: string): Promise<void> {
+    checkFinishStatus(status, finishedAt);
+    this.#q.finish.run(status, finishedAt, tenantId, id);
+  }
+
+  async connectionHistory(tenantId: string, upn: string, options: { limit?: number } = {}): Promise<ConnectionHistoryRecord[]> {
+    return (this.#q.historyList.all(tenantId, upn.toLowerCase(), clampLimit(options.limit, 100)) as Row[]).map(historyFromRow);
+  }
+}
+
+function statements(db: Db) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    running: p("SELECT * FROM check_runs WHERE tenant_id = ? AND status = 'running'"),
+    nextSeq: p('SELECT coalesce(max(seq), 0) + 1 FROM check_runs WHERE tenant_id = ?').pluck(),
+    insert: p(`INSERT INTO check_runs (id, tenant_id, status, started_by, started_at, started_ms, total, checked, seq)
+        VALUES (?, ?, 'running', ?, ?, ?, ?, 0, ?)`),
+    get: p('SELECT * FROM check_runs WHERE tenant_id = ? AND id = ?'),
+    latest: p('SELECT * FROM check_runs WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1'),
+    allRunning: p("SELECT * FROM check_runs WHERE status = 'running' ORDER BY started_ms"),
+    checked: p('UPDATE check_runs SET checked = checked + 1 WHERE tenant_id = ? AND id = ?'),
+    finish: p("UPDATE check_runs SET status = ?, finished_at = ? WHERE tenant_id = ? AND id = ? AND status = 'running'"),
+    itemInsert: p('INSERT INTO check_items (tenant_id, run_id, upn, kind) VALUES (?, ?, ?, ?)'),
+    itemPending: p('SELECT * FROM check_items WHERE tenant_id = ? AND run_id = ? AND done = 0 ORDER BY upn, kind LIMIT ?'),
+    itemDone: p(`UPDATE check_items SET done = 1, from_state = @from, to_state = @to, code = @code
+        WHERE tenant_id = @tenantId AND run_id = @runId AND upn = @upn AND kind = @kind AND done = 0`),
+    itemByState: p('SELECT to_state, count(*) AS n FROM check_items WHERE tenant_id = ? AND run_id = ? AND done = 1 GROUP BY to_state'),
+    itemChanges: p('SELECT * FROM check_items WHERE tenant_id = ? AND run_id = ? AND done = 1 AND from_state <> to_state ORDER BY upn, kind'),
+    connectionUpsert: p(CONNECTION_UPSERT),
+    historyInsert: p(`INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id)
+        VALUES (@tenantId, @upn, @kind, @from, @to, @code, @at, @runId)`),
+    historyList: p('SELECT * FROM connection_history WHERE tenant_id = ? AND upn = ? ORDER BY seq DESC LIMIT ?'),
+  };
+}
