@@ -75,9 +75,12 @@ export interface DomainsResponse {
 
 /** GET/PUT /api/admin/service-account (the secret is write-only: only its hint comes back). */
 export interface ServiceAccountView {
+  /** The tenant as the admin typed it: GUID or verified domain. */
   tenant: string;
   clientId: string;
+  /** First three characters of the secret, for the admin's recognition. */
   secretHint: string;
+  /** ISO date the admin entered (the portal's "Expires" column). */
   secretExpiresAt?: string;
   testAccount: string;
   outOfScopeAccount?: string;

@@ -14,7 +14,7 @@ import type { ErrorBody } from '../domain/errors';
 import type { Feature } from '../domain/features';
 import type { CampaignStatus, UnreachableReason } from '../domain/reach';
 // Test results are stored as the contract shows them.
-import type { FeatureMatrixEntry, FeatureResults, TestStep } from '../contract';
+import type { FeatureMatrixEntry, FeatureResults, ServiceAccountView, TestStep } from '../contract';
 
 export type { FeatureResult, FeatureResults } from '../contract';
 
@@ -52,22 +52,11 @@ export interface UserRecord {
  */
 export type UserWrite = Omit<UserRecord, 'adminProvenAt'> & { adminProvenAt?: string | null };
 
-export interface ServiceAccountRecord {
+/** The saved service account: what the admin view shows, plus the tenant it binds to and the secret. */
+export interface ServiceAccountRecord extends ServiceAccountView {
   tenantId: string;
-  /** The tenant as the admin typed it: GUID or verified domain. */
-  tenant: string;
-  clientId: string;
   /** Plain text only in memory; the store encrypts it at rest. Never returned by the API. */
   clientSecret: string;
-  /** First three characters of the secret, for the admin's recognition. */
-  secretHint: string;
-  /** ISO date the admin entered (the portal's "Expires" column). */
-  secretExpiresAt?: string;
-  testAccount: string;
-  outOfScopeAccount?: string;
-  features: Feature[];
-  updatedAt: string;
-  updatedBy: string;
 }
 
 export interface ServiceAccountTestRecord {
