@@ -21,7 +21,8 @@ const bodyReader = restify.plugins.bodyReader({ maxBodySize: MAX_BODY_BYTES });
 function bodyReadError(err: Error & { statusCode?: number }): AppError {
   if (err.statusCode === 413) return new AppError('PAYLOAD_TOO_LARGE', { message: TOO_LARGE_MESSAGE });
   if (err.statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', { message: `The request body could not be read: ${err.message}.` });
-  if (err.statusCode !== undefined && err.statusCode < 500) return new AppError('VALIDATION_FAILED', { message: `The request body could not be read: ${err.message}.` });
+  if (err.statusCode !== undefined && err.statusCode < 500)
+    return new AppError('VALIDATION_FAILED', { message: `The request body could not be read: ${err.message}.` });
   return new AppError('INTERNAL', { detail: err });
 }
 

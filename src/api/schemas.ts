@@ -22,10 +22,7 @@ const shown = (value: unknown, max: number) => String(value ?? '').slice(0, max)
 
 /** POST /api/me/connect: `{ mode?: 'popup' | 'redirect' }`, the body itself optional. */
 export const connectBody = z
-  .object(
-    { mode: z.enum(['popup', 'redirect'], { error: 'must be "popup" or "redirect"' }).default('popup') },
-    { error: 'must be a JSON object' },
-  )
+  .object({ mode: z.enum(['popup', 'redirect'], { error: 'must be "popup" or "redirect"' }).default('popup') }, { error: 'must be a JSON object' })
   .default({ mode: 'popup' });
 
 /** PUT /api/admin/domains: trimmed, lower-cased, without a trailing dot, each once. */
