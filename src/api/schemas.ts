@@ -17,12 +17,15 @@ const MAILBOX = 'must be a mailbox address such as user@contoso.com';
 const CAMPAIGN_DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
 const MAX_CAMPAIGN_DOMAINS = 100;
 
+/** The message for a body (or item) that is not an object at all; other issues keep zod's own (an unknown key, …). */
+const notAnObject = (message: string) => ({ error: (issue: { code: string }) => (issue.code === 'invalid_type' ? message : undefined) });
+
 /** What a value looked like, short enough for a message. */
 const shown = (value: unknown, max: number) => String(value ?? '').slice(0, max);
 
 /** POST /api/me/connect: `{ mode?: 'popup' | 'redirect' }`, the body itself optional. */
 export const connectBody = z
-  .object({ mode: z.enum(['popup', 'redirect'], { error: 'must be "popup" or "redirect"' }).default('popup') }, { error: 'must be a JSON object' })
+  .object({ mode: z.enum(['popup', 'redirect'], { error: 'must be "popup" or "redirect"' }).default('popup') }, notAnObject('must be a JSON object'))
   .default({ mode: 'popup' });
 
 /** PUT /api/admin/domains: trimmed, lower-cased, without a trailing dot, each once. */
@@ -39,7 +42,7 @@ export const domainsBody = z.object(
       .max(MAX_DOMAINS, `at most ${MAX_DOMAINS} domains`)
       .transform((list) => [...new Set(list)]),
   },
-  { error: 'must be a JSON object with a list of domains' },
+  notAnObject('must be a JSON object with a list of domains'),
 );
 export type DomainsBody = z.output<typeof domainsBody>;
 
@@ -75,7 +78,7 @@ export const serviceAccountBody = z.strictObject(
       .min(1, 'must enable at least one feature')
       .transform((f) => [...new Set(f)] as Feature[]),
   },
-  { error: 'must be a JSON object' },
+  notAnObject('must be a JSON object'),
 ) satisfies z.ZodType<ServiceAccountInput>;
 export type ServiceAccountBody = z.output<typeof serviceAccountBody>;
 
@@ -92,13 +95,13 @@ export const serviceAccountTestBody = z.preprocess(
 export const importJsonBody = z.object(
   {
     connections: z
-      .array(z.record(z.string(), z.unknown(), { error: `must be an object (upn, kind: one of ${CONNECTION_KINDS.join(', ')})` }), {
+      .array(z.record(z.string(), z.unknown(), notAnObject(`must be an object (upn, kind: one of ${CONNECTION_KINDS.join(', ')})`)), {
         error: 'must be a list',
       })
       .min(1, 'contains no connections')
       .max(MAX_IMPORT_ROWS, `at most ${MAX_IMPORT_ROWS} connections per import`),
   },
-  { error: 'must be a JSON object with a list of connections' },
+  notAnObject('must be a JSON object with a list of connections'),
 );
 
 /** POST /api/admin/campaign: `{ action, domains? }`. */
@@ -117,7 +120,7 @@ export const campaignBody = z.object(
       .transform((list) => [...new Set(list)])
       .optional(),
   },
-  { error: 'must be a JSON object' },
+  notAnObject('must be a JSON object'),
 );
 export type CampaignBody = z.output<typeof campaignBody>;
 
