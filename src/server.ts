@@ -39,7 +39,6 @@ type Bot = ReturnType<typeof import('../bot').createBot>;
 
 /** With `lazyBot`, background work (notifier, scheduled checks) starts this long after listening. */
 const LAZY_BACKGROUND_DELAY_MS = 5_000;
-import { campaignNudges } from '../bot/reach';
 import { TeamsInstaller } from './graph/teams-install';
 import { CampaignService } from './services/campaign';
 import { campaignBotServices, campaignRoutes } from './api/routes-campaign';
@@ -254,6 +253,15 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     adminRule: { ...adminRule, proofMaxDays: config.adminProofMaxDays },
     now,
   });
+  // Nudges are cards: bot/reach loads card templating (adaptive-expressions, a large part of the
+  // start-up time), so it is loaded on the first nudge rather than at start.
+  const nudgeSender = lazily(() =>
+    (require('../bot/reach') as typeof import('../bot/reach')).campaignNudges({
+      store,
+      tabUrl: () => botServices.tabUrl(),
+      wake: () => bot.loaded()?.notifier.wake(),
+    }),
+  );
   const campaign = new CampaignService({
     store,
     logger: logger.child({ component: 'reach' }),
@@ -268,7 +276,10 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
           teamsAppId,
         })
       : undefined,
-    nudges: campaignNudges({ store, tabUrl: () => botServices.tabUrl(), wake: () => bot.loaded()?.notifier.wake() }),
+    nudges: {
+      nudge: (n) => nudgeSender.get().nudge(n),
+      wake: () => bot.loaded()?.notifier.wake(),
+    },
     minDaysBetween: config.campaignMinDaysBetween,
     leaseMs: jobLeaseMs,
     adminUpns: config.adminUpns,
