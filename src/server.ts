@@ -37,7 +37,7 @@ import { Scheduler } from './services/scheduler';
 
 type Bot = ReturnType<typeof import('../bot').createBot>;
 
-/** With `lazyBot`, background work (notifier, scheduled checks) starts this long after listening. */
+/** With `lazyBot`, background work (scheduled checks, notifier, daily and reach jobs) starts this long after listening. */
 const LAZY_BACKGROUND_DELAY_MS = 5_000;
 import { TeamsInstaller } from './graph/teams-install';
 import { CampaignService } from './services/campaign';

@@ -25,7 +25,11 @@ export interface SchedulerDeps {
   leaseMs: number;
   /** CHECK_INTERVAL_HOURS (0: no scheduled health checks). */
   checkIntervalHours: number;
-  /** Start the notifier and the periodic jobs this long after `start()` (0: at once). */
+  /**
+   * Start the jobs this long after `start()` (0: at once). A lazily loaded bot wants this: a health
+   * check that finds a lost connection, or the notifier, loads the bot, which must not happen
+   * while the server is starting.
+   */
   delayMs?: number;
 }
 
@@ -35,10 +39,9 @@ export class Scheduler {
 
   constructor(private readonly deps: SchedulerDeps) {}
 
-  /** Starts the health-check schedule now and the other jobs after `delayMs`. */
+  /** Starts the jobs, after `delayMs` if given. */
   start(): void {
     const { deps } = this;
-    void deps.checks.schedule(deps.checkIntervalHours);
     if (deps.delayMs) this.#timers.push(setTimeout(() => this.#startPeriodic(), deps.delayMs).unref());
     else this.#startPeriodic();
   }
@@ -52,6 +55,7 @@ export class Scheduler {
   #startPeriodic(): void {
     if (this.#stopped) return;
     const { deps } = this;
+    void deps.checks.schedule(deps.checkIntervalHours);
     deps.bot().startNotifier();
     const daily = () => this.#oncePerPeriod('daily-checks', DAILY_PERIOD_MS, (lease) => this.#dailyChecks(lease));
     void daily();

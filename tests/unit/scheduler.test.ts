@@ -94,11 +94,11 @@ describe('Scheduler', () => {
     scheduler = build({ delayMs: 5_000 });
     scheduler.start();
     await settle();
-    expect(calls).toEqual(['schedule checks every 24 h']);
+    expect(calls).toEqual([]);
     await jest.advanceTimersByTimeAsync(4_999);
-    expect(calls).toEqual(['schedule checks every 24 h']);
+    expect(calls).toEqual([]);
     await jest.advanceTimersByTimeAsync(1);
-    expect(calls).toContain('notifier');
+    expect(calls.slice(0, 2)).toEqual(['schedule checks every 24 h', 'notifier']);
     expect(calls).toContain('reach');
   });
 
@@ -116,7 +116,7 @@ describe('Scheduler', () => {
     delayed.start();
     delayed.stop();
     await jest.advanceTimersByTimeAsync(10_000);
-    expect(calls).toEqual(['schedule checks every 24 h']);
+    expect(calls).toEqual([]);
     expect(jest.getTimerCount()).toBe(0);
   });
 });
