@@ -8,9 +8,10 @@ import { errorBody, type ErrorCode } from './domain/errors';
 import type { Logger } from './log';
 import type { Store } from './store/types';
 import { sendJson } from './api/http';
+import { MAX_BODY_BYTES, TOO_LARGE_MESSAGE } from './api/body';
 import { AUTH_RATE_LIMIT, RateLimiter, type RateLimitOptions } from './api/rate-limit';
 
-export const MAX_BODY_BYTES = 1024 * 1024;
+export { MAX_BODY_BYTES };
 
 /** Hosts allowed to frame the tab: Teams, Outlook and the Microsoft 365 app (web and desktop). */
 export const FRAME_ANCESTORS = [
@@ -142,14 +143,8 @@ export function buildApp(options: AppOptions): BuiltApp {
     return true;
   });
 
-  // Raw body only (parsed per route, so a wrong content type is a clear 415, not a silent ignore),
-  // and only on routes of methods that carry one: GETs, the hot path, skip the chain step that a
-  // server.use() would cost them. Query strings are parsed per route.
-  const readBody = restify.plugins.bodyReader({ maxBodySize: MAX_BODY_BYTES });
-  for (const method of ['post', 'put', 'patch', 'del', 'opts'] as const) {
-    const register = server[method].bind(server) as (route: unknown, ...handlers: unknown[]) => ReturnType<Server['post']>;
-    Object.assign(server, { [method]: (route: unknown, ...handlers: unknown[]) => register(route, readBody, ...handlers) });
-  }
+  // No body is read here: a route that takes one lists the step that reads it (src/api/body.ts),
+  // so GETs, the hot path, pay nothing for bodies. Query strings are parsed per route.
 
   server.on('restifyError', (req: Request, res: Response, err: Error & { statusCode?: number; body?: unknown; toJSON?: () => unknown }, cb: () => void) => {
     const status = err.statusCode ?? 500;
@@ -158,7 +153,7 @@ export function buildApp(options: AppOptions): BuiltApp {
       code === 'NOT_FOUND'
         ? `Nothing is served at ${req.method} ${req.path()}.`
         : code === 'PAYLOAD_TOO_LARGE'
-          ? `The request body is larger than ${MAX_BODY_BYTES / 1024} KB.`
+          ? TOO_LARGE_MESSAGE
           : code === 'INTERNAL'
             ? undefined
             : code === 'METHOD_NOT_ALLOWED'

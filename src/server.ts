@@ -16,7 +16,7 @@ import { TokenVerifier } from './identity/verify';
 import { DelegatedAuth } from './identity/delegated-auth';
 import { fetchTenantMetadata } from './identity/tenant-discovery';
 import { acquireAppToken } from './identity/service-account';
-import { createGraphClient } from './graph/client';
+import { listVerifiedDomains } from './graph/domains';
 import { runDelegatedProbes } from './graph/probes';
 import { runServiceAccountTest } from './graph/service-account-test';
 import { MailboxPacer, Sweep } from './graph/batch';
@@ -34,13 +34,12 @@ import { botRoutes } from './api/routes-bot';
 import { createBotServices } from './services/bot-services';
 import type { Sandbox } from './sandbox';
 import { isAdmin, type AdminRuleConfig } from './domain/admin';
-import { Lease } from './services/lease';
+import { Scheduler } from './services/scheduler';
 
 type Bot = ReturnType<typeof import('../bot').createBot>;
 
-/** With `lazyBot`, background work (notifier, scheduled checks) starts this long after listening. */
+/** With `lazyBot`, background work (scheduled checks, notifier, daily and reach jobs) starts this long after listening. */
 const LAZY_BACKGROUND_DELAY_MS = 5_000;
-import { campaignNudges } from '../bot/reach';
 import { TeamsInstaller } from './graph/teams-install';
 import { CampaignService } from './services/campaign';
 import { campaignBotServices, campaignRoutes } from './api/routes-campaign';
@@ -189,6 +188,17 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     },
   };
   const env = { authorityHost: identity.authorityHost, graphEndpoint: identity.graphEndpoint, knownAuthorities: identity.knownAuthorities };
+  // The tenant's service account, app-only.
+  const appToken = async (sa: { tenant: string; clientId: string; clientSecret: string }) =>
+    (
+      await acquireAppToken({
+        authorityHost: env.authorityHost,
+        tenant: sa.tenant,
+        clientId: sa.clientId,
+        clientSecret: sa.clientSecret,
+        knownAuthorities: env.knownAuthorities,
+      })
+    ).accessToken;
   const tester: ServiceAccountTesterPort = {
     run: (input) => runServiceAccountTest(input, env),
     resolveTenant: async (tenant) => {
@@ -196,18 +206,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
       if (!tenantId) throw new AppError('TENANT_NOT_FOUND', { message: `Entra ID did not name a tenant id for ${tenant}.` });
       return tenantId;
     },
-    verifiedDomains: async (sa) => {
-      const token = await acquireAppToken({
-        authorityHost: env.authorityHost,
-        tenant: sa.tenant,
-        clientId: sa.clientId,
-        clientSecret: sa.clientSecret,
-        knownAuthorities: env.knownAuthorities,
-      });
-      const client = createGraphClient({ graphEndpoint: env.graphEndpoint, accessToken: token.accessToken });
-      const res = (await client.api('/domains').select('id,isVerified').get()) as { value?: Array<{ id: string; isVerified?: boolean }> };
-      return (res.value ?? []).filter((d) => d.isVerified).map((d) => d.id.toLowerCase());
-    },
+    verifiedDomains: async (sa) => listVerifiedDomains(env.graphEndpoint, await appToken(sa)),
   };
 
   const connections = new ConnectionService({
@@ -255,6 +254,15 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     adminRule: { ...adminRule, proofMaxDays: config.adminProofMaxDays },
     now,
   });
+  // Nudges are cards: bot/reach loads card templating (adaptive-expressions, a large part of the
+  // start-up time), so it is loaded on the first nudge rather than at start.
+  const nudgeSender = lazily(() =>
+    (require('../bot/reach') as typeof import('../bot/reach')).campaignNudges({
+      store,
+      tabUrl: () => botServices.tabUrl(),
+      wake: () => bot.loaded()?.notifier.wake(),
+    }),
+  );
   const campaign = new CampaignService({
     store,
     logger: logger.child({ component: 'reach' }),
@@ -269,7 +277,10 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
           teamsAppId,
         })
       : undefined,
-    nudges: campaignNudges({ store, tabUrl: () => botServices.tabUrl(), wake: () => bot.loaded()?.notifier.wake() }),
+    nudges: {
+      nudge: (n) => nudgeSender.get().nudge(n),
+      wake: () => bot.loaded()?.notifier.wake(),
+    },
     minDaysBetween: config.campaignMinDaysBetween,
     leaseMs: jobLeaseMs,
     adminUpns: config.adminUpns,
@@ -298,16 +309,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   const checks = new CheckService({
     store,
     auth: authPort,
-    appToken: async (sa) =>
-      (
-        await acquireAppToken({
-          authorityHost: env.authorityHost,
-          tenant: sa.tenant,
-          clientId: sa.clientId,
-          clientSecret: sa.clientSecret,
-          knownAuthorities: env.knownAuthorities,
-        })
-      ).accessToken,
+    appToken,
     pacer: new MailboxPacer(),
     sweep: (pacer) => new Sweep({ graphEndpoint: identity.graphEndpoint, pacer, maxBatchesInFlight: options.checks?.maxBatchesInFlight }),
     events: {
@@ -362,56 +364,27 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   const url = `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
   // The sandbox's Teams stand-in announces installations to the bot, which then runs anonymously.
   if (sandbox && !config.bot.id) sandbox.teams.setBotEndpoint(`${url}/api/messages`);
-  const timers: NodeJS.Timeout[] = [];
   // A run interrupted by a stop or a crash is finished, not forgotten.
   void checks.resumeInterrupted().catch((err) => logger.error({ err }, 'resuming health checks failed'));
-  if (options.background !== false) {
-    void checks.schedule(config.checkIntervalHours);
-    /**
-     * A job that every instance schedules runs in one of them per period: its lease lasts the
-     * period (less a minute) and is not given back, so the other instances find it taken until the
-     * next period. The work asks `held()` between steps and stops once it lost the lease.
-     */
-    const oncePerPeriod = async (name: string, periodMs: number, work: (lease: Lease) => Promise<void>) => {
-      const lease = await Lease.take(name, { store, ttlMs: Math.max(leaseMs, periodMs - 60_000), now }).catch((err) => {
-        logger.warn({ err, job: name }, 'scheduled job: lease not taken');
-        return undefined;
-      });
-      if (lease) await work(lease);
-    };
-    const DAILY_PERIOD_MS = 6 * 3600_000;
-    const REACH_PERIOD_MS = 3600_000;
-    const daily = () => oncePerPeriod('daily-checks', DAILY_PERIOD_MS, dailyChecks);
-    const dailyChecks = async (lease: Lease) => {
-      // Re-test every saved service account: a revoked consent or an expired secret is caught without anyone looking.
-      for (const tenant of await store.listTenants().catch(() => [])) {
-        if (!(await lease.held().catch(() => false))) return;
-        if (await store.getServiceAccount(tenant.tenantId).catch(() => undefined)) {
-          await admin
-            .testSaved(tenant.tenantId, 'system')
-            .catch((err) => logger.error({ err, tenantId: tenant.tenantId }, 'scheduled service-account test failed'));
-        }
-      }
-      if (!(await lease.held().catch(() => false))) return;
-      await bot
-        .get()
-        .runDailyChecks(now())
-        .catch((err) => logger.error({ err }, 'daily checks failed'));
-      if (!(await lease.held().catch(() => false))) return;
-      await store.purgeExpired(now()).catch((err) => logger.warn({ err }, 'purge failed'));
-    };
-    const startBackground = () => {
-      bot.get().notifier.start();
-      void daily();
-      timers.push(setInterval(() => void daily(), DAILY_PERIOD_MS).unref());
-      // Reach: admins get the bot, running campaigns take their next step (each step under its tenant's lease too).
-      const reach = () => void oncePerPeriod('reach-tick', REACH_PERIOD_MS, () => campaign.tick()).catch((err) => logger.error({ err }, 'reach tick failed'));
-      reach();
-      timers.push(setInterval(reach, REACH_PERIOD_MS).unref());
-    };
-    if (options.lazyBot) timers.push(setTimeout(startBackground, LAZY_BACKGROUND_DELAY_MS).unref());
-    else startBackground();
-  }
+  const scheduler =
+    options.background === false
+      ? undefined
+      : new Scheduler({
+          store,
+          admin,
+          checks,
+          campaign,
+          bot: () => {
+            const b = bot.get();
+            return { startNotifier: () => b.notifier.start(), runDailyChecks: (at) => b.runDailyChecks(at) };
+          },
+          logger,
+          now,
+          leaseMs,
+          checkIntervalHours: config.checkIntervalHours,
+          delayMs: options.lazyBot ? LAZY_BACKGROUND_DELAY_MS : 0,
+        });
+  scheduler?.start();
 
   options.banner?.(bannerText({ config, tabEndpoint, sandbox }));
   logger.info({ url, tabEndpoint, sandbox: !!sandbox }, 'Connection Center is listening');
@@ -430,7 +403,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     campaign,
     checks,
     async stop() {
-      timers.forEach(clearInterval);
+      scheduler?.stop();
       await checks.stop();
       await app.drain();
       await new Promise<void>((resolve) => app.server.close(() => resolve()));

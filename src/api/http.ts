@@ -136,29 +136,7 @@ export function sendJson(res: Response, status: number, payload: unknown): void 
   res.end(body);
 }
 
-/** Parses a JSON body read by restify's bodyReader; wrong content type → 415, bad JSON → 400. */
-export function parseJsonBody(options: { optional?: boolean } = {}): Step {
-  return step('parseJsonBody', (req, _res, state) => {
-    const raw = rawBody(req);
-    if (!raw || raw.length === 0) {
-      if (options.optional) {
-        state.body = undefined;
-        return;
-      }
-      throw new AppError('VALIDATION_FAILED', { message: 'The request body is empty; send a JSON object.' });
-    }
-    const type = (req.header('content-type') ?? '').toLowerCase();
-    if (!/^application\/([a-z.+-]*\+)?json\b/.test(type)) {
-      throw new AppError('UNSUPPORTED_MEDIA_TYPE', { message: `Content-Type ${type || '(none)'} is not supported here; send application/json.` });
-    }
-    try {
-      state.body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      throw new AppError('VALIDATION_FAILED', { message: 'The request body is not valid JSON.' });
-    }
-  });
-}
-
+/** The raw body `readBody` (src/api/body.ts) read, whatever restify made of it. */
 export function rawBody(req: Request): Buffer | undefined {
   const b = (req as unknown as { body?: unknown }).body;
   if (b === undefined || b === null) return undefined;

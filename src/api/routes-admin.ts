@@ -4,8 +4,10 @@ import { stringify } from 'csv-stringify/sync';
 import type { Logger } from '../log';
 import type { AdminService } from '../services/admin';
 import { authenticate, requireAdmin, userOf, type AuthDeps } from './auth-steps';
-import { parseJsonBody, pipeline, queryOf, rawBody, sendJson, step } from './http';
+import { isJsonType, jsonBody, parseJson, readBody, validate } from './body';
+import { pipeline, queryOf, rawBody, sendJson, step } from './http';
 import { AppError } from '../domain/errors';
+import { domainsBody, importJsonBody, serviceAccountBody, serviceAccountTestBody } from './schemas';
 
 export interface AdminRouteDeps extends AuthDeps {
   logger: Logger;
@@ -18,14 +20,17 @@ export function adminRoutes(deps: AdminRouteDeps) {
   const auth = authenticate(deps);
   const admin = (...steps: Parameters<typeof pipeline>[1][]) => pipeline(deps.logger, auth, requireAdmin, ...steps);
   const q = (req: Request): Record<string, unknown> => queryOf(req);
+  const domains = jsonBody(domainsBody);
+  const serviceAccount = jsonBody(serviceAccountBody);
+  const testConfig = jsonBody(serviceAccountTestBody, { optional: true });
 
   return (server: Server) => {
     server.get('/api/admin/domains', admin(step('readDomains', async (_req, res, s) => sendJson(res, 200, await deps.admin.getDomains(userOf(s))))));
     server.put(
       '/api/admin/domains',
       admin(
-        parseJsonBody(),
-        step('saveDomains', async (_req, res, s) => sendJson(res, 200, await deps.admin.putDomains(userOf(s), s.body))),
+        domains,
+        step('saveDomains', async (_req, res, s) => sendJson(res, 200, await deps.admin.putDomains(userOf(s), domains.of(s)))),
       ),
     );
 
@@ -36,8 +41,8 @@ export function adminRoutes(deps: AdminRouteDeps) {
     server.put(
       '/api/admin/service-account',
       admin(
-        parseJsonBody(),
-        step('saveServiceAccount', async (_req, res, s) => sendJson(res, 200, await deps.admin.putServiceAccount(userOf(s), s.body))),
+        serviceAccount,
+        step('saveServiceAccount', async (_req, res, s) => sendJson(res, 200, await deps.admin.putServiceAccount(userOf(s), serviceAccount.of(s)))),
       ),
     );
     server.del(
@@ -53,8 +58,8 @@ export function adminRoutes(deps: AdminRouteDeps) {
     server.post(
       '/api/admin/service-account/test',
       admin(
-        parseJsonBody({ optional: true }),
-        step('runServiceAccountTest', async (_req, res, s) => sendJson(res, 200, await deps.admin.test(userOf(s), s.body))),
+        testConfig,
+        step('runServiceAccountTest', async (_req, res, s) => sendJson(res, 200, await deps.admin.test(userOf(s), testConfig.of(s)))),
       ),
     );
     server.get(
@@ -86,12 +91,17 @@ export function adminRoutes(deps: AdminRouteDeps) {
     server.post(
       '/api/admin/connections/import',
       admin(
-        step('importConnections', async (req, res, s) => {
+        readBody,
+        step('checkImport', (req) => {
           const raw = rawBody(req);
           if (!raw || raw.length === 0)
             throw new AppError('VALIDATION_FAILED', { message: 'body: send a CSV file (upn,kind[,lastSyncAt]) or JSON { "connections": [...] }.' });
-          sendJson(res, 200, await deps.admin.importConnections(userOf(s), (req.header('content-type') ?? '').toLowerCase(), raw));
+          // A JSON list is checked here; its rows (and a CSV file's lines) by the import, under the same rules.
+          if (isJsonType(req.header('content-type') ?? '')) validate(importJsonBody, parseJson(req));
         }),
+        step('importConnections', async (req, res, s) =>
+          sendJson(res, 200, await deps.admin.importConnections(userOf(s), (req.header('content-type') ?? '').toLowerCase(), rawBody(req)!)),
+        ),
       ),
     );
     server.get('/api/admin/audit', admin(step('readAudit', async (req, res, s) => sendJson(res, 200, await deps.admin.audit(userOf(s).tenantId, q(req))))));

@@ -16,6 +16,7 @@ import type { Sealer } from '../services/sealed';
 import { SIGNIN_TTL_MS, type SignInService } from '../services/signin';
 import type { AuthStateRecord, AuthStateRecords, SessionRecord, SessionRecords } from '../store/types';
 import { SESSION_COOKIE, constantTimeEqual } from './auth-steps';
+import { readBody } from './body';
 import { cookie, pipeline, queryOf, rawBody, setCookie, step, asAppError, type StepState } from './http';
 
 /** The browser sign-in in progress (sealed PKCE verifier, nonce, state, returnTo). */
@@ -174,11 +175,13 @@ export function authRoutes(deps: AuthRouteDeps) {
   }
 
   const callback = run(readParams, finishSignIn, finishConsent);
+  // A form_post return carries its parameters in the body: only that route reads one.
+  const postedCallback = run(readBody, readParams, finishSignIn, finishConsent);
 
   return (server: Server) => {
     server.get('/auth/start', start);
     server.get('/auth/callback', callback);
-    server.post('/auth/callback', callback);
+    server.post('/auth/callback', postedCallback);
     server.get(
       '/auth/signin',
       run(

@@ -9,7 +9,9 @@ import type { Logger } from '../log';
 import type { CampaignService } from '../services/campaign';
 import type { CampaignBotServices } from '../services/ports';
 import { authenticate, requireAdmin, userOf, type AuthDeps } from './auth-steps';
-import { parseJsonBody, pipeline, sendJson, step } from './http';
+import { jsonBody } from './body';
+import { pipeline, sendJson, step } from './http';
+import { campaignBody } from './schemas';
 
 export interface CampaignRouteDeps extends AuthDeps {
   logger: Logger;
@@ -19,6 +21,7 @@ export interface CampaignRouteDeps extends AuthDeps {
 export function campaignRoutes(deps: CampaignRouteDeps) {
   const auth = authenticate(deps);
   const admin = (...steps: Parameters<typeof pipeline>[1][]) => pipeline(deps.logger, auth, requireAdmin, ...steps);
+  const action = jsonBody(campaignBody);
 
   return (server: Server) => {
     server.get(
@@ -33,10 +36,10 @@ export function campaignRoutes(deps: CampaignRouteDeps) {
     server.post(
       '/api/admin/campaign',
       admin(
-        parseJsonBody(),
+        action,
         step('actOnCampaign', async (_req, res, s) => {
           const user = userOf(s);
-          const body: CampaignResponse = { campaign: await deps.campaign.act(user.tenantId, user.upn, s.body) };
+          const body: CampaignResponse = { campaign: await deps.campaign.act(user.tenantId, user.upn, action.of(s)) };
           sendJson(res, 200, body);
         }),
       ),

@@ -1,11 +1,12 @@
 /** The user routes (GET/POST/DELETE /api/me/…, listed in README.md): thin lists of named steps over ConnectionService. */
 import type { Server } from 'restify';
 import type { MeResponse } from '../contract';
-import { AppError } from '../domain/errors';
 import type { Logger } from '../log';
 import type { ConnectionService } from '../services/connections';
 import { authenticate, userOf, type AuthDeps } from './auth-steps';
-import { parseJsonBody, pipeline, sendJson, serializeShared, step } from './http';
+import { jsonBody } from './body';
+import { pipeline, sendJson, serializeShared, step } from './http';
+import { connectBody } from './schemas';
 
 export interface MeRouteDeps extends AuthDeps {
   logger: Logger;
@@ -16,6 +17,7 @@ export interface MeRouteDeps extends AuthDeps {
 export function meRoutes(deps: MeRouteDeps) {
   const auth = authenticate(deps);
   const run = (...steps: Parameters<typeof pipeline>[1][]) => pipeline(deps.logger, ...steps);
+  const connect = jsonBody(connectBody, { optional: true });
 
   return (server: Server) => {
     server.get(
@@ -50,15 +52,8 @@ export function meRoutes(deps: MeRouteDeps) {
       '/api/me/connect',
       run(
         auth,
-        parseJsonBody({ optional: true }),
-        step('issueStartUrl', async (_req, res, state) => {
-          const body = (state.body ?? {}) as { mode?: unknown };
-          if (body === null || typeof body !== 'object' || Array.isArray(body))
-            throw new AppError('VALIDATION_FAILED', { message: 'The body must be a JSON object.' });
-          const mode = body.mode ?? 'popup';
-          if (mode !== 'popup' && mode !== 'redirect') throw new AppError('VALIDATION_FAILED', { message: 'mode must be "popup" or "redirect".' });
-          sendJson(res, 200, { url: await deps.connections.startUrl(userOf(state), mode) });
-        }),
+        connect,
+        step('issueStartUrl', async (_req, res, state) => sendJson(res, 200, { url: await deps.connections.startUrl(userOf(state), connect.of(state).mode) })),
       ),
     );
 

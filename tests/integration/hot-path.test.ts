@@ -10,7 +10,9 @@ import type { Server } from 'restify';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { buildApp, CONTENT_SECURITY_POLICY, type BuiltApp } from '../../src/app';
 import { AppError } from '../../src/domain/errors';
-import { parseJsonBody, pipeline, rawBody, sendJson, step } from '../../src/api/http';
+import { z } from 'zod';
+import { jsonBody } from '../../src/api/body';
+import { pipeline, rawBody, sendJson, step } from '../../src/api/http';
 import { TokenVerifier } from '../../src/identity/verify';
 import { createLogger } from '../../src/log';
 import { Keyring, SqliteStore } from '../../src/store';
@@ -169,7 +171,7 @@ describe('the HTTP kit under buildApp', () => {
         '/echo',
         pipeline(
           logger,
-          parseJsonBody(),
+          jsonBody(z.unknown()),
           step('echo', (req, res, state) => sendJson(res, 200, { body: state.body, bytes: rawBody(req)?.length })),
         ),
       );
