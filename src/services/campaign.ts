@@ -5,6 +5,7 @@
  * (targeted → bot installed → nudged → opened the tab → reconnected) with the reasons some people
  * cannot be reached. No HTTP, no Teams: the Graph installer and the nudge sender are ports.
  */
+import { z } from 'zod';
 import type { Logger } from '../log';
 import type { CampaignView, FunnelCounts, FunnelView, ReachPermissionView } from '../contract';
 import type {
@@ -38,6 +39,7 @@ import {
 } from '../domain/reach';
 import { deadlinesWithOverrides, type Deadline } from '../domain/deadlines';
 import { Lease } from './lease';
+import { notAnObject, zodFail } from './validation';
 
 /** Installs the product's Teams app for a user (src/graph/teams-install.ts). */
 export interface TeamsInstallerPort {
@@ -92,7 +94,28 @@ interface Target {
 }
 
 const DAY_MS = 86_400_000;
-const DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+/** Campaign domains: any DNS-like name (the campaign matches them against UPN suffixes). */
+const CAMPAIGN_DOMAIN = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+const MAX_CAMPAIGN_DOMAINS = 100;
+
+/** POST /api/admin/campaign: `{ action, domains? }`. */
+export const campaignActionSchema = z.object(
+  {
+    action: z.enum(CAMPAIGN_ACTIONS as [CampaignAction, ...CampaignAction[]], { error: `must be one of ${CAMPAIGN_ACTIONS.join(', ')}.` }),
+    domains: z
+      .array(
+        z
+          .string({ error: 'must be text' })
+          .transform((d) => d.trim().toLowerCase())
+          .refine((d) => CAMPAIGN_DOMAIN.test(d), { error: 'must be a mail domain such as contoso.com.' }),
+        { error: 'must be a list of mail domains such as contoso.com.' },
+      )
+      .max(MAX_CAMPAIGN_DOMAINS, `at most ${MAX_CAMPAIGN_DOMAINS} domains.`)
+      .transform((list) => [...new Set(list)])
+      .optional(),
+  },
+  notAnObject('must be a JSON object'),
+);
 
 export class CampaignService {
   readonly minDaysBetween: number;
@@ -453,16 +476,10 @@ export class CampaignService {
   }
 }
 
-function parseAction(body: unknown): { action: CampaignAction; domains?: string[] } {
-  const b = (body ?? {}) as { action?: unknown; domains?: unknown };
-  if (typeof b.action !== 'string' || !(CAMPAIGN_ACTIONS as readonly string[]).includes(b.action)) {
-    throw new AppError('VALIDATION_FAILED', { message: `action: must be one of ${CAMPAIGN_ACTIONS.join(', ')}.` });
-  }
-  if (b.domains === undefined) return { action: b.action as CampaignAction };
-  if (!Array.isArray(b.domains) || b.domains.length > 100 || !b.domains.every((d) => typeof d === 'string' && DOMAIN.test(d.trim().toLowerCase()))) {
-    throw new AppError('VALIDATION_FAILED', { message: 'domains: must be a list of mail domains such as contoso.com.' });
-  }
-  return { action: b.action as CampaignAction, domains: [...new Set(b.domains.map((d: string) => d.trim().toLowerCase()))] };
+function parseAction(body: unknown): z.output<typeof campaignActionSchema> {
+  const parsed = campaignActionSchema.safeParse(body ?? {});
+  if (!parsed.success) zodFail(parsed.error);
+  return parsed.data;
 }
 
 /** The connection a nudge talks about: a legacy one says most (as `remind` does). */

@@ -1,13 +1,31 @@
 /** The tenant's pre-defined mail domains: read with suggestions, replaced as a whole, audited. */
+import { z } from 'zod';
 import type { DomainsResponse } from '../../contract';
 import { AppError } from '../../domain/errors';
 import { DNS_NAME_PATTERN as DNS_NAME } from '../../domain/formats';
 import type { UserContext } from '../../identity/verify';
 import type { Store } from '../../store/types';
 import type { ServiceAccountTesterPort } from '../ports';
-import { fail } from './validation';
+import { notAnObject, shown, zodFail } from '../validation';
 
 export const MAX_DOMAINS = 200;
+
+/** PUT /api/admin/domains: trimmed, lower-cased, without a trailing dot, each once. */
+export const domainsSchema = z.object(
+  {
+    domains: z
+      .array(
+        z
+          .string({ error: 'must be a text value' })
+          .transform((d) => d.trim().toLowerCase().replace(/\.$/, ''))
+          .refine((d) => DNS_NAME.test(d), { error: (issue) => `"${shown(issue.input, 80)}" is not a valid domain name` }),
+        { error: 'must be a list of domain names' },
+      )
+      .max(MAX_DOMAINS, `at most ${MAX_DOMAINS} domains`)
+      .transform((list) => [...new Set(list)]),
+  },
+  notAnObject('must be a JSON object with a list of domains'),
+);
 
 export interface DomainsAdminDeps {
   store: Store;
@@ -36,16 +54,9 @@ export class DomainsAdmin {
   }
 
   async putDomains(user: UserContext, body: unknown): Promise<DomainsResponse> {
-    if (!body || typeof body !== 'object' || !Array.isArray((body as { domains?: unknown }).domains)) fail('domains', 'must be a list of domain names');
-    const raw = (body as { domains: unknown[] }).domains;
-    if (raw.length > MAX_DOMAINS) fail('domains', `at most ${MAX_DOMAINS} domains`);
-    const domains: string[] = [];
-    raw.forEach((d, i) => {
-      if (typeof d !== 'string') fail(`domains[${i}]`, 'must be a text value');
-      const v = d.trim().toLowerCase().replace(/\.$/, '');
-      if (!DNS_NAME.test(v)) fail(`domains[${i}]`, `"${d.slice(0, 80)}" is not a valid domain name`);
-      if (!domains.includes(v)) domains.push(v);
-    });
+    const parsed = domainsSchema.safeParse(body);
+    if (!parsed.success) zodFail(parsed.error);
+    const { domains } = parsed.data;
     const sa = await this.deps.store.getServiceAccount(user.tenantId);
     if (sa && !domains.includes(sa.testAccount.split('@')[1]!)) {
       throw new AppError('TEST_ACCOUNT_DOMAIN_NOT_PREDEFINED', {

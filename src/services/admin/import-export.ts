@@ -9,7 +9,7 @@ import { AppError } from '../../domain/errors';
 import type { UserContext } from '../../identity/verify';
 import type { ConnectionRecord, Store } from '../../store/types';
 import { matchingConnections } from './overview';
-import { EMAIL, fail } from './validation';
+import { EMAIL, fail } from '../validation';
 
 export const MAX_IMPORT_ROWS = 20_000;
 

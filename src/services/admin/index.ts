@@ -12,11 +12,11 @@ import { ConnectionTransfer } from './import-export';
 import { AdminOverview } from './overview';
 import { ServiceAccountAdmin, type ServiceAccountAdminDeps } from './service-account';
 
-export { DomainsAdmin, MAX_DOMAINS } from './domains';
+export { DomainsAdmin, domainsSchema, MAX_DOMAINS } from './domains';
 export { ConnectionTransfer, MAX_IMPORT_ROWS, importRows } from './import-export';
 export { AdminOverview, matchingConnections } from './overview';
 export { ServiceAccountAdmin, configHash, serviceAccountSchema, type ParsedServiceAccount, type ServiceAccountInput } from './service-account';
-export { EMAIL } from './validation';
+export { EMAIL, notAnObject } from '../validation';
 
 export type AdminServiceDeps = ServiceAccountAdminDeps;
 

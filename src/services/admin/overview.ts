@@ -15,7 +15,7 @@ import {
 } from '../../domain/connection';
 import { DEFAULT_DEADLINES, tenantDeadlines, upcomingDeadlines } from '../../domain/deadlines';
 import type { ConnectionRecord, Store } from '../../store/types';
-import { fail } from './validation';
+import { fail } from '../validation';
 
 export interface AdminOverviewDeps {
   store: Store;

@@ -21,7 +21,7 @@ import type { UserContext } from '../../identity/verify';
 import type { Logger } from '../../log';
 import type { ServiceAccountRecord, ServiceAccountTestRecord, Store } from '../../store/types';
 import type { ServiceAccountTesterPort, TestOutcomeListener } from '../ports';
-import { EMAIL, fail, zodFail } from './validation';
+import { EMAIL, fail, zodFail } from '../validation';
 
 export interface ServiceAccountAdminDeps {
   store: Store;
@@ -56,7 +56,7 @@ export const serviceAccountSchema = z.strictObject({
     .trim()
     .refine(isGuid, 'must be a GUID (the Application (client) ID from the app’s Overview page)')
     .transform((v) => v.toLowerCase()),
-  clientSecret: z.string().min(1, 'must not be empty').max(1024, 'is too long').optional(),
+  clientSecret: z.string({ error: 'must be text' }).min(1, 'must not be empty').max(1024, 'is too long').optional(),
   secretExpiresAt: z.iso
     .date('must be a date as YYYY-MM-DD')
     .optional()
