@@ -12,6 +12,7 @@ import { FEATURES, type Feature } from '../domain/features';
 import { isConnectionKind, isConnectionState, type ConnectionKind, type ConnectionState } from '../domain/connection';
 import type { Keyring } from './crypto';
 import { StoreOpenError } from './errors';
+import { PgChangeFeed } from './postgres-changes';
 import { PG_LATEST_SCHEMA_VERSION, PG_MIGRATIONS } from './postgres-migrations';
 import {
   DEFAULT_PAGE,
@@ -86,6 +87,7 @@ export class PgStore implements Store {
   readonly #pool: pg.Pool;
   readonly #keyring: Keyring;
   readonly #now: () => Date;
+  #changes: PgChangeFeed | undefined;
   #closed = false;
 
   private constructor(pool: pg.Pool, location: string, keyring: Keyring, now: () => Date) {
@@ -110,10 +112,16 @@ export class PgStore implements Store {
     });
     // An idle connection dropped by the server must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
+    const changes = new PgChangeFeed(url);
+    changes.track(pool);
     try {
       await migrate(pool, location);
-      return new PgStore(pool, location, keyring, options.now ?? (() => new Date()));
+      const store = new PgStore(pool, location, keyring, options.now ?? (() => new Date()));
+      store.#changes = changes;
+      changes.start();
+      return store;
     } catch (err) {
+      await changes.close();
       await pool.end().catch(() => undefined);
       throw toOpenError(err, location);
     }
@@ -125,9 +133,15 @@ export class PgStore implements Store {
     await this.#pool.query('SELECT 1');
   }
 
+  /** Moves with every write here and, through LISTEN, in other instances (postgres-changes.ts). */
+  changeStamp(): string {
+    return this.#changes!.stamp();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#changes?.close();
     await this.#pool.end();
   }
 
