@@ -1,11 +1,13 @@
 /**
- * GET /api/me/connection with valid SSO tokens under autocannon (50 connections, 10 s), beside a
- * bare restify route in the same run. Prints both throughputs, their ratio and p99.
+ * GET /api/me/connection with valid SSO tokens under autocannon (50 connections, 10 s), on the
+ * SQLite store and on the PostgreSQL store, beside a bare restify route in the same run. Prints
+ * each throughput, p99, the ratio of each store to the bare route and PostgreSQL's to SQLite's.
  * Targets: ratio ≥ 0.6 of the bare route and p99 ≤ 20 ms. Prints figures; asserts nothing.
  *
- * Both routes get the same requests (one prebuilt request per user token, from the same load
+ * Every route gets the same requests (one prebuilt request per user token, from the same load
  * generator) after the same warm-up, so the ratio measures the server, not a difference in what the
- * client had to build or how warm the JIT was. See bench/README.md.
+ * client had to build or how warm the JIT was. PostgreSQL is BENCH_DATABASE_URL, TEST_DATABASE_URL
+ * or a throw-away server (as the tests start one); without any, SQLite only. See bench/README.md.
  *
  *   npm run bench:api [-- --seconds 10 --connections 50 --users 200 --warmup 2]
  */
@@ -14,7 +16,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import restify from 'restify';
-import { startTestProduct } from '../tests/helpers/product';
+import { startTestProduct, type TestProduct } from '../tests/helpers/product';
+import { openBenchDatabase } from '../tests/helpers/postgres-server';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -61,29 +64,40 @@ async function main() {
   await new Promise<void>((r) => bare.listen(0, '127.0.0.1', () => r()));
   const bareUrl = `http://127.0.0.1:${(bare.address() as { port: number }).port}/bare`;
 
-  const product = await startTestProduct({ env: { LOG_LEVEL: 'error' } });
-  // Many distinct users so the token cache and the store are exercised, not one hot row.
-  const upns = product.sandbox.seed.users.map((u) => u.upn);
-  const tokens: string[] = [];
-  for (let i = 0; i < userCount; i++) tokens.push(await product.ssoToken(upns[i % upns.length]!));
-  const apiUrl = `${product.url}/api/me/connection`;
-  if (warmup > 0) {
-    await run(bareUrl, warmup, connections, tokens);
-    await run(apiUrl, warmup, connections, tokens);
-  }
-  const bareResult = await run(bareUrl, seconds, connections, tokens);
-  const apiResult = await run(apiUrl, seconds, connections, tokens);
-  const ratio = apiResult.rps / bareResult.rps;
+  const pg = await openBenchDatabase('bench_api');
+  if (!pg) console.log('PostgreSQL: no server (set BENCH_DATABASE_URL or install PostgreSQL); SQLite only.');
+  const products: Array<{ name: string; product: TestProduct }> = [
+    { name: 'GET /api/me/connection, SQLite', product: await startTestProduct({ env: { LOG_LEVEL: 'error' } }) },
+  ];
+  if (pg) products.push({ name: 'GET /api/me/connection, PostgreSQL', product: await startTestProduct({ env: { LOG_LEVEL: 'error', DATA_STORE: pg.url } }) });
+  // Many distinct users so the token cache and the store are exercised, not one hot row. Tokens
+  // from each product's own sandbox (each one trusts only its own).
+  const tokensOf = async (product: TestProduct) => {
+    const upns = product.sandbox.seed.users.map((u) => u.upn);
+    const tokens: string[] = [];
+    for (let i = 0; i < userCount; i++) tokens.push(await product.ssoToken(upns[i % upns.length]!));
+    return tokens;
+  };
+  const targets = [{ name: 'bare restify route', url: bareUrl, tokens: await tokensOf(products[0]!.product) }];
+  for (const { name, product } of products) targets.push({ name, url: `${product.url}/api/me/connection`, tokens: await tokensOf(product) });
+  if (warmup > 0) for (const t of targets) await run(t.url, warmup, connections, t.tokens);
+  const results: LoadResult[] = [];
+  for (const t of targets) results.push(await run(t.url, seconds, connections, t.tokens));
 
+  const bareResult = results[0]!;
   const line = (name: string, r: LoadResult) =>
-    `  ${name.padEnd(22)} ${r.rps.toFixed(0).padStart(6)} req/s   p50 ${r.p50} ms   p99 ${r.p99} ms   errors ${r.errors}   CPU: server ${r.serverCpu.toFixed(2)}, load generator ${r.cpu.toFixed(2)}`;
-  console.log(`bench:api  ${connections} connections, ${seconds} s each after ${warmup} s warm-up, ${userCount} distinct users' tokens on both routes`);
-  console.log(line('bare restify route', bareResult));
-  console.log(line('GET /api/me/connection', apiResult));
-  console.log(`  ratio ${ratio.toFixed(2)} (target ≥ 0.60)   p99 ${apiResult.p99} ms (target ≤ 20 ms)`);
+    `  ${name.padEnd(36)} ${r.rps.toFixed(0).padStart(6)} req/s   p50 ${r.p50} ms   p99 ${r.p99} ms   errors ${r.errors}   CPU: server ${r.serverCpu.toFixed(2)}, load generator ${r.cpu.toFixed(2)}`;
+  console.log(`bench:api  ${connections} connections, ${seconds} s each after ${warmup} s warm-up, ${userCount} distinct users' tokens on every route`);
+  targets.forEach((t, i) => console.log(line(t.name, results[i]!)));
+  targets.slice(1).forEach((t, i) => {
+    const r = results[i + 1]!;
+    console.log(`  ${t.name}: ratio ${(r.rps / bareResult.rps).toFixed(2)} (target ≥ 0.60)   p99 ${r.p99} ms (target ≤ 20 ms)`);
+  });
+  if (results.length === 3) console.log(`  PostgreSQL / SQLite: ${(results[2]!.rps / results[1]!.rps).toFixed(2)} of the throughput`);
 
   bare.close();
-  await product.close();
+  for (const { product } of products) await product.close();
+  await pg?.close();
 }
 
 main().catch((err) => {

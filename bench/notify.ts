@@ -8,13 +8,22 @@
  * bot, through the whole product and the sandbox (Graph installs, Teams' conversationUpdate to
  * /api/messages, nudges through the outbox to the sandbox's Teams stand-in); runs the step twice and
  * drains twice, as after a restart, and counts what each user received.
+ *
+ * `npm run bench:notify -- instances [<conversations>]`: the same fan-out three ways in one run:
+ * one instance on SQLite, one instance on PostgreSQL, and two instances (two stores, two bots,
+ * each its own lease owner) on one PostgreSQL database draining at once; cards/s, 429s, lost and
+ * duplicated for each. PostgreSQL as in bench:store (BENCH_DATABASE_URL, TEST_DATABASE_URL or a
+ * throw-away server).
  */
 import pino from 'pino';
 import { createBot } from '../bot';
 import { cardPayload } from '../bot/payload';
 import { testFailedModel } from '../bot/cards';
 import { startFakeConnector } from '../tests/helpers/fake-connector';
+import { Keyring, openStore } from '../src/store';
+import type { Store } from '../src/store/types';
 import { ADMIN_OID, fakeServices, openTestStore, TAB_URL, TENANT, testResult } from '../tests/helpers/bot-kit';
+import { openBenchDatabase } from '../tests/helpers/postgres-server';
 
 const PER_TENANT_LIMIT = 50;
 const PACED_RATE = 45;
@@ -91,6 +100,110 @@ async function main(): Promise<void> {
   }
 }
 
+/** Conversations and one queued card each, written through `store`. */
+async function fillOutbox(store: Store, n: number, serviceUrl: string): Promise<number> {
+  const at = new Date().toISOString();
+  for (let i = 0; i < n; i++) {
+    const conversationId = `a:bench-${i}`;
+    await store.putConversation({
+      tenantId: TENANT,
+      conversationId,
+      scope: 'personal',
+      userOid: ADMIN_OID,
+      subscribed: true,
+      reference: {
+        channelId: 'msteams',
+        serviceUrl,
+        bot: { id: '28:bench-bot', name: 'Connection Center' },
+        user: { id: `29:user-${i}` },
+        conversation: { id: conversationId, conversationType: 'personal', tenantId: TENANT },
+      },
+      updatedAt: at,
+    });
+  }
+  const payload = cardPayload('TestFailed', testFailedModel(testResult('secret'), { tabUrl: TAB_URL, tenantName: 'Contoso' }));
+  return store.enqueue(
+    Array.from({ length: n }, (_, i) => ({
+      tenantId: TENANT,
+      kind: 'test.failed' as const,
+      idempotencyKey: `bench|${i}`,
+      conversationId: `a:bench-${i}`,
+      payload,
+    })),
+  );
+}
+
+/** One fan-out of n cards by as many instances as `stores` (each its own bot and lease owner) draining at once. */
+async function fanOut(label: string, stores: Store[], n: number): Promise<string[]> {
+  const connector = await startFakeConnector({ latencyMs: 20, limits: { perConversationPerSecond: 7, perTenantPerSecond: PER_TENANT_LIMIT } });
+  const bots = stores.map((store, i) =>
+    createBot({ store, services: fakeServices(), logger: pino({ level: 'silent' }), notifier: { owner: `bench-instance-${i + 1}` } }),
+  );
+  try {
+    const queued = await fillOutbox(stores[0]!, n, connector.url);
+    const started = process.hrtime.bigint();
+    // A drain ends when nothing is due for it; items another instance holds are not. Drain again
+    // until every item is settled.
+    for (;;) {
+      await Promise.all(bots.map((b) => b.notifier.drain()));
+      if ((await stores[0]!.listOutbox(TENANT, 'pending')).length === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const perConversation = new Map<string, number>();
+    for (const r of connector.received) perConversation.set(r.conversationId, (perConversation.get(r.conversationId) ?? 0) + 1);
+    const delivered = perConversation.size;
+    const duplicated = [...perConversation.values()].reduce((a, c) => a + (c - 1), 0);
+    const outbox = await stores[0]!.listOutbox(TENANT);
+    const count = (s: string) => outbox.filter((r) => r.status === s).length;
+    return [
+      label,
+      String(queued),
+      `${seconds.toFixed(2)} s`,
+      (seconds / (n / PACED_RATE)).toFixed(3),
+      `${(delivered / seconds).toFixed(1)}`,
+      String(connector.throttled),
+      String(n - delivered),
+      String(duplicated),
+      `${count('sent')} / ${count('pending')} / ${count('failed')}`,
+    ];
+  } finally {
+    for (const b of bots) await b.close();
+    await connector.close();
+  }
+}
+
+async function instances(): Promise<void> {
+  const n = Number(process.argv[3] ?? 2000);
+  const keyring = Keyring.fromKeys(Buffer.alloc(32, 7));
+  const rows: string[][] = [];
+  const sqlite = await openTestStore();
+  try {
+    rows.push(await fanOut('1 instance, SQLite', [sqlite], n));
+  } finally {
+    await sqlite.close();
+  }
+  for (const count of [1, 2]) {
+    const db = await openBenchDatabase('bench_notify');
+    if (!db) {
+      process.stdout.write('PostgreSQL: no server (set BENCH_DATABASE_URL or install PostgreSQL); SQLite only.\n');
+      break;
+    }
+    const stores: Store[] = [];
+    try {
+      for (let i = 0; i < count; i++) stores.push(await openStore(db.url, keyring));
+      rows.push(await fanOut(`${count} instance${count > 1 ? 's' : ''}, PostgreSQL`, stores, n));
+    } finally {
+      for (const s of stores) await s.close();
+      await db.close();
+    }
+  }
+  const head = ['run', 'queued', 'time', `÷ floor (${n}/${PACED_RATE} per s)`, 'cards/s', '429s', 'lost', 'duplicated', 'sent / pending / failed'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  process.stdout.write(`${[fmt(head), ...rows.map(fmt)].join('\n')}\n`);
+}
+
 async function campaign(): Promise<void> {
   const n = Number(process.argv[3] ?? 2000);
   const { mkdtempSync } = await import('node:fs');
@@ -165,7 +278,7 @@ async function campaign(): Promise<void> {
   }
 }
 
-(process.argv[2] === 'campaign' ? campaign() : main()).catch((err: unknown) => {
+(process.argv[2] === 'campaign' ? campaign() : process.argv[2] === 'instances' ? instances() : main()).catch((err: unknown) => {
   process.stderr.write(`bench:notify: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -173,6 +173,8 @@ export class Notifier {
   readonly #tenantBuckets = new Map<string, TokenBucket>();
   readonly #conversationBuckets = new Map<string, TokenBucket>();
   readonly #inFlight = new Map<string, Promise<void>>();
+  /** Items whose delivery ended while the current claim was under way (see #due). */
+  #settledDuringClaim = new Set<string>();
   #draining: Promise<DrainResult> | undefined;
   #loop: Promise<void> | undefined;
   #stopping = false;
@@ -302,6 +304,7 @@ export class Notifier {
         this.#conversationBucket(item, now).take(now);
         const delivery = this.#deliver(item, result).finally(() => {
           this.#inFlight.delete(item.id);
+          this.#settledDuringClaim.add(item.id);
           this.#leaseEnds.delete(item.id);
         });
         this.#inFlight.set(item.id, delivery);
@@ -319,10 +322,13 @@ export class Notifier {
     const { leaseMs, owner, perTenantPerSecond, maxInFlight } = this.#opts;
     const sendable = Math.max(maxInFlight, Math.floor((perTenantPerSecond * leaseMs) / 2000));
     const now = this.#clock.now();
+    // A claim may have read an item as pending just before this instance's own delivery of it
+    // marked it sent (the claim and markSent can run on different connections): not a new item.
+    const settled = (this.#settledDuringClaim = new Set());
     const rows = await this.#store.claimOutbox(new Date(now), Math.min(MAX_FETCH, Math.min(limit, sendable) + this.#inFlight.size), owner, leaseMs);
     // Claiming renews the lease of this instance's own items too (those already queued).
     for (const i of rows) this.#leaseEnds.set(i.id, now + leaseMs);
-    return rows.filter((i) => !this.#inFlight.has(i.id) && !skip.has(i.id));
+    return rows.filter((i) => !this.#inFlight.has(i.id) && !skip.has(i.id) && !settled.has(i.id));
   }
 
   #tenantBucket(tenantId: string, now: number): TokenBucket {

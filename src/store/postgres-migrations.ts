@@ -271,6 +271,43 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     // SQLite's migration 6: who runs a named piece of shared work and until when.
     sql: 'CREATE TABLE leases (name TEXT COLLATE "C" PRIMARY KEY, owner TEXT COLLATE "C" NOT NULL, until_ms BIGINT NOT NULL);',
   },
+  {
+    version: 8,
+    name: 'change notifications for other instances',
+    // PostgreSQL only (SQLite's data_version does this for one file): every statement that changed
+    // rows sends NOTIFY cc_changes (delivered at commit, once per table and transaction), so each
+    // instance's change stamp moves when another instance writes (postgres-changes.ts). Statement
+    // triggers with a transition table: a statement that changed nothing (an outbox poll claiming
+    // no item) stays silent. A table added later needs these four triggers too.
+    sql: `
+      CREATE FUNCTION cc_notify_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM changed) THEN
+          PERFORM pg_notify('cc_changes', TG_TABLE_NAME);
+        END IF;
+        RETURN NULL;
+      END $$;
+
+      CREATE FUNCTION cc_notify_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        PERFORM pg_notify('cc_changes', TG_TABLE_NAME);
+        RETURN NULL;
+      END $$;
+
+      DO $$
+      DECLARE t text;
+      BEGIN
+        FOREACH t IN ARRAY ARRAY['tenants', 'users', 'domains', 'service_accounts', 'service_account_tests', 'connections',
+          'token_caches', 'auth_states', 'sessions', 'conversations', 'outbox', 'audit_log', 'campaigns', 'reach_users',
+          'check_runs', 'check_items', 'connection_history', 'leases'] LOOP
+          EXECUTE format('CREATE TRIGGER cc_changed_ins AFTER INSERT ON %I REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION cc_notify_rows()', t);
+          EXECUTE format('CREATE TRIGGER cc_changed_upd AFTER UPDATE ON %I REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION cc_notify_rows()', t);
+          EXECUTE format('CREATE TRIGGER cc_changed_del AFTER DELETE ON %I REFERENCING OLD TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION cc_notify_rows()', t);
+          EXECUTE format('CREATE TRIGGER cc_changed_trunc AFTER TRUNCATE ON %I FOR EACH STATEMENT EXECUTE FUNCTION cc_notify_truncate()', t);
+        END LOOP;
+      END $$;
+    `,
+  },
 ];
 
 export const PG_LATEST_SCHEMA_VERSION = latestVersion(PG_MIGRATIONS);

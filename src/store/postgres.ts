@@ -69,7 +69,7 @@ export class PgStore extends composed<PgStoreMembers>() implements Store {
    */
   static async open(url: string, keyring: Keyring, options: PgStoreOptions = {}): Promise<PgStore> {
     const location = redactUrl(url);
-    const pool = await openPool(url, location, options);
-    return new PgStore({ pool, keyring, now: options.now ?? (() => new Date()) }, location);
+    const { pool, changes } = await openPool(url, location, options);
+    return new PgStore({ pool, changes, keyring, now: options.now ?? (() => new Date()) }, location);
   }
 }

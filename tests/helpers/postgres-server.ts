@@ -145,3 +145,45 @@ function safeList(dir: string): string[] {
     return [];
   }
 }
+
+export interface BenchDatabase {
+  /** URL of a new, empty database. */
+  url: string;
+  /** Drops the database, and stops the throw-away server if one was started for it. */
+  close(): Promise<void>;
+}
+
+/**
+ * A fresh database for a benchmark: on BENCH_DATABASE_URL, else TEST_DATABASE_URL, else a
+ * throw-away server started for it; undefined when there is no PostgreSQL at all.
+ */
+export async function openBenchDatabase(label: string): Promise<BenchDatabase | undefined> {
+  let serverUrl = process.env.BENCH_DATABASE_URL?.trim() || process.env.TEST_DATABASE_URL?.trim();
+  let server: ThrowawayPostgres | undefined;
+  if (!serverUrl) {
+    const bin = findPostgresBinaries();
+    if (!bin) return undefined;
+    server = await startThrowawayPostgres(bin);
+    serverUrl = server.url;
+  }
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: serverUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  const name = `cc_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${process.pid}_${Date.now().toString(36)}`;
+  await admin(`CREATE DATABASE "${name}"`);
+  const u = new URL(serverUrl);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    close: async () => {
+      await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`).catch(() => undefined);
+      await server?.stop();
+    },
+  };
+}

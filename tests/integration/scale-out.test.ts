@@ -1,79 +1,41 @@
 /**
  * Several product instances on one PostgreSQL, as processes (the compiled server, as `npm start`
  * runs it): outbox delivery is claimed under leases, so a fan-out of cards is delivered once even
- * when one instance is killed with SIGKILL half way. The migration run by instances starting
- * together is tested in store-postgres.test.ts ("migrates once when several instances start together").
+ * when one instance is killed with SIGKILL half way. Instances starting together migrate once
+ * (scale-out-instances.test.ts, and in one process store-postgres.test.ts); what one instance
+ * writes the other reads, and a consent may start on one and end on another (scale-out-instances.test.ts).
  * A PostgreSQL outage (the server going away and coming back, here behind a TCP relay the test cuts)
  * answers 503 STORE_UNAVAILABLE and recovers without restarting the product.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { cardPayload } from '../../bot/payload';
 import { reconnectNudgeModel } from '../../bot/cards/views';
-import { freePort } from '../../src/server';
 import { Keyring, openStore } from '../../src/store';
 import type { Store } from '../../src/store/types';
 import { startFakeConnector, type FakeConnector } from '../helpers/fake-connector';
 import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/postgres';
 import { startTestProduct } from '../helpers/product';
+import { launchProduct, type ProductProcess } from '../helpers/product-process';
 
-const ROOT = path.resolve(__dirname, '../..');
 const KEY = Buffer.alloc(32, 7).toString('base64');
 const TENANT = '66305621-97b8-41f8-953b-d70d11d91d5b';
 const CARDS = 200;
 
-interface Instance {
-  child: ChildProcess;
-  port: number;
-  exited: Promise<number | null>;
-  log: () => string;
-}
-
 /** One instance: the compiled server with its own port, on the shared database. */
-async function launch(dataStore: string): Promise<Instance> {
-  const port = await freePort();
-  const cwd = mkdtempSync(path.join(tmpdir(), 'cc-scale-'));
-  const child = spawn(process.execPath, ['--disable-warning=DEP0111', path.join(ROOT, 'dist', 'src', 'index.js')], {
-    cwd,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '',
-      PORT: String(port),
-      DATA_STORE: dataStore,
-      ENCRYPTION_KEY: KEY,
-      // A configured tenant whose Entra ID is nowhere: nothing here needs it, and no sandbox starts.
-      AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
-      SECRET_AAD_APP_CLIENT_SECRET: 'abc~value',
-      AAD_APP_TENANT_ID: TENANT,
-      AAD_APP_OAUTH_AUTHORITY_HOST: 'https://127.0.0.1:9',
-      GRAPH_ENDPOINT: 'https://127.0.0.1:9',
-      CHECK_INTERVAL_HOURS: '0',
-      // Short leases: a killed instance's claimed cards are taken over within seconds. Not shorter:
-      // a live instance stalled by a busy machine must not outlive its lease between check and send.
-      LEASE_SECONDS: '6',
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function launch(dataStore: string): Promise<ProductProcess> {
+  return launchProduct({
+    DATA_STORE: dataStore,
+    ENCRYPTION_KEY: KEY,
+    // A configured tenant whose Entra ID is nowhere: nothing here needs it, and no sandbox starts.
+    AAD_APP_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
+    SECRET_AAD_APP_CLIENT_SECRET: 'abc~value',
+    AAD_APP_TENANT_ID: TENANT,
+    AAD_APP_OAUTH_AUTHORITY_HOST: 'https://127.0.0.1:9',
+    GRAPH_ENDPOINT: 'https://127.0.0.1:9',
+    // Short leases: a killed instance's claimed cards are taken over within seconds. Not shorter:
+    // a live instance stalled by a busy machine must not outlive its lease between check and send.
+    LEASE_SECONDS: '6',
   });
-  let log = '';
-  child.stdout!.on('data', (d) => (log += d));
-  child.stderr!.on('data', (d) => (log += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  let done = false;
-  void exited.then(() => (done = true));
-  for (let i = 0; i < 300 && !done; i++) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return { child, port, exited, log: () => log };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`instance on port ${port} never became ready:\n${log}`);
 }
 
 async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 45_000): Promise<void> {
@@ -89,7 +51,7 @@ describePostgres('several instances on one PostgreSQL (processes)', () => {
   let db: TestDatabase;
   let store: Store;
   let connector: FakeConnector;
-  const instances: Instance[] = [];
+  const instances: ProductProcess[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase('scaleout');

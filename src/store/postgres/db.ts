@@ -1,5 +1,6 @@
 /** What every PostgreSQL repository works with: the pool of the process, the keyring and the clock. */
 import type pg from 'pg';
+import type { PgChangeFeed } from '../postgres-changes';
 import type { Keyring } from '../crypto';
 
 /** The pool, or a client inside a transaction. */
@@ -10,6 +11,8 @@ export interface PgContext {
   readonly keyring: Keyring;
   /** The clock that stamps records. */
   readonly now: () => Date;
+  /** Writes here and, through LISTEN, in other instances: the change stamp's source. */
+  readonly changes: PgChangeFeed;
 }
 
 /** Runs `work` on one client inside BEGIN … COMMIT; any error rolls it back. */

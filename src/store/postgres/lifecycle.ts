@@ -4,6 +4,7 @@
  */
 import pg from 'pg';
 import { StoreOpenError } from '../errors';
+import { PgChangeFeed } from '../postgres-changes';
 import { PG_LATEST_SCHEMA_VERSION, PG_MIGRATIONS } from '../postgres-migrations';
 import { authStateAad, nowIso, saAad, sessionAad, tokenCacheAad } from '../records';
 import { checkVersion, hasOurSchema } from '../shared/schema';
@@ -18,7 +19,11 @@ const MIGRATION_LOCK = 0x63632d6d696772n;
  * that stops it throws StoreOpenError naming the server, never the password; another
  * application's schema or a newer one is left as it was.
  */
-export async function openPool(url: string, location: string, options: { maxConnections?: number; connectTimeoutMs?: number }): Promise<pg.Pool> {
+export async function openPool(
+  url: string,
+  location: string,
+  options: { maxConnections?: number; connectTimeoutMs?: number },
+): Promise<{ pool: pg.Pool; changes: PgChangeFeed }> {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.maxConnections ?? 10,
@@ -27,10 +32,14 @@ export async function openPool(url: string, location: string, options: { maxConn
   });
   // An idle connection dropped by the server must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  const changes = new PgChangeFeed(url);
+  changes.track(pool);
   try {
     await migrate(pool, location);
-    return pool;
+    changes.start();
+    return { pool, changes };
   } catch (err) {
+    await changes.close();
     await pool.end().catch(() => undefined);
     throw toOpenError(err, location);
   }
@@ -62,9 +71,15 @@ export class PgLifecycle implements StoreLifecycle {
     await this.#c.pool.query('SELECT 1');
   }
 
+  /** Moves with every write here and, through LISTEN, in other instances (postgres-changes.ts). */
+  changeStamp(): string {
+    return this.#c.changes.stamp();
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#c.changes.close();
     await this.#c.pool.end();
   }
 
