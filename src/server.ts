@@ -33,7 +33,8 @@ import { adminRoutes } from './api/routes-admin';
 import { botRoutes } from './api/routes-bot';
 import { createBotServices } from './services/bot-services';
 import type { Sandbox } from './sandbox';
-import { isAdmin, type AdminRuleConfig } from './domain/admin';
+import { adminConsentUrl, isAdmin, type AdminRuleConfig } from './domain/admin';
+import { isGuid } from './domain/formats';
 import { Scheduler } from './services/scheduler';
 
 type Bot = ReturnType<typeof import('../bot').createBot>;
@@ -284,8 +285,8 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
     minDaysBetween: config.campaignMinDaysBetween,
     leaseMs: jobLeaseMs,
     adminUpns: config.adminUpns,
-    homeTenantId: /^[0-9a-f-]{36}$/i.test(identity.tenantId) ? identity.tenantId.toLowerCase() : sandbox?.tenantId.toLowerCase(),
-    adminConsentUrl: (tenantId) => `${identity.authorityHost}/${tenantId}/adminconsent?client_id=${identity.clientId}`,
+    homeTenantId: isGuid(identity.tenantId) ? identity.tenantId.toLowerCase() : sandbox?.tenantId.toLowerCase(),
+    adminConsentUrl: (tenantId) => adminConsentUrl(identity.authorityHost, tenantId, identity.clientId),
   });
   // The bot reads the admin service and hears its test outcomes; it is loaded on first use (at once
   // unless lazyBot), because botbuilder and card templating are most of the start-up time.

@@ -43,3 +43,11 @@ export function adminStanding(
   if (Number.isNaN(proven)) return 'unproven';
   return now.getTime() - proven <= config.proofMaxDays * DAY_MS ? 'admin' : 'unproven';
 }
+
+/**
+ * Where a tenant's admin grants an application's permissions for the whole organisation (Entra ID's
+ * admin-consent endpoint). `tenant` is a tenant id or a verified domain.
+ */
+export function adminConsentUrl(authorityHost: string, tenant: string, clientId: string): string {
+  return `${authorityHost}/${encodeURIComponent(tenant)}/adminconsent?client_id=${encodeURIComponent(clientId)}`;
+}

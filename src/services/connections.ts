@@ -8,6 +8,7 @@ import { delegatedFeatures, delegatedState, isLegacyKind, legacyFeatures, appOnl
 import { deadlineById, nextDeadlineFor, tenantDeadlines, type Deadline } from '../domain/deadlines';
 import { AppError, errorBody, type ErrorCode, ERROR_CATALOGUE } from '../domain/errors';
 import { FEATURES, delegatedScopesFor, missingDelegatedScopes, type Feature } from '../domain/features';
+import { adminConsentUrl } from '../domain/admin';
 import { deepFreeze } from '../domain/formats';
 import type { UserContext } from '../identity/verify';
 import type { Logger } from '../log';
@@ -291,7 +292,7 @@ export class ConnectionService {
   }
 
   adminConsentUrl(tenantId: string): string {
-    return `${this.deps.authorityHost}/${tenantId}/adminconsent?client_id=${this.deps.clientId}`;
+    return adminConsentUrl(this.deps.authorityHost, tenantId, this.deps.clientId);
   }
 
   /** POST /api/me/connection/test: redeem the refresh token (proves the grant), then probe Graph. */

@@ -16,6 +16,7 @@ import type {
 import { looksLikeSecretId } from '../../domain/diagnosis';
 import { AppError } from '../../domain/errors';
 import { FEATURES, isFeature, type Feature } from '../../domain/features';
+import { adminConsentUrl } from '../../domain/admin';
 import { DNS_NAME_PATTERN as DNS_NAME, isGuid } from '../../domain/formats';
 import type { UserContext } from '../../identity/verify';
 import type { Logger } from '../../log';
@@ -302,7 +303,7 @@ export class ServiceAccountAdmin {
     const test = (await this.deps.store.getServiceAccountTests(tenantId)).find((t) => t.configHash === hash);
     const portal = {
       apiPermissionsUrl: `https://entra.microsoft.com/#view/Microsoft_AAD_RegisteredApps/ApplicationMenuBlade/~/CallAnAPI/appId/${saved.clientId}`,
-      adminConsentUrl: `${this.deps.authorityHost}/${saved.tenant}/adminconsent?client_id=${saved.clientId}`,
+      adminConsentUrl: adminConsentUrl(this.deps.authorityHost, saved.tenant, saved.clientId),
     };
     const reach = await this.#reach(tenantId);
     return { ranAt: test?.ranAt ?? null, ok: test?.ok ?? null, features: test?.features ?? null, portal, ...(reach ? { reach } : {}) };
