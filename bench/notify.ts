@@ -34,36 +34,7 @@ async function main(): Promise<void> {
   const store = await openTestStore();
   const bot = createBot({ store, services: fakeServices(), logger: pino({ level: 'silent' }) });
   try {
-    const at = new Date().toISOString();
-    for (let i = 0; i < n; i++) {
-      const conversationId = `a:bench-${i}`;
-      await store.putConversation({
-        tenantId: TENANT,
-        conversationId,
-        scope: 'personal',
-        // Admin cards reach a personal chat only if its person is a proven admin.
-        userOid: ADMIN_OID,
-        subscribed: true,
-        reference: {
-          channelId: 'msteams',
-          serviceUrl: connector.url,
-          bot: { id: '28:bench-bot', name: 'Connection Center' },
-          user: { id: `29:user-${i}` },
-          conversation: { id: conversationId, conversationType: 'personal', tenantId: TENANT },
-        },
-        updatedAt: at,
-      });
-    }
-    const payload = cardPayload('TestFailed', testFailedModel(testResult('secret'), { tabUrl: TAB_URL, tenantName: 'Contoso' }));
-    const queued = await store.enqueue(
-      Array.from({ length: n }, (_, i) => ({
-        tenantId: TENANT,
-        kind: 'test.failed' as const,
-        idempotencyKey: `bench|${i}`,
-        conversationId: `a:bench-${i}`,
-        payload,
-      })),
-    );
+    const queued = await fillOutbox(store, n, connector.url);
 
     const started = process.hrtime.bigint();
     const result = await bot.notifier.drain();

@@ -14,6 +14,17 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 
+/** One statement on its own connection: for test and bench set-up, not for the product. */
+export async function sql<T = Record<string, unknown>>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
 export interface ThrowawayPostgres {
   /** postgres://postgres@127.0.0.1:<port>/postgres */
   url: string;
@@ -119,7 +130,7 @@ function serverUser(): { uid: number; gid: number } | undefined {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
@@ -166,15 +177,7 @@ export async function openBenchDatabase(label: string): Promise<BenchDatabase | 
     server = await startThrowawayPostgres(bin);
     serverUrl = server.url;
   }
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: serverUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
+  const admin = async (text: string) => void (await sql(serverUrl!, text));
   const name = `cc_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${process.pid}_${Date.now().toString(36)}`;
   await admin(`CREATE DATABASE "${name}"`);
   const u = new URL(serverUrl);

@@ -6,7 +6,7 @@
  * missing server fails the run instead.
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
+import { sql } from './postgres-server';
 
 export const POSTGRES_URL_ENV = 'TEST_DATABASE_URL';
 
@@ -67,12 +67,6 @@ export async function createTestDatabase(label = 'cc'): Promise<TestDatabase> {
   };
 }
 
-async function admin(server: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: server });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
+async function admin(server: string, text: string): Promise<void> {
+  await sql(server, text);
 }

@@ -11,6 +11,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Sandbox } from '../../src/sandbox';
+import { freePort } from './postgres-server';
+
+export { freePort };
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -24,17 +27,6 @@ export interface ProductProcess {
   log(): string;
   /** SIGTERM (a graceful stop), then waits for the exit; SIGKILL after 20 s. */
   stop(): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -3,22 +3,12 @@
  * on one database, as two instances would have. A write through one moves the other's stamp; a
  * store whose LISTEN connection is gone never repeats a stamp until it is back.
  */
-import pg from 'pg';
 import { Keyring, openStore, type Store } from '../../src/store';
 import { aConnection, TENANT_A } from '../contract/store.contract';
 import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/postgres';
+import { sql } from '../helpers/postgres-server';
 
 const ring = Keyring.fromKeys(Buffer.alloc(32, 9));
-
-async function sql<T = Record<string, unknown>>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;

@@ -12,6 +12,7 @@ import { tokenCacheAad } from '../../src/store/records';
 import type { ConnectionQuery, ConnectionRecord } from '../../src/store/types';
 import { aConnection, aServiceAccount, aSession, anAuthState, describeStoreContract, TENANT_A, TENANT_B } from '../contract/store.contract';
 import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/postgres';
+import { sql } from '../helpers/postgres-server';
 
 const keyA = randomBytes(32);
 const keyB = randomBytes(32);
@@ -36,16 +37,6 @@ const TABLES = [
   'connection_history',
   'audit_log',
 ];
-
-async function sql<T = Record<string, unknown>>(url: string, text: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, values)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 describePostgres('PostgreSQL store', () => {
   describe('contract', () => {
