@@ -6,6 +6,7 @@
  * 10,000 mailboxes covered by the service account and 1,000 users with their own delegated
  * connection, two probes each (Calendar Sync: the calendar and its events). Prints figures only.
  */
+import { CookieJar } from '../tests/helpers/cookies';
 import { startTestProduct } from '../tests/helpers/product';
 
 const CONTOSO = '66305621-97b8-41f8-953b-d70d11d91d5b';
@@ -139,8 +140,10 @@ async function startProfiler(): Promise<() => Promise<void>> {
 async function consent(p: Awaited<ReturnType<typeof startTestProduct>>, upn: string): Promise<void> {
   const started = await p.call('POST', '/api/me/connect', { token: await p.ssoToken(upn), body: { mode: 'popup' } });
   let url: string = started.body.url;
+  // The product binds the round trip to the browser that started it (a cookie): keep it as a browser does.
+  const jar = new CookieJar();
   for (let i = 0; i < 10 && new URL(url).pathname !== '/auth/end'; i++) {
-    const res = await fetch(url, { redirect: 'manual' });
+    const res = await jar.fetch(url, [new URL(p.url).origin]);
     const location = res.headers.get('location');
     if (!location) throw new Error(`consent of ${upn} stopped at ${new URL(url).pathname} (${res.status})`);
     url = new URL(location, url).toString();
