@@ -831,6 +831,21 @@ export class PgStore implements Store {
     });
   }
 
+  async recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState): Promise<void> {
+    if (!isConnectionState(from)) throw invalid(`from "${String(from)}" is not a connection state`);
+    const params = connectionParams(connection, 'connection');
+    const at = connection.lastCheckedAt ?? connection.updatedAt;
+    await this.#tx(async (tx) => {
+      await this.#upsertConnections(tx, [params]);
+      if (from !== connection.state) {
+        await tx.query(
+          'INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)',
+          [connection.tenantId, params.upn, connection.kind, from, connection.state, connection.error?.code ?? null, at],
+        );
+      }
+    });
+  }
+
   async checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }> {
     const byState: Partial<Record<ConnectionState, number>> = {};
     const counts = await this.#pool.query(

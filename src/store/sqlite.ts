@@ -699,6 +699,19 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
+  async recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState): Promise<void> {
+    if (!isConnectionState(from)) throw invalid(`from "${String(from)}" is not a connection state`);
+    const params = connectionParams(connection, 'connection');
+    const at = connection.lastCheckedAt ?? connection.updatedAt;
+    this.#db
+      .transaction(() => {
+        this.#q.connUpsert.run(params);
+        if (from !== connection.state)
+          this.#q.historyInsert.run(connection.tenantId, params.upn, connection.kind, from, connection.state, connection.error?.code ?? null, at, null);
+      })
+      .immediate();
+  }
+
   async checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }> {
     const byState: Partial<Record<ConnectionState, number>> = {};
     for (const r of this.#q.itemByState.all(tenantId, runId) as Array<{ to_state: ConnectionState; n: number }>) byState[r.to_state] = r.n;

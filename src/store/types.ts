@@ -428,6 +428,11 @@ export interface Store {
    * history when its state changed.
    */
   completeCheckItem(result: CheckItemResult): Promise<boolean>;
+  /**
+   * Records a connection checked outside a run (the user's own Test) atomically: writes it, and
+   * appends to its history (without a run) when its state differs from `from`.
+   */
+  recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState): Promise<void>;
   /** Items of a run whose state changed, and counts of the checked ones by their new state. */
   checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }>;
   finishCheckRun(tenantId: string, id: string, status: 'done' | 'failed', finishedAt: string): Promise<void>;

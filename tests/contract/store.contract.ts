@@ -866,6 +866,31 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(await store.connectionHistory(TENANT_B, 'a@contoso.example')).toEqual([]);
       });
 
+      it('records a check outside a run: the connection, and a history entry without a run only when the state changed', async () => {
+        const lost = aConnection({
+          upn: 'a@contoso.example',
+          state: 'needs-reconnect',
+          error: { code: 'REFRESH_TOKEN_REVOKED', message: 'm' },
+          lastCheckedAt: iso(MIN),
+        });
+        await store.recordConnectionCheck(lost, 'connected');
+        expect(await store.getConnections(TENANT_A, 'a@contoso.example')).toEqual([lost]);
+        const again = { ...lost, lastCheckedAt: iso(2 * MIN) };
+        await store.recordConnectionCheck(again, 'needs-reconnect');
+        expect(await store.getConnections(TENANT_A, 'a@contoso.example')).toEqual([again]);
+        expect(await store.connectionHistory(TENANT_A, 'a@contoso.example')).toEqual([
+          {
+            tenantId: TENANT_A,
+            upn: 'a@contoso.example',
+            kind: 'graph-delegated',
+            from: 'connected',
+            to: 'needs-reconnect',
+            code: 'REFRESH_TOKEN_REVOKED',
+            at: iso(MIN),
+          },
+        ]);
+      });
+
       it('marks the item of a connection deleted meanwhile done without writing it', async () => {
         await store.startCheckRun(aRun(), [{ upn: 'gone@contoso.example', kind: 'ews-basic' }]);
         expect(await store.completeCheckItem({ runId: 'run-1', tenantId: TENANT_A, upn: 'gone@contoso.example', kind: 'ews-basic', from: 'connected' })).toBe(
