@@ -11,8 +11,8 @@
  * writes sweep.cpuprofile (the product) and sweep-sandbox.cpuprofile (the sandbox) for the run.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import type { IssueTokenOptions, Sandbox, SandboxControl, SandboxStats } from '../src/sandbox';
-import { CookieJar } from '../tests/helpers/cookies';
+import { get as httpGet } from 'node:http';
+import type { IssueTokenOptions, Sandbox, SandboxControl } from '../src/sandbox';
 import { startTestProduct } from '../tests/helpers/product';
 import { startTestSandbox } from '../tests/helpers/sandbox';
 
@@ -87,10 +87,10 @@ async function main(): Promise<void> {
       })),
     );
     process.stdout.write(`setup: ${appCount} app-only mailboxes; consenting ${delegatedCount} delegated users… `);
-    const queue = [...delegatedUsers];
+    const queue = delegatedUsers.map((u, n) => ({ ...u, n }));
     await Promise.all(
       Array.from({ length: 16 }, async () => {
-        for (let u = queue.shift(); u; u = queue.shift()) await consent(p, u.upn);
+        for (let u = queue.shift(); u; u = queue.shift()) await consent(p, u.upn, u.n);
       }),
     );
     for (const u of delegatedUsers) {
@@ -226,20 +226,20 @@ async function sandboxInChild(): Promise<BenchSandbox> {
   const child: ChildProcess = fork(__filename, ['--sandbox-child'], { serialization: 'advanced', stdio: 'inherit' });
   let next = 1;
   const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  const info = await new Promise<Omit<Sandbox, 'control' | 'issueToken' | 'close' | 'teams'> & { teams: Pick<Sandbox['teams'], 'teamsAppId' | 'connectorUrl' | 'pageUrl'> }>(
-    (resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', (code) => reject(new Error(`the sandbox process ended (${code}) before it was ready`)));
-      child.on('message', (m: { ready?: never } & Reply) => {
-        if (m.ready) return resolve(m.ready);
-        const w = waiting.get(m.id);
-        if (!w) return;
-        waiting.delete(m.id);
-        if (m.error !== undefined) w.reject(new Error(m.error));
-        else w.resolve(m.result);
-      });
-    },
-  );
+  const info = await new Promise<
+    Omit<Sandbox, 'control' | 'issueToken' | 'close' | 'teams'> & { teams: Pick<Sandbox['teams'], 'teamsAppId' | 'connectorUrl' | 'pageUrl'> }
+  >((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the sandbox process ended (${code}) before it was ready`)));
+    child.on('message', (m: { ready?: never } & Reply) => {
+      if (m.ready) return resolve(m.ready);
+      const w = waiting.get(m.id);
+      if (!w) return;
+      waiting.delete(m.id);
+      if (m.error !== undefined) w.reject(new Error(m.error));
+      else w.resolve(m.result);
+    });
+  });
   child.removeAllListeners('exit');
   const call = <T>(method: string, arg?: unknown): Promise<T> =>
     new Promise<T>((resolve, reject) => {
@@ -307,19 +307,56 @@ async function sandboxChild(): Promise<void> {
   send({ ready: { ...info, teams: { teamsAppId: teams.teamsAppId, connectorUrl: teams.connectorUrl, pageUrl: teams.pageUrl } } });
 }
 
-/** The consent round trip as a browser would follow it (the sandbox's bulk users accept through login_hint). */
-async function consent(p: Awaited<ReturnType<typeof startTestProduct>>, upn: string): Promise<void> {
+/**
+ * The consent round trip as a browser would follow it (the sandbox's bulk users accept through
+ * login_hint), keeping the cookie the product binds it with. The product paces /auth/* per client
+ * address, so each user's browser comes from its own loopback address (127.1.x.y).
+ */
+async function consent(p: Awaited<ReturnType<typeof startTestProduct>>, upn: string, n: number): Promise<void> {
   const started = await p.call('POST', '/api/me/connect', { token: await p.ssoToken(upn), body: { mode: 'popup' } });
   let url: string = started.body.url;
-  // The product binds the round trip to the browser that started it (a cookie): keep it as a browser does.
-  const jar = new CookieJar();
+  const product = [p.url, p.url.replace('127.0.0.1', 'localhost')];
+  const localAddress = `127.1.${(n >> 8) & 255}.${n & 255}`;
+  const cookies = new Map<string, string>();
   for (let i = 0; i < 10 && new URL(url).pathname !== '/auth/end'; i++) {
-    const res = await jar.fetch(url, [p.url, p.url.replace('127.0.0.1', 'localhost')]);
-    const location = res.headers.get('location');
-    if (!location) throw new Error(`consent of ${upn} stopped at ${new URL(url).pathname} (${res.status})`);
+    let location: string | undefined;
+    let status: number;
+    if (product.includes(new URL(url).origin)) {
+      const cookie = [...cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+      const res = await getFrom(url, localAddress, cookie);
+      status = res.status;
+      location = res.location;
+      for (const line of res.setCookie) {
+        const [pair] = line.split(';');
+        const at = pair.indexOf('=');
+        if (/;\s*Max-Age=0\b/i.test(line)) cookies.delete(pair.slice(0, at).trim());
+        else cookies.set(pair.slice(0, at).trim(), pair.slice(at + 1).trim());
+      }
+    } else {
+      const res = await fetch(url, { redirect: 'manual' });
+      await res.arrayBuffer();
+      status = res.status;
+      location = res.headers.get('location') ?? undefined;
+    }
+    if (!location) throw new Error(`consent of ${upn} stopped at ${new URL(url).pathname} (${status})`);
     url = new URL(location, url).toString();
   }
   if (new URL(url).searchParams.get('status') !== 'success') throw new Error(`consent of ${upn} failed: ${url}`);
+}
+
+/** GET on the product's loopback listener from a chosen local address. */
+function getFrom(url: string, localAddress: string, cookie: string): Promise<{ status: number; location?: string; setCookie: string[] }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpGet(
+      { host: '127.0.0.1', port: u.port, path: `${u.pathname}${u.search}`, localAddress, headers: { host: u.host, ...(cookie ? { cookie } : {}) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, setCookie: res.headers['set-cookie'] ?? [] }));
+      },
+    );
+    req.on('error', reject);
+  });
 }
 
 (process.argv.includes('--sandbox-child') ? sandboxChild() : main()).catch((err: unknown) => {
