@@ -22,7 +22,7 @@ import { AppError, errorBody, type ErrorCode } from '../domain/errors';
 import { FEATURES, delegatedScopesFor, missingDelegatedScopes, type Feature } from '../domain/features';
 import type { MailboxPacer, Sweep, SweepAnswer, SweepJob } from '../graph/batch';
 import type { Logger } from '../log';
-import type { CheckItemRecord, CheckRunRecord, ConnectionRecord, ServiceAccountRecord, Store } from '../store/types';
+import type { CheckItemRecord, CheckItemResult, CheckRunRecord, ConnectionRecord, ServiceAccountRecord, Store } from '../store/types';
 import type { DelegatedAuthPort } from './ports';
 import { Lease } from './lease';
 
@@ -110,6 +110,8 @@ export class CheckService {
   /** Wakes runs waiting for their items when the service stops. */
   readonly #onStop = new Set<() => void>();
   #timer: NodeJS.Timeout | undefined;
+  /** Results waiting for the next store transaction (see #complete). */
+  #writes: Array<{ result: CheckItemResult; resolve: () => void; reject: (err: unknown) => void }> = [];
 
   constructor(private readonly deps: CheckServiceDeps) {}
 
@@ -427,6 +429,29 @@ export class CheckService {
     return this.#safely(run, () => this.#writeVerdict(run, record, verdict));
   }
 
+  /**
+   * Marks an item checked (and writes its connection) together with the others that arrive in the
+   * same tick, in one store transaction: the answers of one `$batch` come back together.
+   */
+  #complete(result: CheckItemResult): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#writes.push({ result, resolve, reject });
+      if (this.#writes.length === 1) setImmediate(() => void this.#flush());
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const writes = this.#writes.splice(0);
+    try {
+      await this.deps.store.completeCheckItems(writes.map((w) => w.result));
+    } catch {
+      // One that cannot be written must not hold back the others: each on its own, to say which.
+      for (const w of writes) await this.deps.store.completeCheckItem(w.result).then(() => w.resolve(), w.reject);
+      return;
+    }
+    for (const w of writes) w.resolve();
+  }
+
   /** A connection that cannot be recorded stays pending in the run; the others go on. True when recorded. */
   async #safely(run: CheckRunRecord, write: () => Promise<void>): Promise<boolean> {
     if (this.#stopped) return false;
@@ -450,7 +475,7 @@ export class CheckService {
       updatedAt: now,
       ...(verdict.code ? { error: errorBody(verdict.code) } : {}),
     };
-    await this.deps.store.completeCheckItem({
+    await this.#complete({
       runId: run.id,
       tenantId: run.tenantId,
       upn: record.upn,
@@ -468,7 +493,7 @@ export class CheckService {
     const now = this.deps.now().toISOString();
     // The EWS connection's own state is not touched: nothing here can tell whether EWS still works.
     const next: ConnectionRecord = { ...record, featureResults: via ? { [VIA_SERVICE_ACCOUNT]: via } : {}, lastCheckedAt: now, updatedAt: now };
-    await this.deps.store.completeCheckItem({
+    await this.#complete({
       runId: run.id,
       tenantId: run.tenantId,
       upn: record.upn,
@@ -480,7 +505,7 @@ export class CheckService {
 
   async #record(run: CheckRunRecord, upn: string, kind: ConnectionKind, from: ConnectionState): Promise<boolean> {
     return this.#safely(run, async () => {
-      await this.deps.store.completeCheckItem({ runId: run.id, tenantId: run.tenantId, upn, kind, from });
+      await this.#complete({ runId: run.id, tenantId: run.tenantId, upn, kind, from });
     });
   }
 

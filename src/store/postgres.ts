@@ -801,33 +801,46 @@ export class PgStore implements Store {
   }
 
   async completeCheckItem(result: CheckItemResult): Promise<boolean> {
-    const c = result.connection;
-    requireText(result.tenantId, 'tenantId');
-    const upn = requireText(result.upn, 'upn').trim().toLowerCase();
-    if (!isConnectionKind(result.kind)) throw invalid(`kind "${String(result.kind)}" is not a connection kind`);
-    if (!isConnectionState(result.from)) throw invalid(`from "${String(result.from)}" is not a connection state`);
-    const params = c ? connectionParams(c, 'connection') : undefined;
-    if (c && (c.tenantId !== result.tenantId || params!.upn !== upn || c.kind !== result.kind)) throw invalid('connection is not the one of the item');
-    const to = c?.state ?? result.from;
-    const code = c?.error?.code ?? null;
-    const at = c?.lastCheckedAt ?? c?.updatedAt ?? nowIso();
+    return (await this.completeCheckItems([result]))[0];
+  }
+
+  async completeCheckItems(results: CheckItemResult[]): Promise<boolean[]> {
+    // Every result is checked before anything is written.
+    const checked = results.map((result) => {
+      const c = result.connection;
+      requireText(result.tenantId, 'tenantId');
+      const upn = requireText(result.upn, 'upn').trim().toLowerCase();
+      if (!isConnectionKind(result.kind)) throw invalid(`kind "${String(result.kind)}" is not a connection kind`);
+      if (!isConnectionState(result.from)) throw invalid(`from "${String(result.from)}" is not a connection state`);
+      const params = c ? connectionParams(c, 'connection') : undefined;
+      if (c && (c.tenantId !== result.tenantId || params!.upn !== upn || c.kind !== result.kind)) throw invalid('connection is not the one of the item');
+      return { result, upn, params, to: c?.state ?? result.from, code: c?.error?.code ?? null, at: c?.lastCheckedAt ?? c?.updatedAt ?? nowIso() };
+    });
+    if (checked.length === 0) return [];
+    // Rows locked in one order by every writer: two instances finishing the same items cannot deadlock.
+    const order = checked.map((_, i) => i).sort((a, b) => (checked[a].upn + checked[a].result.kind < checked[b].upn + checked[b].result.kind ? -1 : 1));
     return this.#tx(async (tx) => {
-      // The item's row lock makes a second completion wait, then find it done: it writes nothing.
-      const marked = await tx.query(
-        `UPDATE check_items SET done = true, from_state = $1, to_state = $2, code = $3
-         WHERE tenant_id = $4 AND run_id = $5 AND upn = $6 AND kind = $7 AND NOT done`,
-        [result.from, to, code, result.tenantId, result.runId, upn, result.kind],
-      );
-      if ((marked.rowCount ?? 0) === 0) return false;
-      await tx.query('UPDATE check_runs SET checked = checked + 1 WHERE tenant_id = $1 AND id = $2', [result.tenantId, result.runId]);
-      if (params) await this.#upsertConnections(tx, [params]);
-      if (result.from !== to) {
-        await tx.query(
-          'INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-          [result.tenantId, upn, result.kind, result.from, to, code, at, result.runId],
+      const out: boolean[] = new Array<boolean>(checked.length).fill(false);
+      for (const i of order) {
+        const { result, upn, params, to, code, at } = checked[i];
+        // The item's row lock makes a second completion wait, then find it done: it writes nothing.
+        const marked = await tx.query(
+          `UPDATE check_items SET done = true, from_state = $1, to_state = $2, code = $3
+           WHERE tenant_id = $4 AND run_id = $5 AND upn = $6 AND kind = $7 AND NOT done`,
+          [result.from, to, code, result.tenantId, result.runId, upn, result.kind],
         );
+        if ((marked.rowCount ?? 0) === 0) continue;
+        await tx.query('UPDATE check_runs SET checked = checked + 1 WHERE tenant_id = $1 AND id = $2', [result.tenantId, result.runId]);
+        if (params) await this.#upsertConnections(tx, [params]);
+        if (result.from !== to) {
+          await tx.query(
+            'INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+            [result.tenantId, upn, result.kind, result.from, to, code, at, result.runId],
+          );
+        }
+        out[i] = true;
       }
-      return true;
+      return out;
     });
   }
 

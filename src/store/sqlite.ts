@@ -677,25 +677,32 @@ export class SqliteStore implements Store {
   }
 
   async completeCheckItem(result: CheckItemResult): Promise<boolean> {
-    const c = result.connection;
-    requireText(result.tenantId, 'tenantId');
-    const upn = requireText(result.upn, 'upn').trim().toLowerCase();
-    if (!isConnectionKind(result.kind)) throw invalid(`kind "${String(result.kind)}" is not a connection kind`);
-    if (!isConnectionState(result.from)) throw invalid(`from "${String(result.from)}" is not a connection state`);
-    const params = c ? connectionParams(c, 'connection') : undefined;
-    if (c && (c.tenantId !== result.tenantId || params!.upn !== upn || c.kind !== result.kind)) throw invalid('connection is not the one of the item');
-    const to = c?.state ?? result.from;
-    const code = c?.error?.code ?? null;
-    const at = c?.lastCheckedAt ?? c?.updatedAt ?? nowIso();
+    return (await this.completeCheckItems([result]))[0];
+  }
+
+  async completeCheckItems(results: CheckItemResult[]): Promise<boolean[]> {
+    // Every result is checked before anything is written.
+    const checked = results.map((result) => {
+      const c = result.connection;
+      requireText(result.tenantId, 'tenantId');
+      const upn = requireText(result.upn, 'upn').trim().toLowerCase();
+      if (!isConnectionKind(result.kind)) throw invalid(`kind "${String(result.kind)}" is not a connection kind`);
+      if (!isConnectionState(result.from)) throw invalid(`from "${String(result.from)}" is not a connection state`);
+      const params = c ? connectionParams(c, 'connection') : undefined;
+      if (c && (c.tenantId !== result.tenantId || params!.upn !== upn || c.kind !== result.kind)) throw invalid('connection is not the one of the item');
+      return { result, upn, params, to: c?.state ?? result.from, code: c?.error?.code ?? null, at: c?.lastCheckedAt ?? c?.updatedAt ?? nowIso() };
+    });
     return this.#db
-      .transaction(() => {
-        const marked = this.#q.itemDone.run(result.from, to, code, result.tenantId, result.runId, upn, result.kind).changes > 0;
-        if (!marked) return false;
-        this.#q.runChecked.run(result.tenantId, result.runId);
-        if (params) this.#q.connUpsert.run(params);
-        if (result.from !== to) this.#q.historyInsert.run(result.tenantId, upn, result.kind, result.from, to, code, at, result.runId);
-        return true;
-      })
+      .transaction(() =>
+        checked.map(({ result, upn, params, to, code, at }) => {
+          const marked = this.#q.itemDone.run(result.from, to, code, result.tenantId, result.runId, upn, result.kind).changes > 0;
+          if (!marked) return false;
+          this.#q.runChecked.run(result.tenantId, result.runId);
+          if (params) this.#q.connUpsert.run(params);
+          if (result.from !== to) this.#q.historyInsert.run(result.tenantId, upn, result.kind, result.from, to, code, at, result.runId);
+          return true;
+        }),
+      )
       .immediate();
   }
 

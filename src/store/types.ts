@@ -429,6 +429,12 @@ export interface Store {
    */
   completeCheckItem(result: CheckItemResult): Promise<boolean>;
   /**
+   * Several checked connections in one transaction, each as completeCheckItem records it (the
+   * answers of one `$batch`); returns each item's completeCheckItem result. Nothing is written when
+   * one of them is invalid.
+   */
+  completeCheckItems(results: CheckItemResult[]): Promise<boolean[]>;
+  /**
    * Records a connection checked outside a run (the user's own Test) atomically: writes it, and
    * appends to its history (without a run) when its state differs from `from`.
    */
