@@ -61,6 +61,7 @@ export class MailboxPacer {
   }
 
   acquire(key: string, n: number): void {
+    if (this.#state.size >= this.#pruneAt) this.#prune();
     const s = this.#of(key);
     s.inFlight += n;
     s.used += n;
@@ -78,6 +79,20 @@ export class MailboxPacer {
   }
   get size(): number {
     return this.#state.size;
+  }
+
+  /** Pruned when the map reaches this size: it holds only mailboxes with something to remember. */
+  #pruneAt = 1024;
+  /**
+   * Forgets mailboxes whose window has passed with nothing in flight and no Retry-After pending:
+   * what is remembered is bounded by the mailboxes used in the last window, however many a
+   * long-running process has checked.
+   */
+  #prune(): void {
+    const now = this.#now();
+    const windowMs = this.options.windowMs ?? MAILBOX_WINDOW_MS;
+    for (const [key, s] of this.#state) if (s.inFlight === 0 && s.blockedUntil <= now && now - s.windowStart >= windowMs) this.#state.delete(key);
+    this.#pruneAt = Math.max(1024, this.#state.size * 2);
   }
 }
 
