@@ -5,6 +5,8 @@
  * mailbox it names for its Retry-After while the others go on. Requests that share an access token
  * (app-only checks of many mailboxes) share batches; a delegated token only batches its own user.
  */
+import http from 'node:http';
+import https from 'node:https';
 import type { ErrorCode } from '../domain/errors';
 import { diagnoseGraphError } from '../domain/diagnosis';
 import { BATCH_LIMIT, DEFAULT_FETCH_TIMEOUT_MS, graphErrorFacts } from './client';
@@ -59,6 +61,7 @@ export class MailboxPacer {
   }
 
   acquire(key: string, n: number): void {
+    if (this.#state.size >= this.#pruneAt) this.#prune();
     const s = this.#of(key);
     s.inFlight += n;
     s.used += n;
@@ -76,6 +79,20 @@ export class MailboxPacer {
   }
   get size(): number {
     return this.#state.size;
+  }
+
+  /** Pruned when the map reaches this size: it holds only mailboxes with something to remember. */
+  #pruneAt = 1024;
+  /**
+   * Forgets mailboxes whose window has passed with nothing in flight and no Retry-After pending:
+   * what is remembered is bounded by the mailboxes used in the last window, however many a
+   * long-running process has checked.
+   */
+  #prune(): void {
+    const now = this.#now();
+    const windowMs = this.options.windowMs ?? MAILBOX_WINDOW_MS;
+    for (const [key, s] of this.#state) if (s.inFlight === 0 && s.blockedUntil <= now && now - s.windowStart >= windowMs) this.#state.delete(key);
+    this.#pruneAt = Math.max(1024, this.#state.size * 2);
   }
 }
 
@@ -153,6 +170,46 @@ function headerOf(headers: Record<string, string> | undefined, name: string): st
   if (!headers) return undefined;
   const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
   return key === undefined ? undefined : headers[key];
+}
+
+/**
+ * Connections to Graph kept open between batches and across sweeps: a sweep sends thousands of
+ * `$batch` requests, and a TLS handshake for each would cost more than the request.
+ */
+const AGENTS = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+
+/** POST a JSON body; resolves with the status, Retry-After and the body text, rejects on network failure or after `timeoutMs`. */
+function postJson(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+): Promise<{ status: number; retryAfter?: string; text: string }> {
+  const target = new URL(url);
+  const secure = target.protocol === 'https:';
+  return new Promise((resolve, reject) => {
+    const req = (secure ? https : http).request(
+      target,
+      { method: 'POST', agent: secure ? AGENTS.https : AGENTS.http, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', fail);
+        res.on('end', () => {
+          clearTimeout(timer);
+          const ra = res.headers['retry-after'];
+          resolve({ status: res.statusCode ?? 0, ...(ra ? { retryAfter: ra } : {}), text: Buffer.concat(chunks).toString('utf8') });
+        });
+      },
+    );
+    const timer = setTimeout(() => req.destroy(new Error(`no answer from Graph within ${timeoutMs} ms`)), timeoutMs);
+    function fail(err: Error) {
+      clearTimeout(timer);
+      reject(err);
+    }
+    req.on('error', fail);
+    req.end(body);
+  });
 }
 
 /** How far ahead in the queue a batch looks for requests it can take along. */
@@ -324,18 +381,17 @@ export class Sweep {
     this.stats.requests += batch.length;
     let answers: Array<{ status: number; headers?: Record<string, string>; body?: unknown }>;
     try {
-      const res = await fetch(`${this.options.graphEndpoint.replace(/\/+$/, '')}/v1.0/$batch`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${batch[0].job.accessToken}`, 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(payload),
-        signal: AbortSignal.timeout(this.options.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS),
-      });
-      const text = await res.text();
+      const res = await postJson(
+        `${this.options.graphEndpoint.replace(/\/+$/, '')}/v1.0/$batch`,
+        { authorization: `Bearer ${batch[0].job.accessToken}`, 'content-type': 'application/json', accept: 'application/json' },
+        JSON.stringify(payload),
+        this.options.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
+      );
+      const text = res.text;
       if (res.status !== 200) {
         // The batch as a whole failed: every request in it shares that answer.
         const headers: Record<string, string> = {};
-        const ra = res.headers.get('retry-after');
-        if (ra) headers['retry-after'] = ra;
+        if (res.retryAfter) headers['retry-after'] = res.retryAfter;
         let body: unknown;
         try {
           body = JSON.parse(text);

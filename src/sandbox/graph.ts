@@ -624,19 +624,25 @@ function item<T>(mb: MailboxCtx, what: string, found: T | undefined, json: (x: T
   return found ? ok(mb.call, 200, { '@odata.context': ctxOf(mb, what), ...pick(json(found), mb.call) }) : notFoundItem(mb);
 }
 function list(mb: MailboxCtx, what: string, all: Record<string, unknown>[]): GraphResponse {
-  return ok(mb.call, 200, { '@odata.context': ctxOf(mb, what), value: page(select(all, mb.call), mb.call) });
+  return ok(mb.call, 200, { '@odata.context': ctxOf(mb, what), value: select(page(all, mb.call), mb.call) });
 }
 
 function select(items: Record<string, unknown>[], call: Call): Record<string, unknown>[] {
-  return items.map((x) => pick(x, call));
+  const fields = selected(call);
+  return fields ? items.map((x) => pickFields(x, fields)) : items;
 }
 function pick(x: Record<string, unknown>, call: Call): Record<string, unknown> {
-  const sel = call.query.get('$select');
-  if (!sel) return x;
-  const fields = sel.split(',').map((f) => f.trim().toLowerCase());
-  return Object.fromEntries(Object.entries(x).filter(([k]) => k === 'id' || k.startsWith('@') || fields.includes(k.toLowerCase())));
+  const fields = selected(call);
+  return fields ? pickFields(x, fields) : x;
 }
-function page(items: Record<string, unknown>[], call: Call): Record<string, unknown>[] {
+function selected(call: Call): Set<string> | undefined {
+  const sel = call.query.get('$select');
+  return sel ? new Set(sel.split(',').map((f) => f.trim().toLowerCase())) : undefined;
+}
+function pickFields(x: Record<string, unknown>, fields: Set<string>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(x).filter(([k]) => k === 'id' || k.startsWith('@') || fields.has(k.toLowerCase())));
+}
+function page<T>(items: T[], call: Call): T[] {
   const top = Number(call.query.get('$top') ?? '');
   return Number.isInteger(top) && top > 0 ? items.slice(0, top) : items;
 }
@@ -693,7 +699,8 @@ function eventJson(e: GraphEvent): Record<string, unknown> {
 
 function events(mb: MailboxCtx, calendarId?: string): GraphResponse {
   const all = mb.mailbox.events.filter((e) => !calendarId || e.calendarId === calendarId).sort((a, b) => a.start.dateTime.localeCompare(b.start.dateTime));
-  return list(mb, 'events', all.map(eventJson));
+  // Only the page is turned into JSON: a `$top=1` probe of a full calendar reads one event.
+  return list(mb, 'events', page(all, mb.call).map(eventJson));
 }
 
 function calendarView(mb: MailboxCtx): GraphResponse {

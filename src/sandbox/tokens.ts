@@ -53,6 +53,12 @@ export class TokenSigner {
     };
   }
 
+  /**
+   * Tokens whose signature verified, with their claims: a token presented again (every `$batch` of
+   * a sweep carries the same one) is not verified again, only its lifetime. The oldest go first.
+   */
+  readonly #verified = new Map<string, JWTPayload & Record<string, unknown>>();
+
   async sign(claims: JWTPayload & Record<string, unknown>): Promise<string> {
     return new SignJWT({ uti: randomUUID().replace(/-/g, '').slice(0, 22), ...claims })
       .setProtectedHeader({ typ: 'JWT', alg: 'RS256', kid: this.kid })
@@ -74,9 +80,14 @@ export class TokenSigner {
     } catch {
       return { ok: false, reason: 'malformed' };
     }
+    const seen = this.#verified.get(token);
+    if (seen) return lifetime(seen, nowMs);
     try {
-      const { payload } = await jwtVerify(token, this.publicKey, { algorithms: ['RS256'], currentDate: new Date(nowMs), clockTolerance: 300 });
-      return { ok: true, claims: payload as JWTPayload & Record<string, unknown> };
+      const { payload } = await jwtVerify(token, this.publicKey, { algorithms: ['RS256'], currentDate: new Date(nowMs), clockTolerance: CLOCK_TOLERANCE_S });
+      const claims = payload as JWTPayload & Record<string, unknown>;
+      if (this.#verified.size >= VERIFIED_KEPT) this.#verified.delete(this.#verified.keys().next().value!);
+      this.#verified.set(token, claims);
+      return { ok: true, claims };
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) return { ok: false, reason: 'expired' };
       if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'nbf') return { ok: false, reason: 'not-yet-valid' };
@@ -84,6 +95,20 @@ export class TokenSigner {
       return { ok: false, reason: 'malformed' };
     }
   }
+}
+
+const CLOCK_TOLERANCE_S = 300;
+const VERIFIED_KEPT = 10_000;
+
+/** The lifetime check jose makes (exp, nbf, with the same tolerance), for a token verified before. */
+function lifetime(
+  claims: JWTPayload & Record<string, unknown>,
+  nowMs: number,
+): { ok: true; claims: JWTPayload & Record<string, unknown> } | { ok: false; reason: 'expired' | 'not-yet-valid' } {
+  const now = Math.floor(nowMs / 1000);
+  if (typeof claims.exp === 'number' && claims.exp <= now - CLOCK_TOLERANCE_S) return { ok: false, reason: 'expired' };
+  if (typeof claims.nbf === 'number' && claims.nbf > now + CLOCK_TOLERANCE_S) return { ok: false, reason: 'not-yet-valid' };
+  return { ok: true, claims };
 }
 
 /** Pairwise `sub` as Entra computes it: stable per user and app, different across apps. */

@@ -26,6 +26,7 @@ import type {
   AuditRecords,
   LeaseRecords,
   CheckItemRecord,
+  CheckItemResult,
   CheckRecords,
   CheckRunRecord,
   ConnectionRecord,
@@ -118,7 +119,11 @@ export class CheckService {
   /** Runs executing in this process, by tenant. */
   readonly #active = new Map<string, { run: CheckRunRecord; done: Promise<void>; sweep?: Sweep }>();
   #stopped = false;
+  /** Wakes runs waiting for their items when the service stops. */
+  readonly #onStop = new Set<() => void>();
   #timer: NodeJS.Timeout | undefined;
+  /** Results waiting for the next store transaction (see #complete). */
+  #writes: Array<{ result: CheckItemResult; resolve: () => void; reject: (err: unknown) => void }> = [];
 
   constructor(private readonly deps: CheckServiceDeps) {}
 
@@ -205,6 +210,8 @@ export class CheckService {
     this.#stopped = true;
     clearInterval(this.#timer);
     for (const a of this.#active.values()) a.sweep?.stop();
+    for (const wake of this.#onStop) wake();
+    this.#onStop.clear();
     await Promise.all([...this.#active.values()].map((a) => a.done.catch(() => undefined)));
   }
 
@@ -233,33 +240,71 @@ export class CheckService {
     }
   }
 
+  /**
+   * One sweep for the whole run, fed a page at a time: the next page is read while the previous
+   * one's batches are in flight, so Graph is never left idle between pages, and no more than about
+   * two pages are held at once (memory stays flat however many connections the tenant has).
+   */
   async #execute(run: CheckRunRecord, entry: { sweep?: Sweep }, lease: Lease): Promise<void> {
     const { store } = this.deps;
     const tenantId = run.tenantId;
     const pageSize = this.deps.pageSize ?? 1000;
-    for (;;) {
-      if (this.#stopped) return;
-      // Lost (this instance stalled past it): another instance carries the run on from the store.
-      if (!(await lease.held())) return;
-      const items = await store.pendingCheckItems(tenantId, run.id, pageSize);
-      if (items.length === 0) break;
-      const before = (await store.getCheckRun(tenantId, run.id))?.checked ?? 0;
-      const sweep = this.deps.sweep(this.deps.pacer);
-      entry.sweep = sweep;
-      try {
-        await this.#checkPage(run, items, sweep);
-      } finally {
-        for (const k of ['batches', 'requests', 'throttled', 'retried'] as const) this.stats[k] += sweep.stats[k];
+    const sweep = this.deps.sweep(this.deps.pacer);
+    entry.sweep = sweep;
+    const pass: Pass = {
+      sweep,
+      busy: new Set(),
+      unrecorded: new Set(),
+      recorded: 0,
+      redeem: limiter(this.deps.redeemConcurrency ?? 16),
+      changed: () => undefined,
+    };
+    const settled = () =>
+      new Promise<void>((resolve) => {
+        const wake = () => {
+          this.#onStop.delete(wake);
+          resolve();
+        };
+        pass.changed = wake;
+        this.#onStop.add(wake);
+      });
+    try {
+      for (;;) {
+        if (this.#stopped) return;
+        // Lost (this instance stalled past it): another instance carries the run on from the store.
+        if (!(await lease.held())) return;
+        while (pass.busy.size > pageSize && !this.#stopped) await settled();
+        // Items in flight or not recordable in this pass are still pending in the store: skip them.
+        const skip = pass.busy.size + pass.unrecorded.size;
+        const items = (await store.pendingCheckItems(tenantId, run.id, pageSize + skip)).filter(
+          (i) => !pass.busy.has(itemKey(i)) && !pass.unrecorded.has(itemKey(i)),
+        );
+        if (items.length > 0) {
+          await this.#checkPage(run, items, pass);
+          continue;
+        }
+        if (pass.busy.size > 0) {
+          // Nothing new to hand out: wait for the last items rather than reading the store again.
+          while (pass.busy.size > 0 && !this.#stopped) await settled();
+          continue;
+        }
+        if (pass.unrecorded.size === 0) break;
+        // Items that could not be recorded stay pending and are tried again, as long as something
+        // was recorded since the last try: a pass that records nothing would loop forever.
+        if (pass.recorded === 0) throw new Error('a page of the health check recorded no connection');
+        pass.unrecorded.clear();
+        pass.recorded = 0;
       }
-      if (this.#stopped) return;
-      // Items that could not be recorded stay pending: a page that records nothing would loop forever.
-      if (((await store.getCheckRun(tenantId, run.id))?.checked ?? 0) === before) throw new Error('a page of the health check recorded no connection');
+      await sweep.idle();
+    } finally {
+      for (const k of ['batches', 'requests', 'throttled', 'retried'] as const) this.stats[k] += sweep.stats[k];
     }
-    if (!(await lease.held())) return;
+    if (this.#stopped || !(await lease.held())) return;
     await this.#finish(run);
   }
 
-  async #checkPage(run: CheckRunRecord, items: CheckItemRecord[], sweep: Sweep): Promise<void> {
+  /** Hands a page's connections to the sweep (or records them at once when there is nothing to probe). */
+  async #checkPage(run: CheckRunRecord, items: CheckItemRecord[], pass: Pass): Promise<void> {
     const { store } = this.deps;
     const tenantId = run.tenantId;
     const tenant = await store.getTenant(tenantId);
@@ -283,87 +328,102 @@ export class CheckService {
       }
     }
 
-    const delegated: ConnectionRecord[] = [];
+    const { sweep } = pass;
     for (const { item, record } of records) {
+      const track = (recorded: Promise<boolean>) => this.#track(pass, item, recorded);
       if (!record) {
-        await this.#record(run, item.upn, item.kind, 'disconnected');
+        track(this.#record(run, item.upn, item.kind, 'disconnected'));
         continue;
       }
       if (record.kind === 'graph-delegated') {
-        if (record.homeAccountId) delegated.push(record);
-        else await this.#write(run, record, delegatedVerdict({ enabled, grantedScopes: record.grantedScopes, tokenCode: 'REFRESH_TOKEN_REVOKED' }));
+        if (record.homeAccountId) track(this.#delegated(run, record, enabled, pass));
+        else track(this.#write(run, record, delegatedVerdict({ enabled, grantedScopes: record.grantedScopes, tokenCode: 'REFRESH_TOKEN_REVOKED' })));
       } else if (record.kind === 'graph-app') {
         const features = account?.features ?? [];
-        if (!account) await this.#write(run, record, { state: 'failing', code: 'SERVICE_ACCOUNT_NOT_CONFIGURED', features: {} });
-        else if (!appToken) await this.#write(run, record, appOnlyVerdict({ features, tokenCode: appTokenCode }));
-        else sweep.add([this.#appJob(run, record, appToken, features)]);
+        if (!account) track(this.#write(run, record, { state: 'failing', code: 'SERVICE_ACCOUNT_NOT_CONFIGURED', features: {} }));
+        else if (!appToken) track(this.#write(run, record, appOnlyVerdict({ features, tokenCode: appTokenCode })));
+        else track(new Promise((resolve) => sweep.add([this.#appJob(run, record, appToken, features, resolve)])));
       } else {
         // Legacy: nothing to probe with its own credentials; whether the service account reaches
         // the mailbox tells the admin that moving it is possible.
-        if (!account) await this.#writeLegacy(run, record, undefined);
-        else if (!appToken) await this.#writeLegacy(run, record, { ok: false, code: appTokenCode ?? 'GRAPH_UNAVAILABLE' });
+        if (!account) track(this.#writeLegacy(run, record, undefined));
+        else if (!appToken) track(this.#writeLegacy(run, record, { ok: false, code: appTokenCode ?? 'GRAPH_UNAVAILABLE' }));
         else
-          sweep.add([
-            {
-              mailbox: `${APP_LANE}|${record.upn}`,
-              accessToken: appToken,
-              requests: [{ id: 'inbox', url: `${userBase(record)}${CHECK_PROBE_PATHS.inbox}` }],
-              done: (answers) => this.#writeLegacy(run, record, answerOutcome(answers[0])),
-            },
-          ]);
+          track(
+            new Promise((resolve) =>
+              sweep.add([
+                {
+                  mailbox: `${APP_LANE}|${record.upn}`,
+                  accessToken: appToken,
+                  requests: [{ id: 'inbox', url: `${userBase(record)}${CHECK_PROBE_PATHS.inbox}` }],
+                  done: async (answers) => resolve(await this.#writeLegacy(run, record, answerOutcome(answers[0]))),
+                },
+              ]),
+            ),
+          );
       }
     }
-
-    // Each delegated user needs their own token: redeem the refresh token (proves the grant), then
-    // their probes go as one batch with it.
-    const queue = [...delegated];
-    const workers = Array.from({ length: Math.min(queue.length, this.deps.redeemConcurrency ?? 16) }, async () => {
-      for (let record = queue.shift(); record; record = queue.shift()) {
-        if (this.#stopped) return;
-        await this.#delegated(run, record, enabled, sweep);
-      }
-    });
-    await Promise.all(workers);
-    await sweep.idle();
   }
 
-  async #delegated(run: CheckRunRecord, record: ConnectionRecord, enabled: Feature[], sweep: Sweep): Promise<void> {
-    let token: { accessToken: string; grantedScopes: string[] };
+  /** Follows one item until its result is recorded (or could not be). */
+  #track(pass: Pass, item: CheckItemRecord, recorded: Promise<boolean>): void {
+    const key = itemKey(item);
+    pass.busy.add(key);
+    void recorded.then((ok) => {
+      pass.busy.delete(key);
+      if (ok) pass.recorded++;
+      else pass.unrecorded.add(key);
+      pass.changed();
+    });
+  }
+
+  /**
+   * Each delegated user needs their own token: redeem the refresh token (proves the grant), then
+   * their probes go as one batch with it. Resolves when the result is recorded.
+   */
+  async #delegated(run: CheckRunRecord, record: ConnectionRecord, enabled: Feature[], pass: Pass): Promise<boolean> {
+    let token: { accessToken: string; grantedScopes: string[] } | undefined;
     try {
-      token = await this.deps.auth.acquireSilent({
-        tenantId: run.tenantId,
-        homeAccountId: record.homeAccountId!,
-        scopes: delegatedScopesFor(enabled),
-        forceRefresh: true,
-      });
+      token = await pass.redeem(async () =>
+        this.#stopped
+          ? undefined
+          : this.deps.auth.acquireSilent({
+              tenantId: run.tenantId,
+              homeAccountId: record.homeAccountId!,
+              scopes: delegatedScopesFor(enabled),
+              forceRefresh: true,
+            }),
+      );
+      if (!token) return false;
     } catch (err) {
       this.stats.redeemed++;
       const code: ErrorCode = err instanceof AppError ? err.code : 'GRAPH_UNAVAILABLE';
       if (!(err instanceof AppError)) this.deps.logger.warn({ err, tenantId: run.tenantId }, 'health check: refresh failed');
-      await this.#write(run, record, delegatedVerdict({ enabled, grantedScopes: record.grantedScopes, tokenCode: code }));
-      return;
+      return this.#write(run, record, delegatedVerdict({ enabled, grantedScopes: record.grantedScopes, tokenCode: code }));
     }
     this.stats.redeemed++;
-    if (this.#stopped) return;
+    if (this.#stopped) return false;
     const grantedScopes = token.grantedScopes.length ? token.grantedScopes : record.grantedScopes;
     const granted = enabled.filter((f) => missingDelegatedScopes(f, grantedScopes).length === 0);
     const probes = probesFor(granted);
-    sweep.add([
-      {
-        mailbox: `${DELEGATED_LANE}|${record.upn}`,
-        accessToken: token.accessToken,
-        // The redeemed refresh token already proved the grant and the account: only the features are read.
-        requests: probes.map((p) => ({ id: p, url: `/me${CHECK_PROBE_PATHS[p]}` })),
-        done: async (answers) => {
-          const codes = codesOf(answers);
-          const verdict = delegatedVerdict({ enabled, grantedScopes, probeCode: (p) => codes.get(p) });
-          await this.#write(run, { ...record, grantedScopes }, verdict);
+    return new Promise<boolean>((resolve) =>
+      pass.sweep.add([
+        {
+          mailbox: `${DELEGATED_LANE}|${record.upn}`,
+          accessToken: token.accessToken,
+          // The redeemed refresh token already proved the grant and the account: only the features are read.
+          requests: probes.map((p) => ({ id: p, url: `/me${CHECK_PROBE_PATHS[p]}` })),
+          done: async (answers) => {
+            const codes = codesOf(answers);
+            const verdict = delegatedVerdict({ enabled, grantedScopes, probeCode: (p) => codes.get(p) });
+            resolve(await this.#write(run, { ...record, grantedScopes }, verdict));
+          },
         },
-      },
-    ]);
+      ]),
+    );
   }
 
-  #appJob(run: CheckRunRecord, record: ConnectionRecord, accessToken: string, features: readonly Feature[]): SweepJob {
+  #appJob(run: CheckRunRecord, record: ConnectionRecord, accessToken: string, features: readonly Feature[], recorded: (ok: boolean) => void): SweepJob {
     const probes = probesFor(appCheckFeatures(features));
     return {
       mailbox: `${APP_LANE}|${record.upn}`,
@@ -371,23 +431,48 @@ export class CheckService {
       requests: probes.map((p) => ({ id: p, url: `${userBase(record)}${CHECK_PROBE_PATHS[p]}` })),
       done: async (answers) => {
         const codes = codesOf(answers);
-        await this.#write(run, record, appOnlyVerdict({ features, probeCode: (p) => codes.get(p) }));
+        recorded(await this.#write(run, record, appOnlyVerdict({ features, probeCode: (p) => codes.get(p) })));
       },
     };
   }
 
   /** Writes a connection's new state and marks it checked in the run, in one store step. */
-  async #write(run: CheckRunRecord, record: ConnectionRecord, verdict: CheckVerdict): Promise<void> {
-    await this.#safely(run, () => this.#writeVerdict(run, record, verdict));
+  async #write(run: CheckRunRecord, record: ConnectionRecord, verdict: CheckVerdict): Promise<boolean> {
+    return this.#safely(run, () => this.#writeVerdict(run, record, verdict));
   }
 
-  /** A connection that cannot be recorded stays pending in the run; the others go on. */
-  async #safely(run: CheckRunRecord, write: () => Promise<void>): Promise<void> {
-    if (this.#stopped) return;
+  /**
+   * Marks an item checked (and writes its connection) together with the others that arrive in the
+   * same tick, in one store transaction: the answers of one `$batch` come back together.
+   */
+  #complete(result: CheckItemResult): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#writes.push({ result, resolve, reject });
+      if (this.#writes.length === 1) setImmediate(() => void this.#flush());
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const writes = this.#writes.splice(0);
+    try {
+      await this.deps.store.completeCheckItems(writes.map((w) => w.result));
+    } catch {
+      // One that cannot be written must not hold back the others: each on its own, to say which.
+      for (const w of writes) await this.deps.store.completeCheckItem(w.result).then(() => w.resolve(), w.reject);
+      return;
+    }
+    for (const w of writes) w.resolve();
+  }
+
+  /** A connection that cannot be recorded stays pending in the run; the others go on. True when recorded. */
+  async #safely(run: CheckRunRecord, write: () => Promise<void>): Promise<boolean> {
+    if (this.#stopped) return false;
     try {
       await write();
+      return true;
     } catch (err) {
       if (!this.#stopped) this.deps.logger.error({ err, tenantId: run.tenantId, runId: run.id }, 'health check result not recorded');
+      return false;
     }
   }
 
@@ -402,7 +487,7 @@ export class CheckService {
       updatedAt: now,
       ...(verdict.code ? { error: errorBody(verdict.code) } : {}),
     };
-    await this.deps.store.completeCheckItem({
+    await this.#complete({
       runId: run.id,
       tenantId: run.tenantId,
       upn: record.upn,
@@ -412,15 +497,15 @@ export class CheckService {
     });
   }
 
-  async #writeLegacy(run: CheckRunRecord, record: ConnectionRecord, via: { ok: boolean; code?: ErrorCode } | undefined): Promise<void> {
-    await this.#safely(run, () => this.#writeLegacyResult(run, record, via));
+  async #writeLegacy(run: CheckRunRecord, record: ConnectionRecord, via: { ok: boolean; code?: ErrorCode } | undefined): Promise<boolean> {
+    return this.#safely(run, () => this.#writeLegacyResult(run, record, via));
   }
 
   async #writeLegacyResult(run: CheckRunRecord, record: ConnectionRecord, via: { ok: boolean; code?: ErrorCode } | undefined): Promise<void> {
     const now = this.deps.now().toISOString();
     // The EWS connection's own state is not touched: nothing here can tell whether EWS still works.
     const next: ConnectionRecord = { ...record, featureResults: via ? { [VIA_SERVICE_ACCOUNT]: via } : {}, lastCheckedAt: now, updatedAt: now };
-    await this.deps.store.completeCheckItem({
+    await this.#complete({
       runId: run.id,
       tenantId: run.tenantId,
       upn: record.upn,
@@ -430,9 +515,9 @@ export class CheckService {
     });
   }
 
-  async #record(run: CheckRunRecord, upn: string, kind: ConnectionKind, from: ConnectionState): Promise<void> {
-    await this.#safely(run, async () => {
-      await this.deps.store.completeCheckItem({ runId: run.id, tenantId: run.tenantId, upn, kind, from });
+  async #record(run: CheckRunRecord, upn: string, kind: ConnectionKind, from: ConnectionState): Promise<boolean> {
+    return this.#safely(run, async () => {
+      await this.#complete({ runId: run.id, tenantId: run.tenantId, upn, kind, from });
     });
   }
 
@@ -494,6 +579,41 @@ export class CheckService {
       this.deps.logger.error({ err }, 'health check event not queued');
     }
   }
+}
+
+/** A run's progress through its items in this process. */
+interface Pass {
+  sweep: Sweep;
+  /** Items handed out and not recorded yet (`upn|kind`). */
+  busy: Set<string>;
+  /** Items whose result could not be written; tried again in the next pass. */
+  unrecorded: Set<string>;
+  /** Items recorded since the last pass began. */
+  recorded: number;
+  /** Refresh-token redemptions, a bounded number at once. */
+  redeem: <T>(task: () => Promise<T>) => Promise<T>;
+  /** Called whenever an item settles (the run loop waits on it). */
+  changed: () => void;
+}
+
+function itemKey(item: Pick<CheckItemRecord, 'upn' | 'kind'>): string {
+  return `${item.upn}|${item.kind}`;
+}
+
+/** Runs at most `n` tasks at once, the others in the order they came. */
+function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const waiting: Array<() => void> = [];
+  return async (task) => {
+    if (running >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    running++;
+    try {
+      return await task();
+    } finally {
+      running--;
+      waiting.shift()?.();
+    }
+  };
 }
 
 /** `/users/{id}`: the object id when known (stable across renames), else the upn. */

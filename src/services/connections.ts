@@ -4,10 +4,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ConnectionResponse, ConnectionTestResponse, ConnectionView, ProbeResult } from '../contract';
-import { delegatedFeatures, delegatedState, isLegacyKind, legacyFeatures, appOnlyFeatures, type ConnectionKind, type FeatureMap } from '../domain/connection';
+import {
+  delegatedFeatures,
+  delegatedState,
+  isLegacyKind,
+  legacyFeatures,
+  appOnlyFeatures,
+  type ConnectionKind,
+  type ConnectionState,
+  type FeatureMap,
+} from '../domain/connection';
+import { delegatedVerdict, type CheckVerdict } from '../domain/checks';
 import { deadlineById, nextDeadlineFor, tenantDeadlines, type Deadline } from '../domain/deadlines';
 import { AppError, errorBody, type ErrorCode, ERROR_CATALOGUE } from '../domain/errors';
-import { FEATURES, delegatedScopesFor, missingDelegatedScopes, type Feature } from '../domain/features';
+import { FEATURES, delegatedScopesFor, type Feature } from '../domain/features';
 import { adminConsentUrl } from '../domain/admin';
 import { deepFreeze } from '../domain/formats';
 import type { UserContext } from '../identity/verify';
@@ -16,6 +26,7 @@ import type {
   AuditRecords,
   AuthStateRecord,
   AuthStateRecords,
+  CheckRecords,
   ConnectionRecord,
   ConnectionRecords,
   ServiceAccountRecords,
@@ -30,7 +41,13 @@ export const MAX_LIVE_STARTS_PER_USER = 5;
 const KIND_PRIORITY: ConnectionKind[] = ['graph-delegated', 'graph-app', 'ews-oauth', 'ews-basic'];
 
 export interface ConnectionServiceDeps {
-  store: TenantRecords & ConnectionRecords & ServiceAccountRecords & AuthStateRecords & AuditRecords & Pick<StoreLifecycle, 'changeStamp'>;
+  store: TenantRecords &
+    ConnectionRecords &
+    ServiceAccountRecords &
+    AuthStateRecords &
+    AuditRecords &
+    Pick<CheckRecords, 'recordConnectionCheck'> &
+    Pick<StoreLifecycle, 'changeStamp'>;
   auth: DelegatedAuthPort;
   probes: ProbePort;
   logger: Logger;
@@ -327,38 +344,47 @@ export class ConnectionService {
     return { probes, connection: view.connection };
   }
 
-  private async probeAndRecord(record: ConnectionRecord, accessToken: string, enabled: Feature[]): Promise<ProbeResult[]> {
-    const { probes, inconclusive } = await this.deps.probes.run({ accessToken, features: enabled });
-    const now = this.deps.now().toISOString();
-    // A feature whose scope was never granted is expected to fail: that is missing-permissions, not a fault.
-    const failed = probes.find((p) => !p.ok && p.code && (p.feature === 'profile' || missingDelegatedScopes(p.feature, record.grantedScopes).length === 0));
-    let next: ConnectionRecord;
-    if (inconclusive) next = { ...record, state: 'unknown', error: errorBody(inconclusive), lastCheckedAt: now, updatedAt: now };
-    else if (failed) {
-      const code = failed.code as ErrorCode;
-      const state = code in ERROR_CATALOGUE ? delegatedState(record.grantedScopes, enabled, code) : 'failing';
-      next = { ...record, state, error: errorBody(code in ERROR_CATALOGUE ? code : 'GRAPH_UNAVAILABLE', failed.message), lastCheckedAt: now, updatedAt: now };
-    } else {
-      const { error: _drop, ...rest } = record;
-      next = { ...rest, state: delegatedState(record.grantedScopes, enabled), lastCheckedAt: now, updatedAt: now };
-    }
-    await this.deps.store.putConnection(next);
+  /**
+   * Probes Graph with the user's token and records the outcome as a scheduled check does (same
+   * verdict rules, per-feature results, history of a state change), from the state before it.
+   */
+  private async probeAndRecord(record: ConnectionRecord, accessToken: string, enabled: Feature[], from = record.state): Promise<ProbeResult[]> {
+    const { probes } = await this.deps.probes.run({ accessToken, features: enabled });
+    const failed = new Map<string, ProbeResult>();
+    for (const p of probes) if (!p.ok && p.code && !failed.has(p.probe)) failed.set(p.probe, p);
+    const codeOf = (probe: string): ErrorCode | undefined => {
+      const code = failed.get(probe)?.code;
+      if (code === undefined) return undefined;
+      return code in ERROR_CATALOGUE ? (code as ErrorCode) : 'GRAPH_UNAVAILABLE';
+    };
+    const verdict = delegatedVerdict({ enabled, grantedScopes: record.grantedScopes, profileCode: codeOf('me'), probeCode: codeOf });
+    // The deciding probe's own sentence says which resource failed; the catalogue's otherwise.
+    const message = [...failed.values()].find((p) => p.code === verdict.code)?.message;
+    await this.recordCheck(record, verdict, from, message);
     return probes;
   }
 
   private async recordError(record: ConnectionRecord, code: ErrorCode, enabled: Feature[]): Promise<ConnectionRecord> {
-    const now = this.deps.now().toISOString();
-    const next: ConnectionRecord = {
-      ...record,
-      state: delegatedState(record.grantedScopes, enabled, code),
-      error: errorBody(code),
-      lastCheckedAt: now,
-      updatedAt: now,
-    };
-    await this.deps.store.putConnection(next);
+    const next = await this.recordCheck(record, delegatedVerdict({ enabled, grantedScopes: record.grantedScopes, tokenCode: code }), record.state);
     if (code === 'REFRESH_TOKEN_REVOKED') {
       await this.deps.store.audit({ tenantId: record.tenantId, actor: 'system', action: 'connection.lost', target: record.upn, details: { code } });
     }
+    return next;
+  }
+
+  /** Writes what a check found, as the monitor does: state, per-feature results, error, history of a change. */
+  private async recordCheck(record: ConnectionRecord, verdict: CheckVerdict, from: ConnectionState, message?: string): Promise<ConnectionRecord> {
+    const now = this.deps.now().toISOString();
+    const { error: _previous, ...rest } = record;
+    const next: ConnectionRecord = {
+      ...rest,
+      state: verdict.state,
+      featureResults: verdict.features,
+      lastCheckedAt: now,
+      updatedAt: now,
+      ...(verdict.code ? { error: errorBody(verdict.code, message) } : {}),
+    };
+    await this.deps.store.recordConnectionCheck(next, from);
     return next;
   }
 

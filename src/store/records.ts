@@ -9,7 +9,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError } from '../domain/errors';
 import { isFeature, type Feature } from '../domain/features';
-import { isConnectionKind, isConnectionState } from '../domain/connection';
+import { isConnectionKind, isConnectionState, type ConnectionState } from '../domain/connection';
 import { FEATURES } from '../domain/features';
 import type { Keyring } from './crypto';
 import type {
@@ -349,6 +349,29 @@ export function checkItemValues(result: CheckItemResult) {
     at: c?.lastCheckedAt ?? c?.updatedAt ?? nowIso(),
     connection,
   };
+}
+
+/** A connection checked outside a run (the user's own Test): its values, and its history entry's. */
+export function connectionCheckValues(connection: ConnectionRecord, from: ConnectionState) {
+  if (!isConnectionState(from)) throw invalid(`from "${String(from)}" is not a connection state`);
+  const params = connectionParams(connection, 'connection');
+  return {
+    tenantId: connection.tenantId,
+    runId: null,
+    upn: params.upn,
+    kind: connection.kind,
+    from,
+    to: connection.state,
+    code: connection.error?.code ?? null,
+    at: connection.lastCheckedAt ?? connection.updatedAt,
+    connection: params,
+  };
+}
+
+/** Items finished together are written in one order by every writer, so two writers cannot deadlock. */
+export function inLockOrder<T extends { upn: string; kind: string }>(values: readonly T[]): number[] {
+  const key = (v: T) => `${v.upn}\u0000${v.kind}`;
+  return values.map((_, i) => i).sort((a, b) => (key(values[a]!) < key(values[b]!) ? -1 : key(values[a]!) > key(values[b]!) ? 1 : 0));
 }
 
 export function checkFinishStatus(status: string, finishedAt: string): void {

@@ -456,6 +456,17 @@ export interface CheckRecords {
    * history when its state changed.
    */
   completeCheckItem(result: CheckItemResult): Promise<boolean>;
+  /**
+   * Several checked connections in one transaction, each as completeCheckItem records it (the
+   * answers of one `$batch`); returns each item's completeCheckItem result. Nothing is written when
+   * one of them is invalid.
+   */
+  completeCheckItems(results: CheckItemResult[]): Promise<boolean[]>;
+  /**
+   * Records a connection checked outside a run (the user's own Test) atomically: writes it, and
+   * appends to its history (without a run) when its state differs from `from`.
+   */
+  recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState): Promise<void>;
   /** Items of a run whose state changed, and counts of the checked ones by their new state. */
   checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }>;
   finishCheckRun(tenantId: string, id: string, status: 'done' | 'failed', finishedAt: string): Promise<void>;

@@ -924,6 +924,60 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(await store.connectionHistory(TENANT_B, 'a@contoso.example')).toEqual([]);
       });
 
+      it('completes the items of one $batch in one call, each once; an invalid one writes none of them', async () => {
+        await store.startCheckRun(aRun(), [
+          { upn: 'a@contoso.example', kind: 'graph-app' },
+          { upn: 'b@contoso.example', kind: 'graph-app' },
+          { upn: 'c@contoso.example', kind: 'graph-app' },
+        ]);
+        const a = aConnection({ upn: 'a@contoso.example', kind: 'graph-app', state: 'failing', lastCheckedAt: iso(MIN) });
+        const b = aConnection({ upn: 'b@contoso.example', kind: 'graph-app', lastCheckedAt: iso(MIN) });
+        const c = aConnection({ upn: 'c@contoso.example', kind: 'graph-app', lastCheckedAt: iso(MIN) });
+        const item = (conn: ConnectionRecord) => ({
+          runId: 'run-1',
+          tenantId: TENANT_A,
+          upn: conn.upn,
+          kind: conn.kind,
+          connection: conn,
+          from: 'connected' as const,
+        });
+        expect(await store.completeCheckItem(item(b))).toBe(true);
+        await expect(store.completeCheckItems([item(c), { ...item(a), from: 'nope' as never }])).rejects.toThrow(/from/);
+        expect(await store.pendingCheckItems(TENANT_A, 'run-1', 10)).toHaveLength(2);
+        expect(await store.completeCheckItems([item(a), item(b), item(c)])).toEqual([true, false, true]);
+        expect(await store.pendingCheckItems(TENANT_A, 'run-1', 10)).toEqual([]);
+        expect((await store.getCheckRun(TENANT_A, 'run-1'))?.checked).toBe(3);
+        expect(await store.getConnections(TENANT_A, 'a@contoso.example')).toEqual([a]);
+        expect((await store.connectionHistory(TENANT_A, 'a@contoso.example')).map((h) => [h.from, h.to, h.runId])).toEqual([['connected', 'failing', 'run-1']]);
+        expect(await store.connectionHistory(TENANT_A, 'c@contoso.example')).toEqual([]);
+        expect(await store.completeCheckItems([])).toEqual([]);
+      });
+
+      it('records a check outside a run: the connection, and a history entry without a run only when the state changed', async () => {
+        const lost = aConnection({
+          upn: 'a@contoso.example',
+          state: 'needs-reconnect',
+          error: { code: 'REFRESH_TOKEN_REVOKED', message: 'm' },
+          lastCheckedAt: iso(MIN),
+        });
+        await store.recordConnectionCheck(lost, 'connected');
+        expect(await store.getConnections(TENANT_A, 'a@contoso.example')).toEqual([lost]);
+        const again = { ...lost, lastCheckedAt: iso(2 * MIN) };
+        await store.recordConnectionCheck(again, 'needs-reconnect');
+        expect(await store.getConnections(TENANT_A, 'a@contoso.example')).toEqual([again]);
+        expect(await store.connectionHistory(TENANT_A, 'a@contoso.example')).toEqual([
+          {
+            tenantId: TENANT_A,
+            upn: 'a@contoso.example',
+            kind: 'graph-delegated',
+            from: 'connected',
+            to: 'needs-reconnect',
+            code: 'REFRESH_TOKEN_REVOKED',
+            at: iso(MIN),
+          },
+        ]);
+      });
+
       it('marks the item of a connection deleted meanwhile done without writing it', async () => {
         await store.startCheckRun(aRun(), [{ upn: 'gone@contoso.example', kind: 'ews-basic' }]);
         expect(await store.completeCheckItem({ runId: 'run-1', tenantId: TENANT_A, upn: 'gone@contoso.example', kind: 'ews-basic', from: 'connected' })).toBe(

@@ -295,3 +295,66 @@ describe('a health check stopped halfway', () => {
     }
   });
 });
+
+describe("a user's own Test", () => {
+  let p: TestProduct;
+  let admin: string;
+  const ALEX = 'alex.wilber@contoso.com';
+
+  beforeAll(async () => {
+    p = await startTestProduct();
+    admin = await setUpTenant(p);
+    await consent(p, ALEX);
+  });
+  afterAll(async () => {
+    await p?.close();
+  });
+
+  async function alexAsAdminSees() {
+    return (await connectionsOf(p, admin)).find((c) => c.upn === ALEX && c.kind === 'graph-delegated')!;
+  }
+
+  it('records what a scheduled check records: per-feature results, lastCheckedAt, the error and the change in the history', async () => {
+    const before = await alexAsAdminSees();
+    expect(before.state).toBe('connected');
+    const user = await p.ssoToken(ALEX);
+
+    // The mailbox goes away: the Test finds it, and the admin's list shows it per feature.
+    p.sandbox.control.setMailbox({ upn: ALEX, mailbox: 'notRestEnabled' });
+    const broken = await p.call('POST', '/api/me/connection/test', { token: user });
+    expect(broken.status).toBe(200);
+    expect(broken.body.connection).toMatchObject({ state: 'failing', error: { code: 'MAILBOX_NOT_REST_ENABLED' } });
+    const seen = await alexAsAdminSees();
+    expect(seen).toMatchObject({
+      state: 'failing',
+      error: { code: 'MAILBOX_NOT_REST_ENABLED' },
+      featureResults: {
+        emailSync: { ok: false, code: 'MAILBOX_NOT_REST_ENABLED' },
+        calendarSync: { ok: false, code: 'MAILBOX_NOT_REST_ENABLED' },
+      },
+    });
+    expect(Date.parse(seen.lastCheckedAt!)).toBeGreaterThan(Date.parse(before.lastCheckedAt!));
+    expect(await p.store.connectionHistory(CONTOSO, ALEX)).toEqual([
+      expect.objectContaining({ kind: 'graph-delegated', from: 'connected', to: 'failing', code: 'MAILBOX_NOT_REST_ENABLED', at: seen.lastCheckedAt }),
+    ]);
+    expect((await p.store.connectionHistory(CONTOSO, ALEX))[0].runId).toBeUndefined();
+
+    // Testing again with nothing changed: no new history entry.
+    expect((await p.call('POST', '/api/me/connection/test', { token: user })).body.connection.state).toBe('failing');
+    expect(await p.store.connectionHistory(CONTOSO, ALEX)).toHaveLength(1);
+
+    // The grant revoked: the token redemption fails, every feature shows why.
+    p.sandbox.control.setMailbox({ upn: ALEX, mailbox: 'active' });
+    p.sandbox.control.revokeRefreshTokens({ upn: ALEX });
+    const revoked = await p.call('POST', '/api/me/connection/test', { token: user });
+    expect(revoked.body.connection).toMatchObject({ state: 'needs-reconnect', error: { code: 'REFRESH_TOKEN_REVOKED' } });
+    expect(await alexAsAdminSees()).toMatchObject({
+      state: 'needs-reconnect',
+      featureResults: { emailSync: { ok: false, code: 'REFRESH_TOKEN_REVOKED' }, calendarSync: { ok: false, code: 'REFRESH_TOKEN_REVOKED' } },
+    });
+    expect((await p.store.connectionHistory(CONTOSO, ALEX)).map((h) => [h.from, h.to])).toEqual([
+      ['failing', 'needs-reconnect'],
+      ['connected', 'failing'],
+    ]);
+  });
+});

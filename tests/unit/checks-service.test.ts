@@ -67,7 +67,7 @@ describe('CheckService', () => {
   it('ends a run as failed when nothing can be recorded, instead of trying forever', async () => {
     const broken = new Proxy(store, {
       get(target, prop, receiver) {
-        if (prop === 'completeCheckItem') return () => Promise.reject(new Error('disk full'));
+        if (prop === 'completeCheckItem' || prop === 'completeCheckItems') return () => Promise.reject(new Error('disk full'));
         const value = Reflect.get(target, prop, receiver);
         return typeof value === 'function' ? value.bind(target) : value;
       },

@@ -117,6 +117,27 @@ describe('MailboxPacer', () => {
     now = 1_000_000 + 60_000;
     expect(pacer.readyAt('a')).toBe(0);
   });
+
+  it('remembers only the mailboxes of the current window, however many were paced before', () => {
+    let now = 1_000_000;
+    const pacer = new MailboxPacer({ windowMs: 60_000, now: () => now });
+    for (let i = 0; i < 5000; i++) {
+      pacer.acquire(`old${i}`, 1);
+      pacer.release(`old${i}`, 1);
+    }
+    pacer.acquire('busy', 1);
+    expect(pacer.size).toBeGreaterThan(4000);
+    now += 60_000;
+    for (let i = 0; i < 5000; i++) {
+      pacer.acquire(`new${i}`, 1);
+      pacer.release(`new${i}`, 1);
+    }
+    // The previous window's mailboxes are gone; the one still in flight is kept with its count.
+    expect(pacer.size).toBeLessThanOrEqual(5001 + 1024);
+    expect(pacer.slots('busy')).toBe(3);
+    // A new window's budget still holds for the mailboxes used in it.
+    expect(pacer.slots('new1', 0)).toBe(4);
+  });
 });
 
 /** A $batch endpoint that answers each sub-request through `answer` and records what it saw. */

@@ -1,10 +1,13 @@
 /** Health-check runs (one running per tenant), their items and connection state history, on PostgreSQL. */
 import type { ConnectionState } from '../../domain/connection';
-import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, clampLimit, startedRun } from '../records';
+import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, clampLimit, connectionCheckValues, inLockOrder, startedRun } from '../records';
 import { checkItemFromRow, checkRunFromRow, historyFromRow, type Row } from '../shared/rows';
 import type { CheckItemRecord, CheckItemResult, CheckRecords, CheckRunRecord, ConnectionHistoryRecord, ConnectionRecord } from '../types';
 import { upsertConnections } from './connections';
 import { changed, named, transaction, type PgContext } from './db';
+
+const HISTORY_INSERT = `INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id)
+  VALUES (@tenantId, @upn, @kind, @from, @to, @code, @at, @runId)`;
 
 export class PgChecks implements CheckRecords {
   constructor(private readonly c: PgContext) {}
@@ -63,27 +66,39 @@ export class PgChecks implements CheckRecords {
   }
 
   async completeCheckItem(result: CheckItemResult): Promise<boolean> {
-    const v = checkItemValues(result);
+    return (await this.completeCheckItems([result]))[0]!;
+  }
+
+  async completeCheckItems(results: CheckItemResult[]): Promise<boolean[]> {
+    // Every result is checked before anything is written.
+    const values = results.map(checkItemValues);
+    if (values.length === 0) return [];
     return transaction(this.c.pool, async (tx) => {
-      // The item's row lock makes a second completion wait, then find it done: it writes nothing.
-      const marked = await named(
-        tx,
-        `UPDATE check_items SET done = true, from_state = @from, to_state = @to, code = @code
-         WHERE tenant_id = @tenantId AND run_id = @runId AND upn = @upn AND kind = @kind AND NOT done`,
-        v,
-      );
-      if (!changed(marked)) return false;
-      await tx.query('UPDATE check_runs SET checked = checked + 1 WHERE tenant_id = $1 AND id = $2', [v.tenantId, v.runId]);
-      if (v.connection) await upsertConnections(tx, [v.connection]);
-      if (v.from !== v.to) {
-        await named(
+      const done = new Array<boolean>(values.length).fill(false);
+      for (const i of inLockOrder(values)) {
+        const v = values[i]!;
+        // The item's row lock makes a second completion wait, then find it done: it writes nothing.
+        const marked = await named(
           tx,
-          `INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id)
-           VALUES (@tenantId, @upn, @kind, @from, @to, @code, @at, @runId)`,
+          `UPDATE check_items SET done = true, from_state = @from, to_state = @to, code = @code
+           WHERE tenant_id = @tenantId AND run_id = @runId AND upn = @upn AND kind = @kind AND NOT done`,
           v,
         );
+        if (!changed(marked)) continue;
+        await tx.query('UPDATE check_runs SET checked = checked + 1 WHERE tenant_id = $1 AND id = $2', [v.tenantId, v.runId]);
+        if (v.connection) await upsertConnections(tx, [v.connection]);
+        if (v.from !== v.to) await named(tx, HISTORY_INSERT, v);
+        done[i] = true;
       }
-      return true;
+      return done;
+    });
+  }
+
+  async recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState): Promise<void> {
+    const v = connectionCheckValues(connection, from);
+    await transaction(this.c.pool, async (tx) => {
+      await upsertConnections(tx, [v.connection]);
+      if (v.from !== v.to) await named(tx, HISTORY_INSERT, v);
     });
   }
 

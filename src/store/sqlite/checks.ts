@@ -1,6 +1,6 @@
 /** Health-check runs (one running per tenant), their items and connection state history, on SQLite. */
 import type { ConnectionState } from '../../domain/connection';
-import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, clampLimit, startedRun } from '../records';
+import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, clampLimit, connectionCheckValues, startedRun } from '../records';
 import { checkItemFromRow, checkRunFromRow, historyFromRow, type Row } from '../shared/rows';
 import type { CheckItemRecord, CheckItemResult, CheckRecords, CheckRunRecord, ConnectionHistoryRecord, ConnectionRecord } from '../types';
 import { CONNECTION_UPSERT } from './connections';
@@ -47,13 +47,28 @@ export class SqliteChecks implements CheckRecords {
   }
 
   async completeCheckItem(result: CheckItemResult): Promise<boolean> {
-    const v = checkItemValues(result);
-    return immediate(this.c.db, () => {
-      if (this.#q.itemDone.run(v).changes === 0) return false;
-      this.#q.checked.run(v.tenantId, v.runId);
-      if (v.connection) this.#q.connectionUpsert.run(v.connection);
+    return (await this.completeCheckItems([result]))[0]!;
+  }
+
+  async completeCheckItems(results: CheckItemResult[]): Promise<boolean[]> {
+    // Every result is checked before anything is written.
+    const values = results.map(checkItemValues);
+    return immediate(this.c.db, () =>
+      values.map((v) => {
+        if (this.#q.itemDone.run(v).changes === 0) return false;
+        this.#q.checked.run(v.tenantId, v.runId);
+        if (v.connection) this.#q.connectionUpsert.run(v.connection);
+        if (v.from !== v.to) this.#q.historyInsert.run(v);
+        return true;
+      }),
+    );
+  }
+
+  async recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState): Promise<void> {
+    const v = connectionCheckValues(connection, from);
+    immediate(this.c.db, () => {
+      this.#q.connectionUpsert.run(v.connection);
       if (v.from !== v.to) this.#q.historyInsert.run(v);
-      return true;
     });
   }
 
