@@ -5,11 +5,10 @@
  * mailbox it names for its Retry-After while the others go on. Requests that share an access token
  * (app-only checks of many mailboxes) share batches; a delegated token only batches its own user.
  */
-import http from 'node:http';
-import https from 'node:https';
 import type { ErrorCode } from '../domain/errors';
 import { diagnoseGraphError } from '../domain/diagnosis';
 import { BATCH_LIMIT, DEFAULT_FETCH_TIMEOUT_MS, graphErrorFacts } from './client';
+import { sendRequest } from './http';
 
 /** Exchange Online: concurrent requests per app per mailbox. */
 export const MAILBOX_CONCURRENCY = 4;
@@ -170,46 +169,6 @@ function headerOf(headers: Record<string, string> | undefined, name: string): st
   if (!headers) return undefined;
   const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
   return key === undefined ? undefined : headers[key];
-}
-
-/**
- * Connections to Graph kept open between batches and across sweeps: a sweep sends thousands of
- * `$batch` requests, and a TLS handshake for each would cost more than the request.
- */
-const AGENTS = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
-
-/** POST a JSON body; resolves with the status, Retry-After and the body text, rejects on network failure or after `timeoutMs`. */
-function postJson(
-  url: string,
-  headers: Record<string, string>,
-  body: string,
-  timeoutMs: number,
-): Promise<{ status: number; retryAfter?: string; text: string }> {
-  const target = new URL(url);
-  const secure = target.protocol === 'https:';
-  return new Promise((resolve, reject) => {
-    const req = (secure ? https : http).request(
-      target,
-      { method: 'POST', agent: secure ? AGENTS.https : AGENTS.http, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', fail);
-        res.on('end', () => {
-          clearTimeout(timer);
-          const ra = res.headers['retry-after'];
-          resolve({ status: res.statusCode ?? 0, ...(ra ? { retryAfter: ra } : {}), text: Buffer.concat(chunks).toString('utf8') });
-        });
-      },
-    );
-    const timer = setTimeout(() => req.destroy(new Error(`no answer from Graph within ${timeoutMs} ms`)), timeoutMs);
-    function fail(err: Error) {
-      clearTimeout(timer);
-      reject(err);
-    }
-    req.on('error', fail);
-    req.end(body);
-  });
 }
 
 /** How far ahead in the queue a batch looks for requests it can take along. */
@@ -381,17 +340,16 @@ export class Sweep {
     this.stats.requests += batch.length;
     let answers: Array<{ status: number; headers?: Record<string, string>; body?: unknown }>;
     try {
-      const res = await postJson(
-        `${this.options.graphEndpoint.replace(/\/+$/, '')}/v1.0/$batch`,
-        { authorization: `Bearer ${batch[0].job.accessToken}`, 'content-type': 'application/json', accept: 'application/json' },
-        JSON.stringify(payload),
-        this.options.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
-      );
+      const res = await sendRequest('POST', `${this.options.graphEndpoint.replace(/\/+$/, '')}/v1.0/$batch`, {
+        headers: { authorization: `Bearer ${batch[0].job.accessToken}`, 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(payload),
+        timeoutMs: this.options.fetchTimeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
+      });
       const text = res.text;
       if (res.status !== 200) {
         // The batch as a whole failed: every request in it shares that answer.
         const headers: Record<string, string> = {};
-        if (res.retryAfter) headers['retry-after'] = res.retryAfter;
+        if (res.headers['retry-after']) headers['retry-after'] = res.headers['retry-after'];
         let body: unknown;
         try {
           body = JSON.parse(text);

@@ -1,9 +1,11 @@
 /**
  * The HTTP client MSAL talks to Entra ID through. MSAL's default client has no timeout on POST and
- * fails on non-JSON bodies without telling us the status. This one times out, and remembers what
- * happened, for the diagnosis (./msal-errors.ts).
+ * fails on non-JSON bodies without telling us the status. This one times out, remembers what
+ * happened, for the diagnosis (./msal-errors.ts), and keeps connections open: a health-check run
+ * redeems one refresh token per delegated user.
  */
 import type { INetworkModule, NetworkRequestOptions } from '@azure/msal-node';
+import { sendRequest, type PlainResponse } from '../graph/http';
 
 /** Per HTTP request to Entra ID, unless the caller gives another. */
 export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
@@ -27,28 +29,24 @@ export class TimedNetworkClient implements INetworkModule {
   }
 
   private async send<T>(method: 'GET' | 'POST', url: string, options?: NetworkRequestOptions, timeout?: number) {
-    let res: Response;
+    let res: PlainResponse;
     try {
-      res = await fetch(url, {
-        method,
+      res = await sendRequest(method, url, {
         headers: options?.headers,
         ...(method === 'POST' ? { body: options?.body ?? '' } : {}),
-        signal: AbortSignal.timeout(timeout ?? this.timeoutMs),
+        timeoutMs: timeout ?? this.timeoutMs,
       });
     } catch (err) {
       this.unreachable = true;
       throw new Error(`request to the authority failed: ${(err as Error)?.name ?? 'Error'}`);
     }
     this.lastStatus = res.status;
-    const text = await res.text();
     let body: T;
     try {
-      body = (text ? JSON.parse(text) : {}) as T;
+      body = (res.text ? JSON.parse(res.text) : {}) as T;
     } catch {
       throw new Error(`the authority answered HTTP ${res.status} without JSON`);
     }
-    const headers: Record<string, string> = {};
-    res.headers.forEach((v, k) => (headers[k] = v));
-    return { headers, body, status: res.status };
+    return { headers: res.headers, body, status: res.status };
   }
 }
