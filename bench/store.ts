@@ -30,7 +30,7 @@ interface Side {
   store: Store;
 }
 
-/** The admin views' queries (src/services/admin.ts: list with filters, search, paging; summary counts). */
+/** The admin views' queries (src/services/admin/overview.ts: list with filters, search, paging; summary counts). */
 function adminQueries(records: ConnectionRecord[]): Array<{ label: string; query: ConnectionQuery }> {
   const middle = records[Math.floor(records.length / 2)];
   const cursor = Buffer.from(JSON.stringify({ u: middle.upn, k: middle.kind }), 'utf8').toString('base64url');
