@@ -162,17 +162,19 @@ export interface ImportResponse {
 export interface CheckStartedResponse {
   check: { id: string; status: 'running'; startedAt: string };
 }
+/** A health-check run as the admin sees it: progress, counts by state and what changed. */
+export interface CheckView {
+  id: string;
+  status: 'running' | 'done' | 'failed';
+  startedAt: string;
+  finishedAt?: string;
+  checked: number;
+  total: number;
+  byState: Partial<Record<ConnectionState, number>>;
+  changes: Array<{ upn: string; from: ConnectionState; to: ConnectionState; code?: string }>;
+}
 export interface CheckLatestResponse {
-  check: {
-    id: string;
-    status: 'running' | 'done' | 'failed';
-    startedAt: string;
-    finishedAt?: string;
-    checked: number;
-    total: number;
-    byState: Partial<Record<ConnectionState, number>>;
-    changes: Array<{ upn: string; from: ConnectionState; to: ConnectionState; code?: string }>;
-  } | null;
+  check: CheckView | null;
 }
 
 /** GET /api/admin/audit */

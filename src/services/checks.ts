@@ -35,6 +35,7 @@ import type {
   ServiceAccountRecords,
   TenantRecords,
 } from '../store/types';
+import type { CheckView } from '../contract';
 import type { DelegatedAuthPort } from './ports';
 import { Lease } from './lease';
 
@@ -72,15 +73,20 @@ export interface CheckEventsPort {
 /** The service account's app-only token (client credentials); throws AppError with a catalogue code. */
 export type AppTokenPort = (account: ServiceAccountRecord) => Promise<string>;
 
-export interface CheckView {
-  id: string;
-  status: CheckRunRecord['status'];
-  startedAt: string;
-  finishedAt?: string;
-  checked: number;
-  total: number;
-  byState: Partial<Record<ConnectionState, number>>;
-  changes: Array<{ upn: string; from: ConnectionState; to: ConnectionState; code?: string }>;
+/**
+ * A connection as a check leaves it: the verdict's state, per-feature results and error (none when
+ * it passed), checked at `at`. Scheduled runs and the user's own Test both write this.
+ */
+export function checkedConnection(record: ConnectionRecord, verdict: CheckVerdict, at: string, message?: string): ConnectionRecord {
+  const { error: _previous, ...rest } = record;
+  return {
+    ...rest,
+    state: verdict.state,
+    featureResults: verdict.features,
+    lastCheckedAt: at,
+    updatedAt: at,
+    ...(verdict.code ? { error: errorBody(verdict.code, message) } : {}),
+  };
 }
 
 export interface CheckServiceDeps {
@@ -477,24 +483,12 @@ export class CheckService {
   }
 
   async #writeVerdict(run: CheckRunRecord, record: ConnectionRecord, verdict: CheckVerdict): Promise<void> {
-    const now = this.deps.now().toISOString();
-    const { error: _previous, ...rest } = record;
-    const next: ConnectionRecord = {
-      ...rest,
-      state: verdict.state,
-      featureResults: verdict.features,
-      lastCheckedAt: now,
-      updatedAt: now,
-      ...(verdict.code ? { error: errorBody(verdict.code) } : {}),
-    };
-    await this.#complete({
-      runId: run.id,
-      tenantId: run.tenantId,
-      upn: record.upn,
-      kind: record.kind,
-      from: record.state,
-      connection: next,
-    });
+    await this.#completeWith(run, record, checkedConnection(record, verdict, this.deps.now().toISOString()));
+  }
+
+  /** The run's item for `record`, done, with the connection as the check left it. */
+  #completeWith(run: CheckRunRecord, record: ConnectionRecord, next: ConnectionRecord): Promise<void> {
+    return this.#complete({ runId: run.id, tenantId: run.tenantId, upn: record.upn, kind: record.kind, from: record.state, connection: next });
   }
 
   async #writeLegacy(run: CheckRunRecord, record: ConnectionRecord, via: { ok: boolean; code?: ErrorCode } | undefined): Promise<boolean> {
@@ -504,15 +498,7 @@ export class CheckService {
   async #writeLegacyResult(run: CheckRunRecord, record: ConnectionRecord, via: { ok: boolean; code?: ErrorCode } | undefined): Promise<void> {
     const now = this.deps.now().toISOString();
     // The EWS connection's own state is not touched: nothing here can tell whether EWS still works.
-    const next: ConnectionRecord = { ...record, featureResults: via ? { [VIA_SERVICE_ACCOUNT]: via } : {}, lastCheckedAt: now, updatedAt: now };
-    await this.#complete({
-      runId: run.id,
-      tenantId: run.tenantId,
-      upn: record.upn,
-      kind: record.kind,
-      from: record.state,
-      connection: next,
-    });
+    await this.#completeWith(run, record, { ...record, featureResults: via ? { [VIA_SERVICE_ACCOUNT]: via } : {}, lastCheckedAt: now, updatedAt: now });
   }
 
   async #record(run: CheckRunRecord, upn: string, kind: ConnectionKind, from: ConnectionState): Promise<boolean> {

@@ -16,7 +16,7 @@ import {
 } from '../domain/connection';
 import { delegatedVerdict, type CheckVerdict } from '../domain/checks';
 import { deadlineById, nextDeadlineFor, tenantDeadlines, type Deadline } from '../domain/deadlines';
-import { AppError, errorBody, type ErrorCode, ERROR_CATALOGUE } from '../domain/errors';
+import { AppError, type ErrorCode, ERROR_CATALOGUE } from '../domain/errors';
 import { FEATURES, delegatedScopesFor, type Feature } from '../domain/features';
 import { adminConsentUrl } from '../domain/admin';
 import { deepFreeze } from '../domain/formats';
@@ -33,6 +33,7 @@ import type {
   StoreLifecycle,
   TenantRecords,
 } from '../store/types';
+import { checkedConnection } from './checks';
 import type { DelegatedAuthPort, ProbePort } from './ports';
 
 export const AUTH_STATE_TTL_MS = 10 * 60_000;
@@ -374,16 +375,7 @@ export class ConnectionService {
 
   /** Writes what a check found, as the monitor does: state, per-feature results, error, history of a change. */
   private async recordCheck(record: ConnectionRecord, verdict: CheckVerdict, from: ConnectionState, message?: string): Promise<ConnectionRecord> {
-    const now = this.deps.now().toISOString();
-    const { error: _previous, ...rest } = record;
-    const next: ConnectionRecord = {
-      ...rest,
-      state: verdict.state,
-      featureResults: verdict.features,
-      lastCheckedAt: now,
-      updatedAt: now,
-      ...(verdict.code ? { error: errorBody(verdict.code, message) } : {}),
-    };
+    const next = checkedConnection(record, verdict, this.deps.now().toISOString(), message);
     await this.deps.store.recordConnectionCheck(next, from);
     return next;
   }
