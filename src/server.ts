@@ -150,7 +150,11 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   // unless AAD_APP_TENANT_ID pins another.
   const homeTenantId = config.homeTenantId ?? (sandbox ? sandbox.seed.tenant.id.toLowerCase() : undefined);
   const adminRule: AdminRuleConfig = { adminUpns: config.adminUpns, ...(homeTenantId ? { homeTenantId } : {}) };
-  if (sandbox) await seedSandboxTenant(store, sandbox, adminRule, now);
+  // The demo's Graph connections are seeded without grants (nobody consented yet), so a health
+  // check would at once turn them into "needs reconnect" and undo the story the banner tells: the
+  // demo tenant's first scheduled check waits one interval from when it was seeded, across
+  // restarts. Check all now still runs at any time.
+  const demoSeededAt = sandbox ? await seedSandboxTenant(store, sandbox, adminRule, now) : undefined;
 
   const verifier = new TokenVerifier({
     authorityHost: identity.authorityHost,
@@ -383,6 +387,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
           now,
           leaseMs,
           checkIntervalHours: config.checkIntervalHours,
+          ...(demoSeededAt ? { firstCheckNotBefore: new Date(demoSeededAt.getTime() + config.checkIntervalHours * 3600_000) } : {}),
           delayMs: options.lazyBot ? LAZY_BACKGROUND_DELAY_MS : 0,
         });
   scheduler?.start();
@@ -451,11 +456,12 @@ async function startOwnSandbox(config: Readonly<AppConfig>, tabEndpoint: string,
 }
 
 /** First start in sandbox mode: the demo tenant's legacy connections, so there is something to migrate. */
-async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: AdminRuleConfig, now: () => Date): Promise<void> {
+/** Seeds the demo tenant's users, and its connections on a first start; returns when the demo tenant was created. */
+async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: AdminRuleConfig, now: () => Date): Promise<Date> {
   const seed = sandbox.seed;
   const tenantId = seed.tenant.id.toLowerCase();
   const existing = await store.countConnections(tenantId);
-  await store.ensureTenant(tenantId, { displayName: seed.tenant.displayName });
+  const tenant = await store.ensureTenant(tenantId, { displayName: seed.tenant.displayName });
   const at = now().toISOString();
   // The demo directory's roles, so the bot knows the admins before anyone opened the tab. The
   // sandbox is this deployment's identity provider, so its directory proves them once, at first
@@ -476,7 +482,7 @@ async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: Admi
       });
     }
   }
-  if (existing.length > 0) return;
+  if (existing.length > 0) return new Date(tenant.createdAt);
   const users = new Map(seed.users.map((u) => [u.upn.toLowerCase(), u]));
   await store.importConnections(
     seed.legacyConnections.map((c) => ({
@@ -492,6 +498,7 @@ async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: Admi
       updatedAt: at,
     })),
   );
+  return new Date(tenant.createdAt);
 }
 
 function bannerText({ config, tabEndpoint, sandbox }: { config: Readonly<AppConfig>; tabEndpoint: string; sandbox?: Sandbox }): string {

@@ -182,12 +182,14 @@ export class CheckService {
 
   /**
    * Every `hours`, a run for each tenant whose last run started that long ago (0 = never). Resolves
-   * once the first look (at start-up) is done.
+   * once the first look (at start-up) is done. Before `notBefore` no scheduled run starts (an
+   * admin's Check all now still does).
    */
-  schedule(hours: number): Promise<void> {
+  schedule(hours: number, options: { notBefore?: Date } = {}): Promise<void> {
     if (!(hours > 0)) return Promise.resolve();
     const periodMs = hours * 3600_000;
     const tick = async () => {
+      if (options.notBefore && this.deps.now() < options.notBefore) return;
       for (const tenant of await this.deps.store.listTenants().catch(() => [])) {
         if (this.#stopped) return;
         try {

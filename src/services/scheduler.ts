@@ -15,7 +15,7 @@ export const REACH_PERIOD_MS = 3600_000;
 export interface SchedulerDeps {
   store: Pick<Store, 'listTenants' | 'getServiceAccount' | 'purgeExpired' | 'tryLease' | 'releaseLease'>;
   admin: { testSaved(tenantId: string, actor: string): Promise<unknown> };
-  checks: { schedule(hours: number): Promise<void> };
+  checks: { schedule(hours: number, options?: { notBefore?: Date }): Promise<void> };
   campaign: { tick(): Promise<unknown> };
   /** The bot's part; reading it may load the bot, so it is asked for only when the jobs start. */
   bot: () => { startNotifier(): void; runDailyChecks(now: Date): Promise<unknown> };
@@ -25,6 +25,8 @@ export interface SchedulerDeps {
   leaseMs: number;
   /** CHECK_INTERVAL_HOURS (0: no scheduled health checks). */
   checkIntervalHours: number;
+  /** No scheduled health check before this time (a demo tenant seeded at this start). */
+  firstCheckNotBefore?: Date;
   /**
    * Start the jobs this long after `start()` (0: at once). A lazily loaded bot wants this: a health
    * check that finds a lost connection, or the notifier, loads the bot, which must not happen
@@ -55,7 +57,7 @@ export class Scheduler {
   #startPeriodic(): void {
     if (this.#stopped) return;
     const { deps } = this;
-    void deps.checks.schedule(deps.checkIntervalHours);
+    void deps.checks.schedule(deps.checkIntervalHours, deps.firstCheckNotBefore ? { notBefore: deps.firstCheckNotBefore } : {});
     deps.bot().startNotifier();
     const daily = () => this.#oncePerPeriod('daily-checks', DAILY_PERIOD_MS, (lease) => this.#dailyChecks(lease));
     void daily();

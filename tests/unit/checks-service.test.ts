@@ -110,4 +110,19 @@ describe('CheckService', () => {
     await off.checks.schedule(0);
     expect((await store.latestCheckRun(OTHER))?.startedAt).toBe(now.toISOString());
   });
+
+  it('starts no scheduled run before notBefore (a freshly seeded demo), and does once it has passed', async () => {
+    let now = T0;
+    const { checks } = service(store, () => now);
+    await checks.schedule(6, { notBefore: new Date(T0.getTime() + 6 * 3600_000) });
+    await checks.stop();
+    expect(await store.latestCheckRun(TENANT)).toBeUndefined();
+
+    now = new Date(T0.getTime() + 6 * 3600_000 + 1);
+    const later = service(store, () => now);
+    await later.checks.schedule(6, { notBefore: new Date(T0.getTime() + 6 * 3600_000) });
+    await later.checks.settled(TENANT);
+    await later.checks.stop();
+    expect((await store.latestCheckRun(TENANT))?.startedAt).toBe(now.toISOString());
+  });
 });
