@@ -48,7 +48,10 @@ export function parseJson(req: Request): unknown {
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch {
-    throw new AppError('VALIDATION_FAILED', { message: 'The request body is not valid JSON.' });
+    throw new AppError('VALIDATION_FAILED', {
+      message: 'The request body is not valid JSON.',
+      remedy: 'Send the body as a JSON document (Content-Type: application/json).',
+    });
   }
 }
 
