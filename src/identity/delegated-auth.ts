@@ -12,9 +12,9 @@ import { confidentialClient, knownAuthoritiesFor, trimHost, type LoggerLike } fr
 import { mapMsalError } from './msal-errors';
 import { TimedNetworkClient } from './network';
 import { makePkce } from './pkce';
-import { bareScopes, grantedSubset, grantedTargetsIn } from './scopes';
+import { bareScopes, grantedSubset } from './scopes';
 import { TenantMetadataCache } from './tenant-discovery';
-import { PartitionedTokenCache, accountsIn, toAccountInfo } from './token-cache';
+import { PartitionedTokenCache, readPartition, toAccountInfo } from './token-cache';
 
 export interface DelegatedAuthOptions {
   authorityHost: string;
@@ -180,7 +180,8 @@ export class DelegatedAuth {
 
   private async silent(req: SilentRequest): Promise<SilentToken> {
     const serialized = await this.cache.load(req.tenantId, req.homeAccountId);
-    const stored = accountsIn(serialized).find((a) => a.home_account_id === req.homeAccountId);
+    const partition = readPartition(serialized, req.homeAccountId, this.opts.clientId);
+    const stored = partition.account;
     if (!stored) {
       throw new AppError('REFRESH_TOKEN_REVOKED', { message: 'No Microsoft 365 sign-in is stored for this user.', detail: { reason: 'no partition' } });
     }
@@ -189,11 +190,15 @@ export class DelegatedAuth {
     try {
       // The user's home tenant: for a multi-tenant deployment the refresh belongs there, not to /organizations.
       const cca = await this.client(isGuid(this.opts.tenantId) ? this.opts.tenantId : stored.realm, network, plugin);
-      const result = await cca.acquireTokenSilent({
-        account: toAccountInfo(stored),
-        scopes: grantedSubset(req.scopes, grantedTargetsIn(serialized, req.homeAccountId)),
-        forceRefresh: req.forceRefresh ?? false,
-      });
+      const scopes = grantedSubset(req.scopes, partition.grantedTargets);
+      // A forced refresh redeems the partition's refresh token directly: the silent flow would first
+      // look for a cached access token it is told not to use, and read the partition once more. The
+      // answer is stored in the partition either way.
+      const result =
+        req.forceRefresh && partition.refreshToken
+          ? await cca.acquireTokenByRefreshToken({ refreshToken: partition.refreshToken, scopes })
+          : await cca.acquireTokenSilent({ account: toAccountInfo(stored), scopes, forceRefresh: req.forceRefresh ?? false });
+      if (!result) throw new AppError('REFRESH_TOKEN_REVOKED', { detail: { reason: 'no token returned' } });
       if (!result.accessToken) throw new AppError('REFRESH_TOKEN_REVOKED', { detail: { reason: 'empty access token' } });
       return {
         accessToken: result.accessToken,

@@ -9,15 +9,26 @@ const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
 
 /** Scopes the user granted, from the access tokens MSAL cached in the partition (lower-case, bare). */
 export function grantedTargetsIn(serialized: string | undefined, homeAccountId: string): Set<string> {
-  const out = new Set<string>();
   try {
-    const parsed = JSON.parse(serialized ?? '{}') as { AccessToken?: Record<string, { home_account_id?: string; target?: string }> };
-    for (const at of Object.values(parsed.AccessToken ?? {})) {
-      if (at.home_account_id !== homeAccountId) continue;
-      for (const s of bareScopes(String(at.target ?? '').split(' '))) out.add(s.toLowerCase());
-    }
+    const parsed = JSON.parse(serialized ?? '{}') as { AccessToken?: Record<string, CachedAccessToken> };
+    return grantedTargetsOf(parsed.AccessToken, homeAccountId);
   } catch {
-    /* unreadable: nothing known */
+    return new Set(); // unreadable: nothing known
+  }
+}
+
+/** An access-token entry of a serialized MSAL cache, the fields read here. */
+export interface CachedAccessToken {
+  home_account_id?: string;
+  target?: string;
+}
+
+/** grantedTargetsIn, from a cache already parsed. */
+export function grantedTargetsOf(accessTokens: Record<string, CachedAccessToken> | undefined, homeAccountId: string): Set<string> {
+  const out = new Set<string>();
+  for (const at of Object.values(accessTokens ?? {})) {
+    if (at.home_account_id !== homeAccountId) continue;
+    for (const s of bareScopes(String(at.target ?? '').split(' '))) out.add(s.toLowerCase());
   }
   return out;
 }

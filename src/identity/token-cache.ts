@@ -5,6 +5,7 @@
  */
 import type { ICachePlugin, TokenCacheContext } from '@azure/msal-node';
 import type { Store } from '../store/types';
+import { grantedTargetsOf, type CachedAccessToken } from './scopes';
 
 /** The account entry of a serialized MSAL cache, as MSAL writes it. */
 export interface SerializedAccount {
@@ -38,6 +39,34 @@ export function accountsIn(serialized: string | undefined): SerializedAccount[] 
   } catch {
     return [];
   }
+}
+
+/** What a silent call needs from one user's partition, read in one parse. */
+export interface PartitionView {
+  account?: SerializedAccount;
+  /** The refresh token MSAL stored for this account and client, if any. */
+  refreshToken?: string;
+  /** Scopes the user granted (grantedTargetsIn). */
+  grantedTargets: Set<string>;
+}
+
+export function readPartition(serialized: string | undefined, homeAccountId: string, clientId: string): PartitionView {
+  type Parsed = {
+    Account?: Record<string, SerializedAccount>;
+    AccessToken?: Record<string, CachedAccessToken>;
+    RefreshToken?: Record<string, { home_account_id?: string; client_id?: string; secret?: string }>;
+  };
+  let parsed: Parsed;
+  try {
+    parsed = serialized ? (JSON.parse(serialized) as Parsed) : {};
+  } catch {
+    return { grantedTargets: new Set() };
+  }
+  const account = Object.values(parsed.Account ?? {}).find((a) => a.home_account_id === homeAccountId);
+  const refreshToken = Object.values(parsed.RefreshToken ?? {}).find(
+    (rt) => rt.home_account_id === homeAccountId && rt.client_id?.toLowerCase() === clientId.toLowerCase() && rt.secret,
+  )?.secret;
+  return { ...(account ? { account } : {}), ...(refreshToken ? { refreshToken } : {}), grantedTargets: grantedTargetsOf(parsed.AccessToken, homeAccountId) };
 }
 
 export function toAccountInfo(a: SerializedAccount): PartitionAccount {
