@@ -32,12 +32,6 @@ export const DEFAULT_PAGE = 50;
 export const MAX_PAGE = 1000;
 const MAX_ERROR_TEXT = 2000;
 
-/** Drops null/undefined fields so records read back exactly as optional fields were written. */
-export function compact<T extends Record<string, unknown>>(o: T): T {
-  for (const k of Object.keys(o)) if (o[k] === null || o[k] === undefined) delete o[k];
-  return o;
-}
-
 // AAD binds each sealed value to the row it belongs to; JSON arrays keep the parts unambiguous.
 export const saAad = (tenantId: string) => JSON.stringify(['service-account', tenantId]);
 export const tokenCacheAad = (tenantId: string, partitionKey: string) => JSON.stringify(['token-cache', tenantId, partitionKey]);
@@ -372,6 +366,21 @@ export function connectionCheckValues(connection: ConnectionRecord, from: Connec
 export function inLockOrder<T extends { upn: string; kind: string }>(values: readonly T[]): number[] {
   const key = (v: T) => `${v.upn}\u0000${v.kind}`;
   return values.map((_, i) => i).sort((a, b) => (key(values[a]!) < key(values[b]!) ? -1 : key(values[a]!) > key(values[b]!) ? 1 : 0));
+}
+
+/** How many items each run had marked done in one write: its `checked` count moves once per write, not once per item. */
+export function checkedPerRun(
+  values: ReadonlyArray<{ tenantId: string; runId: string }>,
+  done: readonly boolean[],
+): Array<{ tenantId: string; runId: string; checked: number }> {
+  const runs = new Map<string, { tenantId: string; runId: string; checked: number }>();
+  values.forEach((v, i) => {
+    if (!done[i]) return;
+    const key = `${v.tenantId}\u0000${v.runId}`;
+    const run = runs.get(key) ?? runs.set(key, { tenantId: v.tenantId, runId: v.runId, checked: 0 }).get(key)!;
+    run.checked++;
+  });
+  return [...runs.values()];
 }
 
 export function checkFinishStatus(status: string, finishedAt: string): void {

@@ -978,6 +978,33 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         ]);
       });
 
+      it('reads a page of pending work with each connection as stored now, none for one deleted since', async () => {
+        const a = aConnection({ upn: 'a@contoso.example', kind: 'graph-app', featureResults: { calendarSync: { ok: true } } });
+        const other = aConnection({ upn: 'a@contoso.example', kind: 'ews-basic', state: 'needs-reconnect' });
+        const foreign = aConnection({ tenantId: TENANT_B, upn: 'b@contoso.example', kind: 'graph-app' });
+        for (const c of [a, other, foreign]) await store.putConnection(c);
+        await store.startCheckRun(aRun(), [
+          { upn: 'a@contoso.example', kind: 'graph-app' },
+          { upn: 'b@contoso.example', kind: 'graph-app' },
+          { upn: 'c@contoso.example', kind: 'graph-app' },
+        ]);
+        expect(await store.pendingCheckWork(TENANT_A, 'run-1', 10)).toEqual([
+          { item: { upn: 'a@contoso.example', kind: 'graph-app', done: false }, connection: a },
+          // b exists only in tenant B: tenant A's item has no connection.
+          { item: { upn: 'b@contoso.example', kind: 'graph-app', done: false } },
+          { item: { upn: 'c@contoso.example', kind: 'graph-app', done: false } },
+        ]);
+        // From after a given item: what a run has handed out is not read again.
+        expect((await store.pendingCheckWork(TENANT_A, 'run-1', 10, { upn: 'a@contoso.example', kind: 'graph-app' })).map((w) => w.item.upn)).toEqual([
+          'b@contoso.example',
+          'c@contoso.example',
+        ]);
+        expect(await store.pendingCheckWork(TENANT_A, 'run-1', 10, { upn: 'c@contoso.example', kind: 'graph-app' })).toEqual([]);
+        expect(await store.completeCheckItem({ runId: 'run-1', tenantId: TENANT_A, upn: a.upn, kind: a.kind, connection: a, from: 'connected' })).toBe(true);
+        expect((await store.pendingCheckWork(TENANT_A, 'run-1', 1)).map((w) => w.item.upn)).toEqual(['b@contoso.example']);
+        expect(await store.pendingCheckWork(TENANT_A, 'run-1', 10)).toEqual((await store.pendingCheckItems(TENANT_A, 'run-1', 10)).map((item) => ({ item })));
+      });
+
       it('marks the item of a connection deleted meanwhile done without writing it', async () => {
         await store.startCheckRun(aRun(), [{ upn: 'gone@contoso.example', kind: 'ews-basic' }]);
         expect(await store.completeCheckItem({ runId: 'run-1', tenantId: TENANT_A, upn: 'gone@contoso.example', kind: 'ews-basic', from: 'connected' })).toBe(

@@ -1,7 +1,7 @@
 /** Health-check runs (one running per tenant), their items and connection state history, on PostgreSQL. */
 import type { ConnectionState } from '../../domain/connection';
-import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, clampLimit, connectionCheckValues, inLockOrder, startedRun } from '../records';
-import { checkItemFromRow, checkRunFromRow, historyFromRow, type Row } from '../shared/rows';
+import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, checkedPerRun, clampLimit, connectionCheckValues, inLockOrder, startedRun } from '../records';
+import { checkItemFromRow, checkRunFromRow, historyFromRow, pendingWorkFromRow, type Row } from '../shared/rows';
 import type { CheckItemRecord, CheckItemResult, CheckRecords, CheckRunRecord, ConnectionHistoryRecord, ConnectionRecord } from '../types';
 import { upsertConnections } from './connections';
 import { changed, named, transaction, type PgContext } from './db';
@@ -65,6 +65,22 @@ export class PgChecks implements CheckRecords {
     return rows.map(checkItemFromRow);
   }
 
+  async pendingCheckWork(
+    tenantId: string,
+    runId: string,
+    limit: number,
+    after?: Pick<CheckItemRecord, 'upn' | 'kind'>,
+  ): Promise<Array<{ item: CheckItemRecord; connection?: ConnectionRecord }>> {
+    // ('', '') sorts before every item: upn and kind are never empty.
+    const { rows } = await this.c.pool.query(
+      `SELECT i.upn AS item_upn, i.kind AS item_kind, c.* FROM check_items i
+       LEFT JOIN connections c ON c.tenant_id = i.tenant_id AND c.upn = i.upn AND c.kind = i.kind
+       WHERE i.tenant_id = $1 AND i.run_id = $2 AND NOT i.done AND (i.upn, i.kind) > ($3, $4) ORDER BY i.upn, i.kind LIMIT $5`,
+      [tenantId, runId, after?.upn ?? '', after?.kind ?? '', clampLimit(limit, DEFAULT_PAGE)],
+    );
+    return (rows as Row[]).map(pendingWorkFromRow);
+  }
+
   async completeCheckItem(result: CheckItemResult): Promise<boolean> {
     return (await this.completeCheckItems([result]))[0]!;
   }
@@ -85,10 +101,12 @@ export class PgChecks implements CheckRecords {
           v,
         );
         if (!changed(marked)) continue;
-        await tx.query('UPDATE check_runs SET checked = checked + 1 WHERE tenant_id = $1 AND id = $2', [v.tenantId, v.runId]);
         if (v.connection) await upsertConnections(tx, [v.connection]);
         if (v.from !== v.to) await named(tx, HISTORY_INSERT, v);
         done[i] = true;
+      }
+      for (const r of checkedPerRun(values, done)) {
+        await tx.query('UPDATE check_runs SET checked = checked + $1 WHERE tenant_id = $2 AND id = $3', [r.checked, r.tenantId, r.runId]);
       }
       return done;
     });

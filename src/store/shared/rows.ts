@@ -5,7 +5,7 @@
  * PostgreSQL as booleans; pg returns bigint columns as text.
  */
 import type { Keyring } from '../crypto';
-import { CONNECTION_FIELDS, columnOf, compact, saAad } from '../records';
+import { CONNECTION_FIELDS, columnOf, saAad } from '../records';
 import type {
   AuditRecord,
   CheckItemRecord,
@@ -40,11 +40,14 @@ function reader<T>(fields: ReadonlyArray<keyof T & string>, how: { [K in keyof T
   });
   return (row) => {
     const record: Record<string, unknown> = {};
+    // Absent fields are never set (rather than set and deleted): deleting turns the object into a slow dictionary.
     for (const { field, column, read } of plan) {
       const value = row[column];
-      record[field] = value === null || value === undefined || !read ? value : read(value);
+      if (value === null || value === undefined) continue;
+      const parsed = read ? read(value) : value;
+      if (parsed !== null && parsed !== undefined) record[field] = parsed;
     }
-    return compact(record) as T;
+    return record as T;
   };
 }
 
@@ -75,6 +78,12 @@ export const checkItemFromRow = reader<CheckItemRecord>(['upn', 'kind', 'done', 
   from: { column: 'from_state' },
   to: { column: 'to_state' },
 });
+
+/** A pending item joined with its connection (`item_upn`, `item_kind`, then the connection's columns, null when it is gone). */
+export function pendingWorkFromRow(row: Row): { item: CheckItemRecord; connection?: ConnectionRecord } {
+  const item: CheckItemRecord = { upn: String(row.item_upn), kind: row.item_kind as CheckItemRecord['kind'], done: false };
+  return row.tenant_id === null || row.tenant_id === undefined ? { item } : { item, connection: connectionFromRow(row) };
+}
 
 export const historyFromRow = reader<ConnectionHistoryRecord>(['tenantId', 'upn', 'kind', 'from', 'to', 'code', 'at', 'runId'], {
   from: { column: 'from_state' },

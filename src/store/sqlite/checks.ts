@@ -1,7 +1,7 @@
 /** Health-check runs (one running per tenant), their items and connection state history, on SQLite. */
 import type { ConnectionState } from '../../domain/connection';
-import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, clampLimit, connectionCheckValues, startedRun } from '../records';
-import { checkItemFromRow, checkRunFromRow, historyFromRow, type Row } from '../shared/rows';
+import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, checkedPerRun, clampLimit, connectionCheckValues, startedRun } from '../records';
+import { checkItemFromRow, checkRunFromRow, historyFromRow, pendingWorkFromRow, type Row } from '../shared/rows';
 import type { CheckItemRecord, CheckItemResult, CheckRecords, CheckRunRecord, ConnectionHistoryRecord, ConnectionRecord } from '../types';
 import { CONNECTION_UPSERT } from './connections';
 import { immediate, type SqliteContext, type Db } from './db';
@@ -46,6 +46,17 @@ export class SqliteChecks implements CheckRecords {
     return (this.#q.itemPending.all(tenantId, runId, clampLimit(limit, DEFAULT_PAGE)) as Row[]).map(checkItemFromRow);
   }
 
+  async pendingCheckWork(
+    tenantId: string,
+    runId: string,
+    limit: number,
+    after?: Pick<CheckItemRecord, 'upn' | 'kind'>,
+  ): Promise<Array<{ item: CheckItemRecord; connection?: ConnectionRecord }>> {
+    // ('', '') sorts before every item: upn and kind are never empty.
+    const rows = this.#q.workPending.all(tenantId, runId, after?.upn ?? '', after?.kind ?? '', clampLimit(limit, DEFAULT_PAGE)) as Row[];
+    return rows.map(pendingWorkFromRow);
+  }
+
   async completeCheckItem(result: CheckItemResult): Promise<boolean> {
     return (await this.completeCheckItems([result]))[0]!;
   }
@@ -53,15 +64,16 @@ export class SqliteChecks implements CheckRecords {
   async completeCheckItems(results: CheckItemResult[]): Promise<boolean[]> {
     // Every result is checked before anything is written.
     const values = results.map(checkItemValues);
-    return immediate(this.c.db, () =>
-      values.map((v) => {
+    return immediate(this.c.db, () => {
+      const done = values.map((v) => {
         if (this.#q.itemDone.run(v).changes === 0) return false;
-        this.#q.checked.run(v.tenantId, v.runId);
         if (v.connection) this.#q.connectionUpsert.run(v.connection);
         if (v.from !== v.to) this.#q.historyInsert.run(v);
         return true;
-      }),
-    );
+      });
+      for (const r of checkedPerRun(values, done)) this.#q.checked.run(r.checked, r.tenantId, r.runId);
+      return done;
+    });
   }
 
   async recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState): Promise<void> {
@@ -98,10 +110,13 @@ function statements(db: Db) {
     get: p('SELECT * FROM check_runs WHERE tenant_id = ? AND id = ?'),
     latest: p('SELECT * FROM check_runs WHERE tenant_id = ? ORDER BY seq DESC LIMIT 1'),
     allRunning: p("SELECT * FROM check_runs WHERE status = 'running' ORDER BY started_ms"),
-    checked: p('UPDATE check_runs SET checked = checked + 1 WHERE tenant_id = ? AND id = ?'),
+    checked: p('UPDATE check_runs SET checked = checked + ? WHERE tenant_id = ? AND id = ?'),
     finish: p("UPDATE check_runs SET status = ?, finished_at = ? WHERE tenant_id = ? AND id = ? AND status = 'running'"),
     itemInsert: p('INSERT INTO check_items (tenant_id, run_id, upn, kind) VALUES (?, ?, ?, ?)'),
     itemPending: p('SELECT * FROM check_items WHERE tenant_id = ? AND run_id = ? AND done = 0 ORDER BY upn, kind LIMIT ?'),
+    workPending: p(`SELECT i.upn AS item_upn, i.kind AS item_kind, c.* FROM check_items i
+        LEFT JOIN connections c ON c.tenant_id = i.tenant_id AND c.upn = i.upn AND c.kind = i.kind
+        WHERE i.tenant_id = ? AND i.run_id = ? AND i.done = 0 AND (i.upn, i.kind) > (?, ?) ORDER BY i.upn, i.kind LIMIT ?`),
     itemDone: p(`UPDATE check_items SET done = 1, from_state = @from, to_state = @to, code = @code
         WHERE tenant_id = @tenantId AND run_id = @runId AND upn = @upn AND kind = @kind AND done = 0`),
     itemByState: p('SELECT to_state, count(*) AS n FROM check_items WHERE tenant_id = ? AND run_id = ? AND done = 1 GROUP BY to_state'),
