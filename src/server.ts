@@ -36,6 +36,7 @@ import type { Sandbox } from './sandbox';
 import { adminConsentUrl, isAdmin, type AdminRuleConfig } from './domain/admin';
 import { isGuid } from './domain/formats';
 import { Scheduler } from './services/scheduler';
+import { grantSeededConnections } from './demo-grants';
 
 type Bot = ReturnType<typeof import('../bot').createBot>;
 
@@ -69,7 +70,7 @@ export interface StartOptions {
   store?: Store;
   now?: () => Date;
   tabDir?: string;
-  /** Background loops (notifier, daily checks); tests turn them off. */
+  /** Background loops (notifier, daily checks) and the demo's first consents; tests turn them off. */
   background?: boolean;
   /**
    * Load the bot (botbuilder and Adaptive Card templating: most of the start-up time) on its first use
@@ -150,11 +151,12 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   // unless AAD_APP_TENANT_ID pins another.
   const homeTenantId = config.homeTenantId ?? (sandbox ? sandbox.seed.tenant.id.toLowerCase() : undefined);
   const adminRule: AdminRuleConfig = { adminUpns: config.adminUpns, ...(homeTenantId ? { homeTenantId } : {}) };
-  // The demo's Graph connections are seeded without grants (nobody consented yet), so a health
-  // check would at once turn them into "needs reconnect" and undo the story the banner tells: the
-  // demo tenant's first scheduled check waits one interval from when it was seeded, across
-  // restarts. Check all now still runs at any time.
-  const demoSeededAt = sandbox ? await seedSandboxTenant(store, sandbox, adminRule, now) : undefined;
+  // The demo's Graph connections are seeded without grants; their consents are given just after
+  // the first start (src/demo-grants.ts). Until then a health check would turn them into "needs
+  // reconnect" and undo the story the banner tells, so the demo tenant's first scheduled check
+  // waits one interval from when it was seeded, across restarts. Check all now runs at any time.
+  const demo = sandbox ? await seedSandboxTenant(store, sandbox, adminRule, now) : undefined;
+  const demoSeededAt = demo?.seededAt;
 
   const verifier = new TokenVerifier({
     authorityHost: identity.authorityHost,
@@ -391,6 +393,13 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
           delayMs: options.lazyBot ? LAZY_BACKGROUND_DELAY_MS : 0,
         });
   scheduler?.start();
+  if (sandbox && demo?.fresh && options.background !== false) {
+    const tenantId = sandbox.seed.tenant.id.toLowerCase();
+    void grantSeededConnections(tenantId, { store, connections, redirectUri: `${tabEndpoint}/auth/callback`, logger, now }).then(
+      (granted) => logger.info({ granted }, 'demo: seeded Graph connections consented'),
+      (err: unknown) => logger.warn({ err }, 'demo: seeded consents failed'),
+    );
+  }
 
   options.banner?.(bannerText({ config, tabEndpoint, sandbox }));
   logger.info({ url, tabEndpoint, sandbox: !!sandbox }, 'Connection Center is listening');
@@ -457,7 +466,8 @@ async function startOwnSandbox(config: Readonly<AppConfig>, tabEndpoint: string,
 
 /** First start in sandbox mode: the demo tenant's legacy connections, so there is something to migrate. */
 /** Seeds the demo tenant's users, and its connections on a first start; returns when the demo tenant was created. */
-async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: AdminRuleConfig, now: () => Date): Promise<Date> {
+/** Seeds the demo tenant (its connections only into an empty one: `fresh`); `seededAt` is when the tenant was first seeded. */
+async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: AdminRuleConfig, now: () => Date): Promise<{ seededAt: Date; fresh: boolean }> {
   const seed = sandbox.seed;
   const tenantId = seed.tenant.id.toLowerCase();
   const existing = await store.countConnections(tenantId);
@@ -482,7 +492,7 @@ async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: Admi
       });
     }
   }
-  if (existing.length > 0) return new Date(tenant.createdAt);
+  if (existing.length > 0) return { seededAt: new Date(tenant.createdAt), fresh: false };
   const users = new Map(seed.users.map((u) => [u.upn.toLowerCase(), u]));
   await store.importConnections(
     seed.legacyConnections.map((c) => ({
@@ -498,7 +508,7 @@ async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: Admi
       updatedAt: at,
     })),
   );
-  return new Date(tenant.createdAt);
+  return { seededAt: new Date(tenant.createdAt), fresh: true };
 }
 
 function bannerText({ config, tabEndpoint, sandbox }: { config: Readonly<AppConfig>; tabEndpoint: string; sandbox?: Sandbox }): string {

@@ -358,3 +358,35 @@ describe("a user's own Test", () => {
     ]);
   });
 });
+
+describe('the demo tenant at its first start', () => {
+  let p: TestProduct;
+
+  beforeAll(async () => {
+    // As `npm start` runs it: with the background work, which gives the seeded users' consents.
+    p = await startTestProduct({ background: true });
+  });
+  afterAll(async () => {
+    await p?.close();
+  });
+
+  it('gives the seeded Graph users their grants, so that Check all now keeps the story the banner tells', async () => {
+    for (let i = 0; i < 200 && !p.logs.some((l) => l.includes('demo: seeded Graph connections consented')); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(p.logs.find((l) => l.includes('demo: seeded Graph connections consented'))).toContain('"granted":2');
+    const admin = await setUpTenant(p);
+    const before = await p.store.listOutbox(CONTOSO);
+    const run = await runCheck(p, admin);
+    const items = await connectionsOf(p, admin);
+    const of = (upn: string) => items.find((c) => c.upn === upn && c.kind === 'graph-delegated')!;
+    expect(of(ADMIN)).toMatchObject({ state: 'connected', featureResults: { emailSync: { ok: true }, calendarSync: { ok: true } } });
+    // Grady consented to the calendar only; Diego's grant is the one the story says is gone.
+    expect(of('grady.archie@contoso.com')).toMatchObject({ state: 'missing-permissions', featureResults: { calendarSync: { ok: true } } });
+    expect(of('diego.siciliani@contoso.com')).toMatchObject({ state: 'needs-reconnect', error: { code: 'REFRESH_TOKEN_REVOKED' } });
+    expect(run.changes.filter((c) => c.upn === ADMIN || c.upn === 'grady.archie@contoso.com')).toEqual([]);
+    const nudged = (await p.store.listOutbox(CONTOSO)).filter((o) => !before.some((b) => b.id === o.id) && o.kind === 'connection.lost');
+    expect(nudged).toEqual([]);
+    // The seed's last sync is kept.
+    const adele = (await p.store.getConnections(CONTOSO, ADMIN)).find((c) => c.kind === 'graph-delegated');
+    expect(adele?.lastSyncAt).toBe(p.sandbox.seed.legacyConnections.find((c) => c.upn === ADMIN)?.lastSyncAt);
+  });
+});
