@@ -66,14 +66,13 @@ export class Faults {
 
   /** The fault that applies to the next request on `surface`, if any (consumes one count). */
   next(surface: Surface): InjectedFault | null {
-    const hits = (f: CountedFault | null) => f !== null && f.remaining > 0 && (f.target === 'all' || f.target === surface);
-    if (hits(this.failure)) {
+    if (hits(this.failure, surface)) {
       const f = this.failure as CountedFault & { status: number };
       f.remaining -= 1;
       this.stats[surface].failed += 1;
       return { kind: 'fail', status: f.status, retryAfterSeconds: f.retryAfterSeconds };
     }
-    if (hits(this.throttle)) {
+    if (hits(this.throttle, surface)) {
       const f = this.throttle as CountedFault;
       f.remaining -= 1;
       this.stats[surface].throttled += 1;
@@ -101,4 +100,8 @@ export class Faults {
     const held = this.held;
     if (held && (held.target === 'all' || held.target === surface)) await held.gate;
   }
+}
+
+function hits(f: CountedFault | null, surface: Surface): boolean {
+  return f !== null && f.remaining > 0 && (f.target === 'all' || f.target === surface);
 }

@@ -45,12 +45,10 @@ function innerDate(ctx: SandboxContext): string {
   return new Date(ctx.world.now()).toISOString().replace(/\.\d{3}Z$/, '');
 }
 
+const DIAGNOSTIC = '{"ServerInfo":{"DataCenter":"Sandbox","Slice":"E","Ring":"5","ScaleUnit":"000","RoleInstance":"SANDBOX"}}';
+
 function baseHeaders(call: Pick<Call, 'requestId' | 'clientRequestId'>): Record<string, string> {
-  return {
-    'request-id': call.requestId,
-    'client-request-id': call.clientRequestId,
-    'x-ms-ags-diagnostic': '{"ServerInfo":{"DataCenter":"Sandbox","Slice":"E","Ring":"5","ScaleUnit":"000","RoleInstance":"SANDBOX"}}',
-  };
+  return { 'request-id': call.requestId, 'client-request-id': call.clientRequestId, 'x-ms-ags-diagnostic': DIAGNOSTIC };
 }
 
 export function graphError(
@@ -69,7 +67,11 @@ export function graphError(
 }
 
 function ok(call: Call, status: number, body: unknown): GraphResponse {
-  return { status, headers: { ...baseHeaders(call), 'content-type': JSON_TYPE }, body };
+  return {
+    status,
+    headers: { 'request-id': call.requestId, 'client-request-id': call.clientRequestId, 'x-ms-ags-diagnostic': DIAGNOSTIC, 'content-type': JSON_TYPE },
+    body,
+  };
 }
 
 const ACCESS_DENIED = 'Access is denied. Check credentials and try again.';
@@ -197,33 +199,37 @@ function injectFault(ctx: SandboxContext, ids: { requestId: string; clientReques
   return graphError(ctx, ids, fault.status, code, 'The service is temporarily unavailable. Please try again later.', retry);
 }
 
+function deny(ctx: SandboxContext, ids: { requestId: string; clientRequestId: string }, message: string): GraphResponse {
+  const www = { 'www-authenticate': `Bearer realm="", authorization_uri="${ctx.authorityHost}/common/oauth2/authorize", client_id="${GRAPH_APP_ID}"` };
+  return graphError(ctx, ids, 401, 'InvalidAuthenticationToken', message, www);
+}
+
 async function authenticate(
   ctx: SandboxContext,
   authorization: string | undefined,
   ids: { requestId: string; clientRequestId: string },
 ): Promise<Principal | GraphResponse> {
-  const www = { 'www-authenticate': `Bearer realm="", authorization_uri="${ctx.authorityHost}/common/oauth2/authorize", client_id="${GRAPH_APP_ID}"` };
-  const deny = (message: string) => graphError(ctx, ids, 401, 'InvalidAuthenticationToken', message, www);
   const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
-  if (!m) return deny('Access token is empty.');
+  if (!m) return deny(ctx, ids, 'Access token is empty.');
   const verified = await ctx.signer.verify(m[1], ctx.world.now());
   if (!verified.ok) {
-    if (verified.reason === 'expired') return deny('Lifetime validation failed, the token is expired.');
-    if (verified.reason === 'not-yet-valid') return deny('Lifetime validation failed, the token is not yet valid.');
-    if (verified.reason === 'signature') return deny('Access token validation failure. Invalid signature.');
-    return deny('CompactToken parsing failed with error code: 80049217');
+    if (verified.reason === 'expired') return deny(ctx, ids, 'Lifetime validation failed, the token is expired.');
+    if (verified.reason === 'not-yet-valid') return deny(ctx, ids, 'Lifetime validation failed, the token is not yet valid.');
+    if (verified.reason === 'signature') return deny(ctx, ids, 'Access token validation failure. Invalid signature.');
+    return deny(ctx, ids, 'CompactToken parsing failed with error code: 80049217');
   }
   const c = verified.claims;
   const aud = String(c.aud ?? '');
-  if (aud !== GRAPH_RESOURCE && aud !== `${GRAPH_RESOURCE}/` && aud !== GRAPH_APP_ID) return deny('Access token validation failure. Invalid audience.');
+  if (aud !== GRAPH_RESOURCE && aud !== `${GRAPH_RESOURCE}/` && aud !== GRAPH_APP_ID)
+    return deny(ctx, ids, 'Access token validation failure. Invalid audience.');
   const tenant = ctx.world.tenants.find((t) => t.id === c.tid);
-  if (!tenant || c.iss !== `${ctx.authorityHost}/${tenant.id}/v2.0`) return deny('Access token validation failure. Invalid issuer.');
+  if (!tenant || c.iss !== `${ctx.authorityHost}/${tenant.id}/v2.0`) return deny(ctx, ids, 'Access token validation failure. Invalid issuer.');
   const appId = String(c.azp ?? c.appid ?? '');
   if (c.idtyp === 'app' || (c.scp === undefined && Array.isArray(c.roles))) {
     return { kind: 'application', tenant, appId, oid: String(c.oid ?? ''), permissions: Array.isArray(c.roles) ? c.roles.map(String) : [] };
   }
   const user = ctx.world.findUser(tenant, String(c.oid ?? ''));
-  if (!user) return deny('Access token validation failure. The user or service principal no longer exists.');
+  if (!user) return deny(ctx, ids, 'Access token validation failure. The user or service principal no longer exists.');
   return {
     kind: 'delegated',
     tenant,
@@ -840,62 +846,67 @@ interface BatchItem {
 }
 
 async function batch(ctx: SandboxContext, principal: Principal, call: Call): Promise<GraphResponse> {
-  const bad = (message: string) => graphError(ctx, call, 400, 'BadRequest', message);
   const payload = call.body as { requests?: unknown } | undefined;
-  if (!payload || !Array.isArray(payload.requests)) return bad('Invalid batch payload format.');
+  if (!payload || !Array.isArray(payload.requests)) return badBatch(ctx, call, 'Invalid batch payload format.');
   const items = payload.requests as BatchItem[];
-  if (items.length === 0) return bad('Invalid batch payload format.');
-  if (items.length > BATCH_LIMIT) return bad(`Number of batch requests exceeds the limit of ${BATCH_LIMIT}.`);
+  if (items.length === 0) return badBatch(ctx, call, 'Invalid batch payload format.');
+  if (items.length > BATCH_LIMIT) return badBatch(ctx, call, `Number of batch requests exceeds the limit of ${BATCH_LIMIT}.`);
   const seen = new Set<string>();
   for (const it of items) {
     if (!it || typeof it !== 'object' || typeof it.id !== 'string' || !it.id || typeof it.method !== 'string' || typeof it.url !== 'string')
-      return bad('Invalid batch payload format: each request needs id, method and url.');
-    if (seen.has(it.id)) return bad(`Batch request id '${it.id}' is not unique.`);
+      return badBatch(ctx, call, 'Invalid batch payload format: each request needs id, method and url.');
+    if (seen.has(it.id)) return badBatch(ctx, call, `Batch request id '${it.id}' is not unique.`);
     seen.add(it.id);
   }
   for (const it of items) {
     if (it.dependsOn !== undefined && (!Array.isArray(it.dependsOn) || it.dependsOn.some((d) => typeof d !== 'string' || !seen.has(d) || d === it.id))) {
-      return bad(`Request '${it.id}' depends on a request that is not in the batch.`);
+      return badBatch(ctx, call, `Request '${it.id}' depends on a request that is not in the batch.`);
     }
   }
   const results = new Map<string, Promise<GraphResponse>>();
   for (const it of items) {
     const deps = it.dependsOn ?? [];
     const ids = { requestId: randomUUID(), clientRequestId: call.clientRequestId };
-    const run = (): Promise<GraphResponse> => {
-      let rel = it.url.startsWith('/') ? it.url : `/${it.url}`;
-      rel = rel.replace(/^\/(v1\.0|beta)(?=\/)/i, '');
-      const u = new URL(rel, 'https://sandbox.invalid');
-      const injected = injectFault(ctx, ids);
-      if (injected) return Promise.resolve(injected);
-      return dispatch(ctx, principal, {
-        method: it.method.toUpperCase(),
-        segments: u.pathname.split('/').filter(Boolean),
-        query: u.searchParams,
-        body: it.body,
-        ...ids,
-      });
-    };
     // Items without dependencies start now, in the same tick, as Graph runs them in parallel.
     results.set(
       it.id,
       deps.length === 0
-        ? run()
+        ? runItem(ctx, principal, it, ids)
         : Promise.all(deps.map((d) => results.get(d) as Promise<GraphResponse>)).then((done) =>
             done.some((r) => r.status >= 400)
               ? graphError(ctx, ids, 424, 'FailedDependency', 'Failed dependency: a request this one depends on failed.')
-              : run(),
+              : runItem(ctx, principal, it, ids),
           ),
     );
   }
-  const responses = await Promise.all(
-    items.map(async (it) => {
-      const r = await (results.get(it.id) as Promise<GraphResponse>);
-      const headers: Record<string, string> = { 'Content-Type': r.headers['content-type'] ?? 'application/json' };
-      if (r.headers['retry-after']) headers['Retry-After'] = r.headers['retry-after'];
-      return { id: it.id, status: r.status, headers, body: r.body };
-    }),
-  );
+  const done = await Promise.all(items.map((it) => results.get(it.id) as Promise<GraphResponse>));
+  const responses = new Array<{ id: string; status: number; headers: Record<string, string>; body: unknown }>(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const r = done[i];
+    const headers: Record<string, string> = { 'Content-Type': r.headers['content-type'] ?? 'application/json' };
+    if (r.headers['retry-after']) headers['Retry-After'] = r.headers['retry-after'];
+    responses[i] = { id: items[i].id, status: r.status, headers, body: r.body };
+  }
   for (const r of responses) ctx.faults.stats.graph.byStatus[String(r.status)] = (ctx.faults.stats.graph.byStatus[String(r.status)] ?? 0) + 1;
   return ok(call, 200, { responses });
+}
+
+function badBatch(ctx: SandboxContext, call: Call, message: string): GraphResponse {
+  return graphError(ctx, call, 400, 'BadRequest', message);
+}
+
+/** One `$batch` item: its URL read relative to the version, a fault if one is due, then the call. */
+function runItem(ctx: SandboxContext, principal: Principal, it: BatchItem, ids: { requestId: string; clientRequestId: string }): Promise<GraphResponse> {
+  let rel = it.url.startsWith('/') ? it.url : `/${it.url}`;
+  rel = rel.replace(/^\/(v1\.0|beta)(?=\/)/i, '');
+  const u = new URL(rel, 'https://sandbox.invalid');
+  const injected = injectFault(ctx, ids);
+  if (injected) return Promise.resolve(injected);
+  return dispatch(ctx, principal, {
+    method: it.method.toUpperCase(),
+    segments: u.pathname.split('/').filter(Boolean),
+    query: u.searchParams,
+    body: it.body,
+    ...ids,
+  });
 }

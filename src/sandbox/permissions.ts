@@ -100,9 +100,17 @@ export const OPERATION_PERMISSIONS: Record<GraphOperation, { delegated: string[]
 };
 
 export function allows(operation: GraphOperation, kind: 'delegated' | 'application', granted: readonly string[]): boolean {
-  const accepted = OPERATION_PERMISSIONS[operation][kind].map((p) => p.toLowerCase());
-  return granted.some((g) => accepted.includes(g.toLowerCase()));
+  const accepted = OPERATION_PERMISSIONS[operation][kind];
+  let lower = acceptedLower.get(accepted);
+  if (!lower) {
+    lower = new Set(accepted.map((p) => p.toLowerCase()));
+    acceptedLower.set(accepted, lower);
+  }
+  for (const g of granted) if (lower.has(g.toLowerCase())) return true;
+  return false;
 }
+/** Each list of OPERATION_PERMISSIONS lower-cased, computed at first use (the lists are read again every call). */
+const acceptedLower = new WeakMap<readonly string[], Set<string>>();
 
 /** A requested scope split into the resource it targets and the permission name. */
 export interface ParsedScope {

@@ -219,6 +219,35 @@ describe('tokens at Graph', () => {
     expect((await raw('/me', token)).status).toBe(401);
   });
 
+  test('a token accepted before meets the tenant as it is now: access policy, mailbox and user are checked again on every call', async () => {
+    const app = await appToken();
+    expect((await raw(`/users/${MEGAN}/calendar`, app)).status).toBe(200);
+    sb.control.setAccessPolicy({ upn: MEGAN, inPolicy: false });
+    expect((await raw(`/users/${MEGAN}/calendar`, app)).body.error.message).toMatch(/RAOP/);
+    sb.control.setAccessPolicy({ upn: MEGAN, inPolicy: true });
+    sb.control.setMailbox({ upn: MEGAN, mailbox: 'notRestEnabled' });
+    expect((await raw(`/users/${MEGAN}/calendar`, app)).body.error.code).toBe('MailboxNotEnabledForRESTAPI');
+
+    const [added] = sb.control.addUsers({ count: 1, prefix: 'gone' });
+    const token = await userToken(added.upn, 'User.Read Calendars.Read');
+    expect((await raw('/me/calendar', token)).status).toBe(200);
+    sb.control.reset(); // the added user is no more
+    const res = await raw('/me/calendar', token);
+    expect(res.status).toBe(401);
+    expect(res.body.error.message).toBe('Access token validation failure. The user or service principal no longer exists.');
+  });
+
+  test('a forged copy of an accepted token (same header and signature, other claims) is refused', async () => {
+    const token = await userToken(MEGAN, 'User.Read');
+    expect((await raw('/me', token)).status).toBe(200);
+    const [header, payload, signature] = token.split('.');
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+    const forged = `${header}.${Buffer.from(JSON.stringify({ ...claims, scp: 'User.Read Mail.ReadWrite' })).toString('base64url')}.${signature}`;
+    const res = await raw('/me/messages', forged);
+    expect(res.status).toBe(401);
+    expect(res.body.error.message).toBe('Access token validation failure. Invalid signature.');
+  });
+
   test('tenant isolation: Fabrikam’s admin cannot reach Contoso users or mailboxes', async () => {
     const kim = sb.seed.otherTenants[0].users[0].upn;
     const g = graphClient(sb, await userToken(kim, 'User.Read Directory.Read.All Mail.ReadWrite'));
