@@ -7,7 +7,9 @@
  * connection, two probes each (Calendar Sync: the calendar and its events). Prints figures only.
  *
  * The sandbox runs in a child process of its own (`--same-process` keeps it in this one), so the
- * time and CPU measured here are the product's, as they would be against Microsoft. `--profile`
+ * time and CPU measured here are the product's, as they would be against Microsoft. `--postgres`
+ * keeps the product's store in a throwaway PostgreSQL database (BENCH_DATABASE_URL, or a server
+ * started from Debian's PostgreSQL 15 binaries) instead of SQLite. `--profile`
  * writes sweep.cpuprofile (the product) and sweep-sandbox.cpuprofile (the sandbox) for the run.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -15,6 +17,7 @@ import { get as httpGet } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { IssueTokenOptions, Sandbox, SandboxControl } from '../src/sandbox';
+import { openBenchDatabase } from '../tests/helpers/postgres-server';
 import { startTestProduct } from '../tests/helpers/product';
 import { startTestSandbox } from '../tests/helpers/sandbox';
 
@@ -56,8 +59,11 @@ async function main(): Promise<void> {
   const profiling = process.argv.includes('--profile');
   const memStart = process.memoryUsage();
 
+  const pg = process.argv.includes('--postgres') ? await openBenchDatabase('bench_sweep') : undefined;
+  if (process.argv.includes('--postgres') && !pg) throw new Error('--postgres: no server (set BENCH_DATABASE_URL or install PostgreSQL 15)');
   const bench = process.argv.includes('--same-process') ? await sandboxHere() : await sandboxInChild();
-  const p = await startTestProduct({ env: { LOG_LEVEL: 'error' }, checks: { maxBatchesInFlight: inFlight }, sharedSandbox: bench.sandbox });
+  const env = { LOG_LEVEL: 'error', ...(pg ? { DATA_STORE: pg.url } : {}) };
+  const p = await startTestProduct({ env, checks: { maxBatchesInFlight: inFlight }, sharedSandbox: bench.sandbox });
   try {
     const { store } = p;
     // Setup (not timed): the directory, the service account, the connections.
@@ -108,7 +114,7 @@ async function main(): Promise<void> {
     const before = await bench.control('stats');
     gc();
     const memBefore = process.memoryUsage();
-    let peak = { rss: memBefore.rss, heapUsed: memBefore.heapUsed };
+    const peak = { rss: memBefore.rss, heapUsed: memBefore.heapUsed };
     // The sampler runs on the product's thread: RSS alone is cheap to read, the heap's figures are not.
     let samples = 0;
     const sampler = setInterval(() => {
@@ -141,7 +147,7 @@ async function main(): Promise<void> {
     const seconds_ = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
 
     console.log(
-      `bench:sweep  ${appCount} app-only mailboxes + ${delegatedCount} delegated users, ${PROBES} probes each, Graph latency ${latencyMs} ms, ${inFlight} batches in flight; sandbox ${bench.where}`,
+      `bench:sweep  ${appCount} app-only mailboxes + ${delegatedCount} delegated users, ${PROBES} probes each, Graph latency ${latencyMs} ms, ${inFlight} batches in flight; store ${pg ? 'PostgreSQL' : 'SQLite'}; sandbox ${bench.where}`,
     );
     console.log(`  run ${run.id}: ${latest.status}, ${latest.checked} of ${latest.total} checked`);
     console.log(`  time         ${seconds.toFixed(2)} s`);
@@ -164,6 +170,7 @@ async function main(): Promise<void> {
   } finally {
     await p.close();
     await bench.close();
+    await pg?.close();
   }
 }
 

@@ -127,6 +127,8 @@ export class CheckService {
   #timer: NodeJS.Timeout | undefined;
   /** Results waiting for the next store transaction (see #complete). */
   #writes: Array<{ result: CheckItemResult; resolve: () => void; reject: (err: unknown) => void }> = [];
+  /** A write of #writes is scheduled or in flight. */
+  #flushing = false;
 
   constructor(private readonly deps: CheckServiceDeps) {}
 
@@ -443,25 +445,35 @@ export class CheckService {
 
   /**
    * Marks an item checked (and writes its connection) together with the others that arrive in the
-   * same tick, in one store transaction: the answers of one `$batch` come back together.
+   * same tick, in one store transaction: the answers of one `$batch` come back together. One write
+   * is in flight at a time; what arrives meanwhile goes in the next, so a store with round trips
+   * (PostgreSQL) gets fewer, larger transactions instead of many small ones racing each other.
    */
   #complete(result: CheckItemResult): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#writes.push({ result, resolve, reject });
-      if (this.#writes.length === 1) setImmediate(() => void this.#flush());
+      this.#scheduleFlush();
     });
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushing || this.#writes.length === 0) return;
+    this.#flushing = true;
+    setImmediate(() => void this.#flush());
   }
 
   async #flush(): Promise<void> {
     const writes = this.#writes.splice(0);
     try {
       await this.deps.store.completeCheckItems(writes.map((w) => w.result));
+      for (const w of writes) w.resolve();
     } catch {
       // One that cannot be written must not hold back the others: each on its own, to say which.
       for (const w of writes) await this.deps.store.completeCheckItem(w.result).then(() => w.resolve(), w.reject);
-      return;
+    } finally {
+      this.#flushing = false;
+      this.#scheduleFlush();
     }
-    for (const w of writes) w.resolve();
   }
 
   /** A connection that cannot be recorded stays pending in the run; the others go on. True when recorded. */

@@ -953,6 +953,33 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(await store.completeCheckItems([])).toEqual([]);
       });
 
+      it('writes an item named twice in one call by its first result, and items of two runs each in their own run', async () => {
+        await store.startCheckRun(aRun(), [
+          { upn: 'a@contoso.example', kind: 'graph-app' },
+          { upn: 'b@contoso.example', kind: 'graph-app' },
+        ]);
+        await store.startCheckRun(aRun({ id: 'run-b', tenantId: TENANT_B }), [{ upn: 'a@contoso.example', kind: 'graph-app' }]);
+        const first = aConnection({ upn: 'a@contoso.example', kind: 'graph-app', state: 'failing', lastCheckedAt: iso(MIN) });
+        const second = { ...first, state: 'connected' as const, lastCheckedAt: iso(2 * MIN) };
+        const b = aConnection({ upn: 'b@contoso.example', kind: 'graph-app', lastCheckedAt: iso(MIN) });
+        const other = aConnection({ tenantId: TENANT_B, upn: 'a@contoso.example', kind: 'graph-app', state: 'unknown', lastCheckedAt: iso(MIN) });
+        const item = (conn: ConnectionRecord, runId = 'run-1') => ({
+          runId,
+          tenantId: conn.tenantId,
+          upn: conn.upn,
+          kind: conn.kind,
+          connection: conn,
+          from: 'connected' as const,
+        });
+        expect(await store.completeCheckItems([item(b), item(first), item(other, 'run-b'), item(second)])).toEqual([true, true, true, false]);
+        expect(await store.getConnections(TENANT_A, 'a@contoso.example')).toEqual([first]);
+        expect(await store.getConnections(TENANT_B, 'a@contoso.example')).toEqual([other]);
+        expect((await store.getCheckRun(TENANT_A, 'run-1'))?.checked).toBe(2);
+        expect((await store.getCheckRun(TENANT_B, 'run-b'))?.checked).toBe(1);
+        expect((await store.connectionHistory(TENANT_A, 'a@contoso.example')).map((h) => [h.from, h.to, h.runId])).toEqual([['connected', 'failing', 'run-1']]);
+        expect((await store.connectionHistory(TENANT_B, 'a@contoso.example')).map((h) => [h.from, h.to, h.runId])).toEqual([['connected', 'unknown', 'run-b']]);
+      });
+
       it('records a check outside a run: the connection, and a history entry without a run only when the state changed', async () => {
         const lost = aConnection({
           upn: 'a@contoso.example',

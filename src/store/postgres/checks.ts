@@ -9,6 +9,17 @@ import { changed, named, transaction, type PgContext } from './db';
 const HISTORY_INSERT = `INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id)
   VALUES (@tenantId, @upn, @kind, @from, @to, @code, @at, @runId)`;
 
+type ItemValues = ReturnType<typeof checkItemValues>;
+
+function itemKey(v: { tenantId: string; runId: string; upn: string; kind: string }): string {
+  return `${v.tenantId}\u0000${v.runId}\u0000${v.upn}\u0000${v.kind}`;
+}
+
+/** One text array per column, as `unnest` reads them. */
+function columnsOf<K extends keyof ItemValues>(values: readonly ItemValues[], keys: readonly K[]): Array<Array<string | null>> {
+  return keys.map((k) => values.map((v) => (v[k] as string | null | undefined) ?? null));
+}
+
 export class PgChecks implements CheckRecords {
   constructor(private readonly c: PgContext) {}
 
@@ -89,21 +100,44 @@ export class PgChecks implements CheckRecords {
     // Every result is checked before anything is written.
     const values = results.map(checkItemValues);
     if (values.length === 0) return [];
+    // A set of statements per call, not per item: a health check writes thousands of items a second.
+    // An item named twice in one call is written by its first result only.
+    const firstOf = new Map<string, number>();
+    for (const i of inLockOrder(values)) {
+      const key = itemKey(values[i]!);
+      if (!firstOf.has(key)) firstOf.set(key, i);
+    }
+    const candidates = [...firstOf.values()].map((i) => values[i]!);
     return transaction(this.c.pool, async (tx) => {
-      const done = new Array<boolean>(values.length).fill(false);
-      for (const i of inLockOrder(values)) {
-        const v = values[i]!;
-        // The item's row lock makes a second completion wait, then find it done: it writes nothing.
-        const marked = await named(
-          tx,
-          `UPDATE check_items SET done = true, from_state = @from, to_state = @to, code = @code
-           WHERE tenant_id = @tenantId AND run_id = @runId AND upn = @upn AND kind = @kind AND NOT done`,
-          v,
+      // The row locks, taken in key order, make a second completion wait, then find the item done.
+      const { rows } = await tx.query(
+        `SELECT c.tenant_id, c.run_id, c.upn, c.kind FROM check_items c
+         JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS i(tenant_id, run_id, upn, kind)
+           ON c.run_id = i.run_id AND c.upn = i.upn AND c.kind = i.kind AND c.tenant_id = i.tenant_id
+         WHERE NOT c.done ORDER BY c.run_id, c.upn, c.kind FOR UPDATE OF c`,
+        columnsOf(candidates, ['tenantId', 'runId', 'upn', 'kind']),
+      );
+      const pending = new Set(
+        (rows as Row[]).map((r) => itemKey({ tenantId: String(r.tenant_id), runId: String(r.run_id), upn: String(r.upn), kind: String(r.kind) })),
+      );
+      const marked = candidates.filter((v) => pending.has(itemKey(v)));
+      const done = values.map((v, i) => pending.has(itemKey(v)) && firstOf.get(itemKey(v)) === i);
+      if (marked.length === 0) return done;
+      await tx.query(
+        `UPDATE check_items c SET done = true, from_state = i.from_state, to_state = i.to_state, code = i.code
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS i(tenant_id, run_id, upn, kind, from_state, to_state, code)
+         WHERE c.run_id = i.run_id AND c.upn = i.upn AND c.kind = i.kind AND c.tenant_id = i.tenant_id`,
+        columnsOf(marked, ['tenantId', 'runId', 'upn', 'kind', 'from', 'to', 'code']),
+      );
+      const connections = marked.flatMap((v) => (v.connection ? [v.connection] : []));
+      if (connections.length) await upsertConnections(tx, connections);
+      const changes = marked.filter((v) => v.from !== v.to);
+      if (changes.length) {
+        await tx.query(
+          `INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
+          columnsOf(changes, ['tenantId', 'upn', 'kind', 'from', 'to', 'code', 'at', 'runId']),
         );
-        if (!changed(marked)) continue;
-        if (v.connection) await upsertConnections(tx, [v.connection]);
-        if (v.from !== v.to) await named(tx, HISTORY_INSERT, v);
-        done[i] = true;
       }
       for (const r of checkedPerRun(values, done)) {
         await tx.query('UPDATE check_runs SET checked = checked + $1 WHERE tenant_id = $2 AND id = $3', [r.checked, r.tenantId, r.runId]);
