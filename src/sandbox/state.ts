@@ -335,21 +335,24 @@ export class World {
     return this.tenants.find((t) => t.id === key || t.domains.some((d) => d.isVerified && d.name.toLowerCase() === key));
   }
 
-  /** Per tenant, users by oid and lower-cased upn; rebuilt when users are added (directories of thousands). */
+  /**
+   * Per tenant, users by oid and lower-cased upn (directories of thousands). Users are only ever
+   * appended, so the index takes in the new ones; a replaced or shorter list is indexed again.
+   */
   readonly #userIndex = new WeakMap<TenantState, { users: UserState[]; size: number; byKey: Map<string, UserState> }>();
 
   findUser(tenant: TenantState, idOrUpn: string): UserState | undefined {
     const key = idOrUpn.toLowerCase();
     let index = this.#userIndex.get(tenant);
-    if (!index || index.users !== tenant.users || index.size !== tenant.users.length) {
-      const byKey = new Map<string, UserState>();
-      // First match wins, as a linear search over the list would.
-      for (const u of tenant.users) {
-        if (!byKey.has(u.oid)) byKey.set(u.oid, u);
-        if (!byKey.has(u.upn.toLowerCase())) byKey.set(u.upn.toLowerCase(), u);
-      }
-      index = { users: tenant.users, size: tenant.users.length, byKey };
+    if (!index || index.users !== tenant.users || index.size > tenant.users.length) {
+      index = { users: tenant.users, size: 0, byKey: new Map<string, UserState>() };
       this.#userIndex.set(tenant, index);
+    }
+    // First match wins, as a linear search over the list would.
+    for (; index.size < tenant.users.length; index.size++) {
+      const u = tenant.users[index.size]!;
+      if (!index.byKey.has(u.oid)) index.byKey.set(u.oid, u);
+      if (!index.byKey.has(u.upn.toLowerCase())) index.byKey.set(u.upn.toLowerCase(), u);
     }
     const hit = index.byKey.get(key);
     // An upn could be edited in place (control API); fall back to a search if the hit went stale.

@@ -37,4 +37,15 @@ describe('sandbox population', () => {
     expect(() => sb.control.breakUsers({ upns: ['nobody@contoso.com'], how: 'revoke' })).toThrow(/No sandbox user/);
     expect(() => sb.control.addUsers({ count: 0 })).toThrow(/count/);
   });
+
+  it('finds users added after the directory was searched, by upn and by oid', async () => {
+    const client = graphClient(sb, await appToken());
+    const first = sb.control.addUsers({ count: 3, prefix: 'early' });
+    expect(await client.api(`/users/${first[2].upn}/calendar`).get()).toMatchObject({ isDefaultCalendar: true });
+    const later = sb.control.addUsers({ count: 3, prefix: 'late' });
+    expect(await client.api(`/users/${later[2].upn}/calendar`).get()).toMatchObject({ isDefaultCalendar: true });
+    expect((await client.api(`/users/${later[0].oid}/mailFolders/inbox`).get()).displayName).toBe('Inbox');
+    expect((await client.api(`/users/${first[0].oid}/mailFolders/inbox`).get()).displayName).toBe('Inbox');
+    await expect(client.api('/users/late999@contoso.com/calendar').get()).rejects.toMatchObject({ statusCode: 404 });
+  });
 });
