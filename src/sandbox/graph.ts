@@ -500,7 +500,7 @@ const withRaw =
 
 mailbox('calendar', [
   'calendarRead',
-  (mb) => ok(mb.call, 200, { '@odata.context': ctxOf(mb, 'calendar/$entity'), ...calendarJson(mb, mb.mailbox.calendars[0]) }),
+  (mb) => ok(mb.call, 200, { '@odata.context': ctxOf(mb, 'calendar/$entity'), ...pick(calendarJson(mb, mb.mailbox.calendars[0]), mb.call) }),
 ]);
 mailbox('calendars', [
   'calendarRead',

@@ -62,6 +62,10 @@ describe('delegated', () => {
     expect(me).toMatchObject({ userPrincipalName: MEGAN, displayName: 'Megan Bowen', mail: MEGAN });
     const calendar = await g.api('/me/calendar').get();
     expect(calendar).toMatchObject({ isDefaultCalendar: true, name: 'Calendar' });
+    // The health check's probe: $select keeps the answer to what was asked for, as Graph does.
+    const { '@odata.context': context, ...selected } = await g.api('/me/calendar').select('id').get();
+    expect(context).toEqual(expect.any(String));
+    expect(selected).toEqual({ id: calendar.id });
     const events = await g.api('/me/events').top(2).get();
     expect(events.value).toHaveLength(2);
     expect(events.value[0]).toMatchObject({ subject: expect.any(String), start: { dateTime: expect.any(String), timeZone: 'UTC' } });
