@@ -4,20 +4,29 @@ import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, checkedPerRun, clampL
 import { checkItemFromRow, checkRunFromRow, historyFromRow, pendingWorkFromRow, type Row } from '../shared/rows';
 import type { CheckItemRecord, CheckItemResult, CheckRecords, CheckRunRecord, ConnectionHistoryRecord, ConnectionRecord } from '../types';
 import { upsertConnections } from './connections';
-import { changed, named, transaction, type PgContext } from './db';
-
-const HISTORY_INSERT = `INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id)
-  VALUES (@tenantId, @upn, @kind, @from, @to, @code, @at, @runId)`;
+import { changed, transaction, type PgContext, type Queryable } from './db';
 
 type ItemValues = ReturnType<typeof checkItemValues>;
+/** A state change as the history keeps it: from a run's item, or from a user's own Test (no run). */
+type HistoryEntry = Pick<ItemValues, 'tenantId' | 'upn' | 'kind' | 'from' | 'to' | 'code' | 'at'> & { runId: string | null };
 
 function itemKey(v: { tenantId: string; runId: string; upn: string; kind: string }): string {
   return `${v.tenantId}\u0000${v.runId}\u0000${v.upn}\u0000${v.kind}`;
 }
 
 /** One text array per column, as `unnest` reads them. */
-function columnsOf<K extends keyof ItemValues>(values: readonly ItemValues[], keys: readonly K[]): Array<Array<string | null>> {
+function columnsOf<V, K extends keyof V>(values: readonly V[], keys: readonly K[]): Array<Array<string | null>> {
   return keys.map((k) => values.map((v) => (v[k] as string | null | undefined) ?? null));
+}
+
+/** Appends state changes to the history, in the order given, in one statement. */
+async function insertHistory(q: Queryable, entries: readonly HistoryEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  await q.query(
+    `INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
+    columnsOf(entries, ['tenantId', 'upn', 'kind', 'from', 'to', 'code', 'at', 'runId']),
+  );
 }
 
 export class PgChecks implements CheckRecords {
@@ -131,14 +140,10 @@ export class PgChecks implements CheckRecords {
       );
       const connections = marked.flatMap((v) => (v.connection ? [v.connection] : []));
       if (connections.length) await upsertConnections(tx, connections);
-      const changes = marked.filter((v) => v.from !== v.to);
-      if (changes.length) {
-        await tx.query(
-          `INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
-          columnsOf(changes, ['tenantId', 'upn', 'kind', 'from', 'to', 'code', 'at', 'runId']),
-        );
-      }
+      await insertHistory(
+        tx,
+        marked.filter((v) => v.from !== v.to),
+      );
       for (const r of checkedPerRun(values, done)) {
         await tx.query('UPDATE check_runs SET checked = checked + $1 WHERE tenant_id = $2 AND id = $3', [r.checked, r.tenantId, r.runId]);
       }
@@ -150,7 +155,7 @@ export class PgChecks implements CheckRecords {
     const v = connectionCheckValues(connection, from);
     await transaction(this.c.pool, async (tx) => {
       await upsertConnections(tx, [v.connection]);
-      if (v.from !== v.to) await named(tx, HISTORY_INSERT, v);
+      if (v.from !== v.to) await insertHistory(tx, [v]);
     });
   }
 
