@@ -14,6 +14,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { get as httpGet } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { IssueTokenOptions, Sandbox, SandboxControl } from '../src/sandbox';
@@ -125,12 +126,16 @@ async function main(): Promise<void> {
     if (profiling) await bench.profile(true);
     const sandboxCpu0 = await bench.cpu();
     const cpu0 = process.cpuUsage();
+    // How long the product's event loop kept timers (and so answers from Graph) waiting.
+    const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+    loopDelay.enable();
     const started = process.hrtime.bigint();
     const { run } = await p.checks.start(CONTOSO, 'bench');
     await p.checks.settled(CONTOSO);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const cpu = process.cpuUsage(cpu0);
     const sandboxCpu = await bench.cpu();
+    loopDelay.disable();
     clearInterval(sampler);
     await profiler?.();
     if (profiling) await bench.profile(false);
@@ -156,6 +161,13 @@ async function main(): Promise<void> {
     console.log(`  ratio        ${(seconds / f.seconds).toFixed(2)}`);
     console.log(
       `  CPU          ${seconds_(cpu).toFixed(2)} s in the product's process, ${(seconds_(sandboxCpu) - seconds_(sandboxCpu0)).toFixed(2)} s in the sandbox's (${bench.where}); load ${(await import('node:os')).loadavg()[0].toFixed(1)}`,
+    );
+    const ms = (ns: number) => (ns / 1e6).toFixed(1);
+    console.log(
+      `  round trip   ${(s.roundTripMs / s.batches).toFixed(1)} ms per $batch on average for Graph's ${latencyMs} ms; ${(s.roundTripMs / 1000 / seconds).toFixed(1)} of ${inFlight} batches in flight on average`,
+    );
+    console.log(
+      `  loop delay   ${ms(loopDelay.mean)} ms mean, ${ms(loopDelay.percentile(50))} p50, ${ms(loopDelay.percentile(99))} p99, ${ms(loopDelay.max)} max (the product's event loop)`,
     );
     console.log(`  sent         ${s.batches} $batch requests, ${s.requests} sub-requests (${s.retried} re-sent), ${s.redeemed} refresh tokens redeemed`);
     console.log(

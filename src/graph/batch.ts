@@ -143,6 +143,12 @@ export interface SweepStats {
   throttled: number;
   /** Sub-requests sent again after a 429, 5xx or network failure. */
   retried: number;
+  /**
+   * Milliseconds from sending each `$batch` to having its answer read, summed: divided by `batches`
+   * it is the round trip as the sweep saw it (Graph's latency plus waiting on a busy event loop at
+   * either end); divided by the sweep's duration, how many batches were in flight on average.
+   */
+  roundTripMs: number;
 }
 
 interface Pending {
@@ -179,7 +185,7 @@ const LOOKAHEAD = 400;
  * `idle()` resolves when everything added so far is answered.
  */
 export class Sweep {
-  readonly stats: SweepStats = { batches: 0, requests: 0, throttled: 0, retried: 0 };
+  readonly stats: SweepStats = { batches: 0, requests: 0, throttled: 0, retried: 0, roundTripMs: 0 };
   #queue: Pending[] = [];
   #delayed: Pending[] = [];
   #inFlight = 0;
@@ -339,6 +345,7 @@ export class Sweep {
     this.stats.batches++;
     this.stats.requests += batch.length;
     let answers: Array<{ status: number; headers?: Record<string, string>; body?: unknown }>;
+    const sentAt = performance.now();
     try {
       const res = await sendRequest('POST', `${this.options.graphEndpoint.replace(/\/+$/, '')}/v1.0/$batch`, {
         headers: { authorization: `Bearer ${batch[0].job.accessToken}`, 'content-type': 'application/json', accept: 'application/json' },
@@ -368,6 +375,7 @@ export class Sweep {
     } catch {
       answers = batch.map(() => ({ status: 0 }));
     } finally {
+      this.stats.roundTripMs += performance.now() - sentAt;
       const counts = new Map<string, number>();
       for (const p of batch) counts.set(p.job.mailbox, (counts.get(p.job.mailbox) ?? 0) + 1);
       for (const [key, n] of counts) pacer.release(key, n);

@@ -113,12 +113,14 @@ export interface CheckStats {
   requests: number;
   throttled: number;
   retried: number;
+  /** See SweepStats.roundTripMs. */
+  roundTripMs: number;
   /** Refresh tokens redeemed. */
   redeemed: number;
 }
 
 export class CheckService {
-  readonly stats: CheckStats = { batches: 0, requests: 0, throttled: 0, retried: 0, redeemed: 0 };
+  readonly stats: CheckStats = { batches: 0, requests: 0, throttled: 0, retried: 0, roundTripMs: 0, redeemed: 0 };
   /** Runs executing in this process, by tenant. */
   readonly #active = new Map<string, { run: CheckRunRecord; done: Promise<void>; sweep?: Sweep }>();
   #stopped = false;
@@ -304,7 +306,7 @@ export class CheckService {
       }
       await sweep.idle();
     } finally {
-      for (const k of ['batches', 'requests', 'throttled', 'retried'] as const) this.stats[k] += sweep.stats[k];
+      for (const k of ['batches', 'requests', 'throttled', 'retried', 'roundTripMs'] as const) this.stats[k] += sweep.stats[k];
     }
     if (this.#stopped || !(await lease.held())) return;
     await this.#finish(run);

@@ -211,6 +211,8 @@ describe('Sweep', () => {
       expect(Math.max(...g.seen.maxInFlight.values())).toBeLessThanOrEqual(4);
       expect(sweep.stats).toMatchObject({ requests: 240, throttled: 0, retried: 0 });
       expect(sweep.stats.batches).toBe(g.seen.batches.length);
+      // The fake answers each batch 5 ms after reading it (a timer may fire up to 1 ms early).
+      expect(sweep.stats.roundTripMs).toBeGreaterThanOrEqual(4 * sweep.stats.batches);
     } finally {
       await g.close();
     }
