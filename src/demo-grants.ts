@@ -1,7 +1,7 @@
 /**
  * The demo tenant's Graph connections are seeded as the story needs them (Adele connected, Grady
  * missing a permission), but a seeded row carries no grant: the first health check would find no
- * refresh token and call them broken. At the demo's first start their consent is given for real,
+ * refresh token and call them broken. At the demo's start their consent is given for real,
  * through the same path as a user's "Connect Office 365": the sandbox's sign-in applies each demo
  * user's preset decision (login_hint), and the product redeems the code into the user's own
  * token-cache partition. A user seeded as needing a reconnect keeps no grant, as the story says.

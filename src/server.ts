@@ -393,10 +393,14 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
           delayMs: options.lazyBot ? LAZY_BACKGROUND_DELAY_MS : 0,
         });
   scheduler?.start();
-  if (sandbox && demo?.fresh && options.background !== false) {
+  // At every start, not only the first: a consent the first start could not give (the process
+  // stopped, the sign-in failed) is given at the next. Connections that hold a grant are skipped.
+  if (sandbox && demo && options.background !== false) {
     const tenantId = sandbox.seed.tenant.id.toLowerCase();
     void grantSeededConnections(tenantId, { store, connections, redirectUri: `${tabEndpoint}/auth/callback`, logger, now }).then(
-      (granted) => logger.info({ granted }, 'demo: seeded Graph connections consented'),
+      (granted) => {
+        if (granted > 0) logger.info({ granted }, 'demo: seeded Graph connections consented');
+      },
       (err: unknown) => logger.warn({ err }, 'demo: seeded consents failed'),
     );
   }
@@ -466,8 +470,8 @@ async function startOwnSandbox(config: Readonly<AppConfig>, tabEndpoint: string,
 
 /** First start in sandbox mode: the demo tenant's legacy connections, so there is something to migrate. */
 /** Seeds the demo tenant's users, and its connections on a first start; returns when the demo tenant was created. */
-/** Seeds the demo tenant (its connections only into an empty one: `fresh`); `seededAt` is when the tenant was first seeded. */
-async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: AdminRuleConfig, now: () => Date): Promise<{ seededAt: Date; fresh: boolean }> {
+/** Seeds the demo tenant (its connections only into an empty one); `seededAt` is when the tenant was first seeded. */
+async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: AdminRuleConfig, now: () => Date): Promise<{ seededAt: Date }> {
   const seed = sandbox.seed;
   const tenantId = seed.tenant.id.toLowerCase();
   const existing = await store.countConnections(tenantId);
@@ -492,7 +496,7 @@ async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: Admi
       });
     }
   }
-  if (existing.length > 0) return { seededAt: new Date(tenant.createdAt), fresh: false };
+  if (existing.length > 0) return { seededAt: new Date(tenant.createdAt) };
   const users = new Map(seed.users.map((u) => [u.upn.toLowerCase(), u]));
   await store.importConnections(
     seed.legacyConnections.map((c) => ({
@@ -508,7 +512,7 @@ async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: Admi
       updatedAt: at,
     })),
   );
-  return { seededAt: new Date(tenant.createdAt), fresh: true };
+  return { seededAt: new Date(tenant.createdAt) };
 }
 
 function bannerText({ config, tabEndpoint, sandbox }: { config: Readonly<AppConfig>; tabEndpoint: string; sandbox?: Sandbox }): string {

@@ -390,3 +390,58 @@ describe('the demo tenant at its first start', () => {
     expect(adele?.lastSyncAt).toBe(p.sandbox.seed.legacyConnections.find((c) => c.upn === ADMIN)?.lastSyncAt);
   });
 });
+
+describe('the demo tenant when a start could not give the seeded consents', () => {
+  let sandbox: Sandbox;
+  beforeAll(async () => {
+    sandbox = await startTestSandbox();
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+  });
+
+  const logged = async (p: TestProduct, text: string, times: number) => {
+    for (let i = 0; i < 200 && p.logs.filter((l) => l.includes(text)).length < times; i++) await new Promise((r) => setTimeout(r, 50));
+    return p.logs.filter((l) => l.includes(text));
+  };
+  const grantOf = async (p: TestProduct, upn: string) => (await p.store.getConnections(CONTOSO, upn)).find((c) => c.kind === 'graph-delegated')?.homeAccountId;
+
+  it('gives them at the next start, and only to the connections still without one', async () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'cc-demo-')), 'cc.db');
+    const env = { DATA_STORE: `sqlite:${file}` };
+    // Entra fails every request: no consent code can be redeemed.
+    sandbox.control.failures({ target: 'entra', status: 503 });
+    let p = await startTestProduct({ env, sharedSandbox: sandbox, background: true });
+    try {
+      expect(await logged(p, 'demo: seeded consent not given', 2)).toHaveLength(2);
+      expect(await grantOf(p, ADMIN)).toBeUndefined();
+      expect(await grantOf(p, 'grady.archie@contoso.com')).toBeUndefined();
+    } finally {
+      await p.close();
+    }
+
+    sandbox.control.clearFaults();
+    p = await startTestProduct({ env, sharedSandbox: sandbox, background: true });
+    try {
+      expect((await logged(p, 'demo: seeded Graph connections consented', 1))[0]).toContain('"granted":2');
+      const adele = await grantOf(p, ADMIN);
+      expect(adele).toEqual(expect.any(String));
+      expect(await grantOf(p, 'grady.archie@contoso.com')).toEqual(expect.any(String));
+      // The story's revoked user gets none.
+      expect(await grantOf(p, 'diego.siciliani@contoso.com')).toBeUndefined();
+    } finally {
+      await p.close();
+    }
+
+    // A third start finds every grant in place: nothing is consented again.
+    p = await startTestProduct({ env, sharedSandbox: sandbox, background: true });
+    try {
+      const tokensBefore = sandbox.control.stats().entra.requests;
+      await new Promise((r) => setTimeout(r, 500));
+      expect(p.logs.some((l) => l.includes('demo: seeded'))).toBe(false);
+      expect(sandbox.control.stats().entra.requests).toBe(tokensBefore);
+    } finally {
+      await p.close();
+    }
+  });
+});
