@@ -1,9 +1,10 @@
 /**
  * The HTTP client MSAL talks to Entra ID through (src/identity/network.ts): statuses it remembers,
- * and answers handed back one per turn of the event loop.
+ * and Entra's answers handed to MSAL after the others read in the same poll.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sendRequest } from '../../src/graph/http';
 import { TimedNetworkClient } from '../../src/identity/network';
 
 let server: Server;
@@ -31,40 +32,26 @@ it('remembers the status and reads a JSON body', async () => {
   expect(client.unreachable).toBe(false);
 });
 
-it('hands answers that arrived together back one per turn of the event loop', async () => {
-  const held: ServerResponse[] = [];
+it("hands Entra's answer to MSAL after the other answers read in the same poll", async () => {
+  const held = new Map<string, ServerResponse>();
   onRequest = (req, res) => {
     req.resume();
     req.on('end', () => {
-      held.push(res);
-      if (held.length < 3) return;
-      for (const r of held) {
-        r.writeHead(200, { 'content-type': 'application/json' });
-        r.end('{"access_token":"x"}');
+      held.set(req.url ?? '', res);
+      if (held.size < 2) return;
+      // Entra's answer goes out first; both are in their sockets before the loop polls again.
+      for (const path of ['/token', '/v1.0/$batch']) {
+        held.get(path)!.writeHead(200, { 'content-type': 'application/json' });
+        held.get(path)!.end('{}');
       }
-      // All three answers are in the sockets before the loop polls again: without turns they
-      // would all be handled in the same one.
       const until = Date.now() + 30;
       while (Date.now() < until);
     });
   };
-  // Counts the loop's turns: one setImmediate per turn.
-  let turn = 0;
-  let counting = true;
-  const count = () => {
-    turn++;
-    if (counting) setImmediate(count);
-  };
-  setImmediate(count);
-  try {
-    const turns = await Promise.all(
-      [1, 2, 3].map(async () => {
-        await new TimedNetworkClient(5_000).sendPostRequestAsync(url, { body: 'grant_type=refresh_token' });
-        return turn;
-      }),
-    );
-    expect(new Set(turns).size).toBe(3);
-  } finally {
-    counting = false;
-  }
+  const order: string[] = [];
+  await Promise.all([
+    new TimedNetworkClient(5_000).sendPostRequestAsync(url, { body: 'grant_type=refresh_token' }).then(() => order.push('entra')),
+    sendRequest('POST', url.replace('/token', '/v1.0/$batch'), { body: '{}', timeoutMs: 5_000 }).then(() => order.push('graph')),
+  ]);
+  expect(order).toEqual(['graph', 'entra']);
 });
