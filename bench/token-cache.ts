@@ -18,6 +18,7 @@ import { DelegatedAuth } from '../src/identity/delegated-auth';
 import { Keyring, openStore } from '../src/store';
 import type { Store } from '../src/store/types';
 import { ensureCertificates, startSandbox } from '../src/sandbox';
+import { authorizeWithoutPages } from '../src/sandbox/sign-in-without-pages';
 
 const REDIRECT = 'http://localhost:3978/auth/callback';
 
@@ -37,21 +38,6 @@ async function ensureTrustedCa(): Promise<boolean> {
   });
   const code: number = await new Promise((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
   process.exit(code);
-}
-
-/** Follow the sandbox authorize redirect (login_hint + preset consent) back to the redirect URI. */
-async function authorize(url: string): Promise<URL> {
-  let next = url;
-  for (let hop = 0; hop < 5; hop++) {
-    const res = await fetch(next, { redirect: 'manual' });
-    await res.arrayBuffer();
-    const location = res.headers.get('location');
-    if (!location) throw new Error(`authorize answered ${res.status} without a redirect`);
-    const u = new URL(location, next);
-    if (!u.pathname.endsWith('/authorize')) return u;
-    next = u.toString();
-  }
-  throw new Error('too many redirects');
 }
 
 type Entity = Record<string, unknown>;
@@ -165,7 +151,7 @@ async function main() {
     const megan = sandbox.seed.users.find((u) => u.upn === 'megan.bowen@contoso.com')!;
     const pkce = auth.makePkce();
     const nonce = randomBytes(12).toString('base64url');
-    const cb = await authorize(await auth.authCodeUrl({ scopes, state: 'bench', codeChallenge: pkce.challenge, loginHint: megan.upn, nonce }));
+    const cb = await authorizeWithoutPages(await auth.authCodeUrl({ scopes, state: 'bench', codeChallenge: pkce.challenge, loginHint: megan.upn, nonce }));
     const account = await auth.redeemCode({
       code: cb.searchParams.get('code')!,
       codeVerifier: pkce.verifier,

@@ -7,6 +7,7 @@
  * token-cache partition. A user seeded as needing a reconnect keeps no grant, as the story says.
  */
 import type { Logger } from './log';
+import { authorizeWithoutPages } from './sandbox/sign-in-without-pages';
 import type { ConnectionService } from './services/connections';
 import type { Store } from './store/types';
 
@@ -21,7 +22,6 @@ export interface DemoGrantsDeps {
 
 /** Seeded states whose story includes a grant. */
 const GRANTED_STATES = new Set(['connected', 'missing-permissions']);
-const MAX_HOPS = 10;
 
 /**
  * Consents for the seeded Graph connections that should hold a grant and do not. Each keeps the
@@ -50,23 +50,12 @@ export async function grantSeededConnections(tenantId: string, deps: DemoGrantsD
 async function consent(tenantId: string, upn: string, oid: string, deps: DemoGrantsDeps): Promise<void> {
   const start = new URL(await deps.connections.startUrl({ tenantId, oid, upn, roles: [], isAdmin: false, via: 'sso' }, 'popup'));
   const { url } = await deps.connections.beginConsent(start.searchParams.get('ticket') ?? '');
-  let next = url;
-  for (let hop = 0; hop < MAX_HOPS; hop++) {
-    const res = await fetch(next, { redirect: 'manual' });
-    await res.arrayBuffer();
-    const location = res.headers.get('location');
-    if (!location) throw new Error(`the sandbox sign-in stopped at ${new URL(next).pathname} (HTTP ${res.status})`);
-    const target = new URL(location, next);
-    if (`${target.origin}${target.pathname}` === deps.redirectUri) {
-      const code = target.searchParams.get('code');
-      const state = target.searchParams.get('state') ?? '';
-      if (!code) throw new Error(`the sandbox sign-in returned ${target.searchParams.get('error') ?? 'no code'}`);
-      const record = await deps.store.takeAuthState(state, deps.now());
-      if (record?.stage !== 'consent') throw new Error('the consent state was not found');
-      await deps.connections.completeConsent(record, code);
-      return;
-    }
-    next = target.toString();
-  }
-  throw new Error('the sandbox sign-in redirected too often');
+  const callback = await authorizeWithoutPages(url);
+  if (`${callback.origin}${callback.pathname}` !== deps.redirectUri)
+    throw new Error(`the sandbox sign-in went to ${callback.pathname}, not the product's callback`);
+  const code = callback.searchParams.get('code');
+  if (!code) throw new Error(`the sandbox sign-in returned ${callback.searchParams.get('error') ?? 'no code'}`);
+  const record = await deps.store.takeAuthState(callback.searchParams.get('state') ?? '', deps.now());
+  if (record?.stage !== 'consent') throw new Error('the consent state was not found');
+  await deps.connections.completeConsent(record, code);
 }

@@ -7,6 +7,8 @@ import { ConfidentialClientApplication, type Configuration } from '@azure/msal-n
 import { Client } from '@microsoft/microsoft-graph-client';
 import { ensureCertificates, startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox';
 
+export { authorizeWithoutPages } from '../../src/sandbox/sign-in-without-pages';
+
 export const PRODUCT_REDIRECT_URI = 'http://localhost:3978/auth/callback';
 
 /** A sandbox on 127.0.0.1, free ports. Needs `npm test` / `npx tsx scripts/test.ts …` (it trusts the CA). */
@@ -25,50 +27,6 @@ export async function startTestSandbox(overrides: Partial<SandboxOptions> = {}):
     productIdentifierUris: ['api://localhost:3978', 'api://127.0.0.1:3978'],
     ...overrides,
   });
-}
-
-/**
- * Follow an authorize URL the way a browser would, without a person: it must end in a redirect (or
- * a form_post page) back to the app. Returns the callback URL with its query (code/state or error).
- * Throws when the sandbox shows a page instead (no login_hint, or no preset consent decision).
- */
-export async function authorizeWithoutPages(authorizeUrl: string): Promise<URL> {
-  let url = authorizeUrl;
-  for (let hop = 0; hop < 5; hop++) {
-    const res = await fetch(url, { redirect: 'manual' });
-    const location = res.headers.get('location');
-    if (res.status >= 300 && res.status < 400 && location) {
-      const next = new URL(location, url);
-      if (next.pathname.endsWith('/oauth2/v2.0/authorize')) {
-        url = next.toString();
-        continue;
-      }
-      await res.arrayBuffer();
-      return next;
-    }
-    const html = await res.text();
-    const form = /<form method="post" action="([^"]+)" id="f">([\s\S]*?)<\/form>/.exec(html);
-    if (res.status === 200 && form) {
-      const target = new URL(decodeEntities(form[1]));
-      for (const m of form[2].matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g))
-        target.searchParams.set(decodeEntities(m[1]), decodeEntities(m[2]));
-      return target;
-    }
-    const title = /<title>([^<]*)<\/title>/.exec(html)?.[1] ?? '';
-    throw new Error(
-      `authorize showed a page (${res.status} "${title}") instead of redirecting back: give login_hint for a user with a preset consent decision`,
-    );
-  }
-  throw new Error('authorize: too many redirects');
-}
-
-function decodeEntities(s: string): string {
-  return s
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
 }
 
 /** MSAL confidential client for an app registered in the sandbox (default: the product app). */
