@@ -25,12 +25,14 @@ import type { Logger } from '../log';
 import type {
   AuditRecords,
   LeaseRecords,
+  CheckItemKey,
   CheckItemRecord,
   CheckItemResult,
   CheckRecords,
   CheckRunRecord,
   ConnectionRecord,
   ConnectionRecords,
+  PendingCheckWork,
   ServiceAccountRecord,
   ServiceAccountRecords,
   TenantRecords,
@@ -313,7 +315,7 @@ export class CheckService {
   }
 
   /** Hands a page's connections to the sweep (or records them at once when there is nothing to probe). */
-  async #checkPage(run: CheckRunRecord, records: Array<{ item: CheckItemRecord; connection?: ConnectionRecord }>, pass: Pass): Promise<void> {
+  async #checkPage(run: CheckRunRecord, records: PendingCheckWork[], pass: Pass): Promise<void> {
     const { store } = this.deps;
     const tenantId = run.tenantId;
     const tenant = await store.getTenant(tenantId);
@@ -585,14 +587,14 @@ interface Pass {
   /** Items recorded since the last pass began. */
   recorded: number;
   /** The last item handed out in this pass: the next read starts after it. */
-  after?: Pick<CheckItemRecord, 'upn' | 'kind'>;
+  after?: CheckItemKey;
   /** Refresh-token redemptions, a bounded number at once. */
   redeem: <T>(task: () => Promise<T>) => Promise<T>;
   /** Called whenever an item settles (the run loop waits on it). */
   changed: () => void;
 }
 
-function itemKey(item: Pick<CheckItemRecord, 'upn' | 'kind'>): string {
+function itemKey(item: CheckItemKey): string {
   return `${item.upn}|${item.kind}`;
 }
 

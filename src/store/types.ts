@@ -116,6 +116,13 @@ export interface CheckItemRecord {
   to?: ConnectionState;
   code?: string;
 }
+/** Where an item stands in a run's order (upn, then kind). */
+export type CheckItemKey = Pick<CheckItemRecord, 'upn' | 'kind'>;
+/** A pending item with its connection as stored now (absent when it was deleted since the run started). */
+export interface PendingCheckWork {
+  item: CheckItemRecord;
+  connection?: ConnectionRecord;
+}
 /** A state change of a connection, kept for history (from, to, code, at). */
 export interface ConnectionHistoryRecord {
   tenantId: string;
@@ -451,16 +458,11 @@ export interface CheckRecords {
   /** Items of a run not checked yet, in a stable order. */
   pendingCheckItems(tenantId: string, runId: string, limit: number): Promise<CheckItemRecord[]>;
   /**
-   * The same items, each with its connection as stored now (absent when it was deleted since the
-   * run started), from the one after `after` in that order: a run reads a page of work in one
-   * query, not one query per connection, and never re-reads what it has already handed out.
+   * The same items with their connections, from the one after `after` in that order: a run reads a
+   * page of work in one query, not one query per connection, and never re-reads what it has
+   * already handed out.
    */
-  pendingCheckWork(
-    tenantId: string,
-    runId: string,
-    limit: number,
-    after?: Pick<CheckItemRecord, 'upn' | 'kind'>,
-  ): Promise<Array<{ item: CheckItemRecord; connection?: ConnectionRecord }>>;
+  pendingCheckWork(tenantId: string, runId: string, limit: number, after?: CheckItemKey): Promise<PendingCheckWork[]>;
   /**
    * Records one checked connection atomically: writes the connection (when given), marks its item
    * done (once: an item already done is left as it was and false is returned), and appends to the

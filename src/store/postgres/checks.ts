@@ -2,7 +2,16 @@
 import type { ConnectionState } from '../../domain/connection';
 import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, checkedPerRun, clampLimit, connectionCheckValues, inLockOrder, startedRun } from '../records';
 import { checkItemFromRow, checkRunFromRow, historyFromRow, pendingWorkFromRow, type Row } from '../shared/rows';
-import type { CheckItemRecord, CheckItemResult, CheckRecords, CheckRunRecord, ConnectionHistoryRecord, ConnectionRecord } from '../types';
+import type {
+  CheckItemKey,
+  CheckItemRecord,
+  CheckItemResult,
+  CheckRecords,
+  CheckRunRecord,
+  ConnectionHistoryRecord,
+  ConnectionRecord,
+  PendingCheckWork,
+} from '../types';
 import { upsertConnections } from './connections';
 import { changed, transaction, type PgContext, type Queryable } from './db';
 
@@ -85,12 +94,7 @@ export class PgChecks implements CheckRecords {
     return rows.map(checkItemFromRow);
   }
 
-  async pendingCheckWork(
-    tenantId: string,
-    runId: string,
-    limit: number,
-    after?: Pick<CheckItemRecord, 'upn' | 'kind'>,
-  ): Promise<Array<{ item: CheckItemRecord; connection?: ConnectionRecord }>> {
+  async pendingCheckWork(tenantId: string, runId: string, limit: number, after?: CheckItemKey): Promise<PendingCheckWork[]> {
     // ('', '') sorts before every item: upn and kind are never empty.
     const { rows } = await this.c.pool.query(
       `SELECT i.upn AS item_upn, i.kind AS item_kind, c.* FROM check_items i

@@ -14,6 +14,7 @@ import type {
   ConnectionRecord,
   ConversationRecord,
   OutboxRecord,
+  PendingCheckWork,
   ServiceAccountRecord,
   TenantRecord,
   UserRecord,
@@ -80,7 +81,7 @@ export const checkItemFromRow = reader<CheckItemRecord>(['upn', 'kind', 'done', 
 });
 
 /** A pending item joined with its connection (`item_upn`, `item_kind`, then the connection's columns, null when it is gone). */
-export function pendingWorkFromRow(row: Row): { item: CheckItemRecord; connection?: ConnectionRecord } {
+export function pendingWorkFromRow(row: Row): PendingCheckWork {
   const item: CheckItemRecord = { upn: String(row.item_upn), kind: row.item_kind as CheckItemRecord['kind'], done: false };
   return row.tenant_id === null || row.tenant_id === undefined ? { item } : { item, connection: connectionFromRow(row) };
 }

@@ -2,7 +2,16 @@
 import type { ConnectionState } from '../../domain/connection';
 import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, checkedPerRun, clampLimit, connectionCheckValues, startedRun } from '../records';
 import { checkItemFromRow, checkRunFromRow, historyFromRow, pendingWorkFromRow, type Row } from '../shared/rows';
-import type { CheckItemRecord, CheckItemResult, CheckRecords, CheckRunRecord, ConnectionHistoryRecord, ConnectionRecord } from '../types';
+import type {
+  CheckItemKey,
+  CheckItemRecord,
+  CheckItemResult,
+  CheckRecords,
+  CheckRunRecord,
+  ConnectionHistoryRecord,
+  ConnectionRecord,
+  PendingCheckWork,
+} from '../types';
 import { CONNECTION_UPSERT } from './connections';
 import { immediate, type SqliteContext, type Db } from './db';
 
@@ -46,12 +55,7 @@ export class SqliteChecks implements CheckRecords {
     return (this.#q.itemPending.all(tenantId, runId, clampLimit(limit, DEFAULT_PAGE)) as Row[]).map(checkItemFromRow);
   }
 
-  async pendingCheckWork(
-    tenantId: string,
-    runId: string,
-    limit: number,
-    after?: Pick<CheckItemRecord, 'upn' | 'kind'>,
-  ): Promise<Array<{ item: CheckItemRecord; connection?: ConnectionRecord }>> {
+  async pendingCheckWork(tenantId: string, runId: string, limit: number, after?: CheckItemKey): Promise<PendingCheckWork[]> {
     // ('', '') sorts before every item: upn and kind are never empty.
     const rows = this.#q.workPending.all(tenantId, runId, after?.upn ?? '', after?.kind ?? '', clampLimit(limit, DEFAULT_PAGE)) as Row[];
     return rows.map(pendingWorkFromRow);
