@@ -70,7 +70,7 @@ export interface StartOptions {
   store?: Store;
   now?: () => Date;
   tabDir?: string;
-  /** Background loops (notifier, daily checks) and the demo's first consents; tests turn them off. */
+  /** Background loops (notifier, daily checks) and the demo's seeded consents; tests turn them off. */
   background?: boolean;
   /**
    * Load the bot (botbuilder and Adaptive Card templating: most of the start-up time) on its first use
@@ -152,11 +152,10 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   const homeTenantId = config.homeTenantId ?? (sandbox ? sandbox.seed.tenant.id.toLowerCase() : undefined);
   const adminRule: AdminRuleConfig = { adminUpns: config.adminUpns, ...(homeTenantId ? { homeTenantId } : {}) };
   // The demo's Graph connections are seeded without grants; their consents are given just after
-  // the first start (src/demo-grants.ts). Until then a health check would turn them into "needs
+  // start (src/demo-grants.ts). Until then a health check would turn them into "needs
   // reconnect" and undo the story the banner tells, so the demo tenant's first scheduled check
   // waits one interval from when it was seeded, across restarts. Check all now runs at any time.
-  const demo = sandbox ? await seedSandboxTenant(store, sandbox, adminRule, now) : undefined;
-  const demoSeededAt = demo?.seededAt;
+  const demoSeededAt = sandbox ? await seedSandboxTenant(store, sandbox, adminRule, now) : undefined;
 
   const verifier = new TokenVerifier({
     authorityHost: identity.authorityHost,
@@ -395,7 +394,7 @@ export async function startProduct(config: Readonly<AppConfig>, options: StartOp
   scheduler?.start();
   // At every start, not only the first: a consent the first start could not give (the process
   // stopped, the sign-in failed) is given at the next. Connections that hold a grant are skipped.
-  if (sandbox && demo && options.background !== false) {
+  if (sandbox && options.background !== false) {
     const tenantId = sandbox.seed.tenant.id.toLowerCase();
     void grantSeededConnections(tenantId, { store, connections, redirectUri: `${tabEndpoint}/auth/callback`, logger, now }).then(
       (granted) => {
@@ -468,10 +467,11 @@ async function startOwnSandbox(config: Readonly<AppConfig>, tabEndpoint: string,
   });
 }
 
-/** First start in sandbox mode: the demo tenant's legacy connections, so there is something to migrate. */
-/** Seeds the demo tenant's users, and its connections on a first start; returns when the demo tenant was created. */
-/** Seeds the demo tenant (its connections only into an empty one); `seededAt` is when the tenant was first seeded. */
-async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: AdminRuleConfig, now: () => Date): Promise<{ seededAt: Date }> {
+/**
+ * Seeds the demo tenant's users, and on a first start its legacy connections, so that there is
+ * something to migrate; returns when the demo tenant was first seeded.
+ */
+async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: AdminRuleConfig, now: () => Date): Promise<Date> {
   const seed = sandbox.seed;
   const tenantId = seed.tenant.id.toLowerCase();
   const existing = await store.countConnections(tenantId);
@@ -496,7 +496,7 @@ async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: Admi
       });
     }
   }
-  if (existing.length > 0) return { seededAt: new Date(tenant.createdAt) };
+  if (existing.length > 0) return new Date(tenant.createdAt);
   const users = new Map(seed.users.map((u) => [u.upn.toLowerCase(), u]));
   await store.importConnections(
     seed.legacyConnections.map((c) => ({
@@ -512,7 +512,7 @@ async function seedSandboxTenant(store: Store, sandbox: Sandbox, adminRule: Admi
       updatedAt: at,
     })),
   );
-  return { seededAt: new Date(tenant.createdAt) };
+  return new Date(tenant.createdAt);
 }
 
 function bannerText({ config, tabEndpoint, sandbox }: { config: Readonly<AppConfig>; tabEndpoint: string; sandbox?: Sandbox }): string {
