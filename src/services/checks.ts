@@ -496,9 +496,20 @@ export class CheckService {
     await this.#completeWith(run, record, checkedConnection(record, verdict, this.deps.now().toISOString()));
   }
 
-  /** The run's item for `record`, done, with the connection as the check left it. */
+  /**
+   * The run's item for `record`, done, with the connection as the check left it, unless its user
+   * changed or removed it since the check read it (their action is newer than what the check saw).
+   */
   #completeWith(run: CheckRunRecord, record: ConnectionRecord, next: ConnectionRecord): Promise<void> {
-    return this.#complete({ runId: run.id, tenantId: run.tenantId, upn: record.upn, kind: record.kind, from: record.state, connection: next });
+    return this.#complete({
+      runId: run.id,
+      tenantId: run.tenantId,
+      upn: record.upn,
+      kind: record.kind,
+      from: record.state,
+      connection: next,
+      unchangedSince: record.updatedAt,
+    });
   }
 
   async #writeLegacy(run: CheckRunRecord, record: ConnectionRecord, via: { ok: boolean; code?: ErrorCode } | undefined): Promise<boolean> {

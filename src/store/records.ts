@@ -342,6 +342,7 @@ export function checkItemValues(result: CheckItemResult) {
     code: c?.error?.code ?? null,
     at: c?.lastCheckedAt ?? c?.updatedAt ?? nowIso(),
     connection,
+    unchangedSince: result.unchangedSince === undefined ? null : requireText(result.unchangedSince, 'unchangedSince'),
   };
 }
 

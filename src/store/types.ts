@@ -143,6 +143,13 @@ export interface CheckItemResult {
   kind: ConnectionKind;
   from: ConnectionState;
   connection?: ConnectionRecord;
+  /**
+   * The `updatedAt` of the connection the check started from. With it, only what a check finds
+   * (state, feature results, error, lastCheckedAt, updatedAt) is written, and only while the stored
+   * connection is still that one: a connection its user reconnected, tested, removed or handed to
+   * a new owner while it was being checked keeps what they did, and its item is done unchanged.
+   */
+  unchangedSince?: string;
 }
 
 export interface ConnectionQuery {
@@ -464,7 +471,8 @@ export interface CheckRecords {
    */
   pendingCheckWork(tenantId: string, runId: string, limit: number, after?: CheckItemKey): Promise<PendingCheckWork[]>;
   /**
-   * Records one checked connection atomically: writes the connection (when given), marks its item
+   * Records one checked connection atomically: writes the connection (when given; with
+   * `unchangedSince`, only its check fields and only if it was not changed meanwhile), marks its item
    * done (once: an item already done is left as it was and false is returned), and appends to the
    * history when its state changed.
    */

@@ -1047,6 +1047,46 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         );
       });
 
+      it('leaves a connection its user changed or removed while it was checked as they left it', async () => {
+        const seen = aConnection({ upn: 'a@contoso.example', lastCheckedAt: iso(MIN) });
+        const removed = aConnection({ upn: 'b@contoso.example', lastCheckedAt: iso(MIN) });
+        const untouched = aConnection({ upn: 'c@contoso.example', kind: 'graph-app', lastCheckedAt: iso(MIN) });
+        await store.importConnections([seen, removed, untouched]);
+        await store.startCheckRun(aRun(), [seen, removed, untouched]);
+        // Meanwhile a reconnects with more scopes and b disconnects.
+        const reconnected = { ...seen, grantedScopes: ['openid', 'Mail.ReadWrite', 'Calendars.ReadWrite'], updatedAt: iso(2 * MIN) };
+        await store.putConnection(reconnected);
+        await store.deleteConnection(TENANT_A, removed.upn, removed.kind);
+        const lost = (c: ConnectionRecord) => ({
+          runId: 'run-1',
+          tenantId: TENANT_A,
+          upn: c.upn,
+          kind: c.kind,
+          from: c.state,
+          unchangedSince: c.updatedAt,
+          connection: {
+            ...c,
+            state: 'needs-reconnect' as const,
+            error: { code: 'REFRESH_TOKEN_REVOKED', message: 'm' },
+            lastCheckedAt: iso(3 * MIN),
+            updatedAt: iso(3 * MIN),
+          },
+        });
+        expect(await store.completeCheckItems([lost(seen), lost(removed), lost(untouched)])).toEqual([true, true, true]);
+        expect(await store.getConnections(TENANT_A, seen.upn)).toEqual([reconnected]);
+        expect(await store.getConnections(TENANT_A, removed.upn)).toEqual([]);
+        expect(await store.getConnections(TENANT_A, untouched.upn)).toEqual([lost(untouched).connection]);
+        expect(await store.pendingCheckItems(TENANT_A, 'run-1', 10)).toEqual([]);
+        expect((await store.getCheckRun(TENANT_A, 'run-1'))?.checked).toBe(3);
+        expect(await store.checkRunOutcome(TENANT_A, 'run-1')).toEqual({
+          byState: { connected: 2, 'needs-reconnect': 1 },
+          changes: [{ upn: untouched.upn, kind: 'graph-app', done: true, from: 'connected', to: 'needs-reconnect', code: 'REFRESH_TOKEN_REVOKED' }],
+        });
+        expect(await store.connectionHistory(TENANT_A, seen.upn)).toEqual([]);
+        expect(await store.connectionHistory(TENANT_A, removed.upn)).toEqual([]);
+        expect((await store.connectionHistory(TENANT_A, untouched.upn)).map((h) => [h.from, h.to])).toEqual([['connected', 'needs-reconnect']]);
+      });
+
       it('finishes a run once; then a new one can start', async () => {
         await store.startCheckRun(aRun(), []);
         await store.finishCheckRun(TENANT_A, 'run-1', 'done', iso(MIN));

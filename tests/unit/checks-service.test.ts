@@ -64,6 +64,34 @@ describe('CheckService', () => {
     expect(lost).toEqual([]);
   });
 
+  it('does not bring back a connection removed while it was checked, nor overwrite one changed meanwhile', async () => {
+    const changed = { ...appOnly('b@contoso.example'), displayName: 'Changed meanwhile', updatedAt: new Date(T0.getTime() + 1000).toISOString() };
+    // The run reads its page, then a is removed and b rewritten before the results are recorded.
+    const racing = new Proxy(store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop === 'pendingCheckWork') {
+          return async (...args: Parameters<Store['pendingCheckWork']>) => {
+            const work = await target.pendingCheckWork(...args);
+            if (work.length > 0) {
+              await target.deleteConnection(TENANT, 'a@contoso.example', 'graph-app');
+              await target.putConnection(changed);
+            }
+            return work;
+          };
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const { checks, digests } = service(racing);
+    await checks.start(TENANT, 'admin@contoso.example');
+    await checks.settled(TENANT);
+    expect(await store.getConnections(TENANT, 'a@contoso.example')).toEqual([]);
+    expect(await store.getConnections(TENANT, 'b@contoso.example')).toEqual([changed]);
+    expect(await checks.latest(TENANT)).toMatchObject({ status: 'done', checked: 2, total: 2, changes: [] });
+    expect(digests).toEqual([]);
+  });
+
   it('ends a run as failed when nothing can be recorded, instead of trying forever', async () => {
     const broken = new Proxy(store, {
       get(target, prop, receiver) {

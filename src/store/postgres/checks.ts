@@ -19,6 +19,28 @@ type ItemValues = ReturnType<typeof checkItemValues>;
 /** A state change as the history keeps it: from a run's item, or from a user's own Test (no run). */
 type HistoryEntry = Pick<ItemValues, 'tenantId' | 'upn' | 'kind' | 'from' | 'to' | 'code' | 'at'> & { runId: string | null };
 
+/**
+ * Writes what the checks of items guarded by `unchangedSince` found, to the connections not changed
+ * since; returns the items with those whose connection was changed or removed meanwhile turned into
+ * "no change" (their user's action stands).
+ */
+async function writeCheckedConnections(q: Queryable, items: ItemValues[]): Promise<ItemValues[]> {
+  const guarded = items.filter((v) => v.connection && v.unchangedSince !== null);
+  if (guarded.length === 0) return items;
+  const rows = guarded.map((v) => ({ ...v.connection!, unchangedSince: v.unchangedSince, from: v.from }));
+  const { rows: written } = await q.query(
+    `UPDATE connections c SET state = i.state, feature_results = i.feature_results, error = i.error, last_checked_at = i.last_checked_at, updated_at = i.updated_at
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+       AS i(tenant_id, upn, kind, state, feature_results, error, last_checked_at, updated_at, unchanged_since, from_state)
+     WHERE c.tenant_id = i.tenant_id AND c.upn = i.upn AND c.kind = i.kind AND c.updated_at = i.unchanged_since AND c.state = i.from_state
+     RETURNING c.tenant_id, c.upn, c.kind`,
+    columnsOf(rows, ['tenantId', 'upn', 'kind', 'state', 'featureResults', 'error', 'lastCheckedAt', 'updatedAt', 'unchangedSince', 'from']),
+  );
+  const key = (v: { tenantId: string; upn: string; kind: string }) => `${v.tenantId}\u0000${v.upn}\u0000${v.kind}`;
+  const applied = new Set((written as Row[]).map((r) => key({ tenantId: String(r.tenant_id), upn: String(r.upn), kind: String(r.kind) })));
+  return items.map((v) => (v.connection && v.unchangedSince !== null && !applied.has(key(v)) ? { ...v, to: v.from, code: null } : v));
+}
+
 function itemKey(v: { tenantId: string; runId: string; upn: string; kind: string }): string {
   return `${v.tenantId}\u0000${v.runId}\u0000${v.upn}\u0000${v.kind}`;
 }
@@ -133,8 +155,11 @@ export class PgChecks implements CheckRecords {
       const pending = new Set(
         (rows as Row[]).map((r) => itemKey({ tenantId: String(r.tenant_id), runId: String(r.run_id), upn: String(r.upn), kind: String(r.kind) })),
       );
-      const marked = candidates.filter((v) => pending.has(itemKey(v)));
       const done = values.map((v, i) => pending.has(itemKey(v)) && firstOf.get(itemKey(v)) === i);
+      const marked = await writeCheckedConnections(
+        tx,
+        candidates.filter((v) => pending.has(itemKey(v))),
+      );
       if (marked.length === 0) return done;
       await tx.query(
         `UPDATE check_items c SET done = true, from_state = i.from_state, to_state = i.to_state, code = i.code
@@ -142,7 +167,7 @@ export class PgChecks implements CheckRecords {
          WHERE c.run_id = i.run_id AND c.upn = i.upn AND c.kind = i.kind AND c.tenant_id = i.tenant_id`,
         columnsOf(marked, ['tenantId', 'runId', 'upn', 'kind', 'from', 'to', 'code']),
       );
-      const connections = marked.flatMap((v) => (v.connection ? [v.connection] : []));
+      const connections = marked.flatMap((v) => (v.connection && v.unchangedSince === null ? [v.connection] : []));
       if (connections.length) await upsertConnections(tx, connections);
       await insertHistory(
         tx,
