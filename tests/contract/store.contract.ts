@@ -1067,7 +1067,9 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
           connection: {
             ...c,
             state: 'needs-reconnect' as const,
-            error: { code: 'REFRESH_TOKEN_REVOKED', message: 'm' },
+            // What the token was granted is the check's finding too.
+            grantedScopes: ['openid'],
+            error: { code: 'REFRESH_TOKEN_REVOKED' as const, message: 'm' },
             lastCheckedAt: iso(3 * MIN),
             updatedAt: iso(3 * MIN),
           },

@@ -29,12 +29,12 @@ async function writeCheckedConnections(q: Queryable, items: ItemValues[]): Promi
   if (guarded.length === 0) return items;
   const rows = guarded.map((v) => ({ ...v.connection!, unchangedSince: v.unchangedSince, from: v.from }));
   const { rows: written } = await q.query(
-    `UPDATE connections c SET state = i.state, feature_results = i.feature_results, error = i.error, last_checked_at = i.last_checked_at, updated_at = i.updated_at
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-       AS i(tenant_id, upn, kind, state, feature_results, error, last_checked_at, updated_at, unchanged_since, from_state)
+    `UPDATE connections c SET state = i.state, granted_scopes = i.granted_scopes, feature_results = i.feature_results, error = i.error, last_checked_at = i.last_checked_at, updated_at = i.updated_at
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
+       AS i(tenant_id, upn, kind, state, granted_scopes, feature_results, error, last_checked_at, updated_at, unchanged_since, from_state)
      WHERE c.tenant_id = i.tenant_id AND c.upn = i.upn AND c.kind = i.kind AND c.updated_at = i.unchanged_since AND c.state = i.from_state
      RETURNING c.tenant_id, c.upn, c.kind`,
-    columnsOf(rows, ['tenantId', 'upn', 'kind', 'state', 'featureResults', 'error', 'lastCheckedAt', 'updatedAt', 'unchangedSince', 'from']),
+    columnsOf(rows, ['tenantId', 'upn', 'kind', 'state', 'grantedScopes', 'featureResults', 'error', 'lastCheckedAt', 'updatedAt', 'unchangedSince', 'from']),
   );
   const key = (v: { tenantId: string; upn: string; kind: string }) => `${v.tenantId}\u0000${v.upn}\u0000${v.kind}`;
   const applied = new Set((written as Row[]).map((r) => key({ tenantId: String(r.tenant_id), upn: String(r.upn), kind: String(r.kind) })));

@@ -73,7 +73,7 @@ export class SqliteChecks implements CheckRecords {
         if (this.#q.itemDone.run(v).changes === 0) return false;
         if (v.connection && v.unchangedSince !== null) {
           const c = v.connection;
-          const args = [c.state, c.featureResults, c.error, c.lastCheckedAt, c.updatedAt, c.tenantId, c.upn, c.kind, v.unchangedSince, v.from];
+          const args = [c.state, c.grantedScopes, c.featureResults, c.error, c.lastCheckedAt, c.updatedAt, c.tenantId, c.upn, c.kind, v.unchangedSince, v.from];
           if (this.#q.connectionChecked.run(args).changes === 0) {
             // Changed or removed by its user meanwhile: what they did stands, and this run saw no change.
             this.#q.itemUnchanged.run(v.tenantId, v.runId, v.upn, v.kind);
@@ -134,7 +134,7 @@ function statements(db: Db) {
     itemByState: p('SELECT to_state, count(*) AS n FROM check_items WHERE tenant_id = ? AND run_id = ? AND done = 1 GROUP BY to_state'),
     itemChanges: p('SELECT * FROM check_items WHERE tenant_id = ? AND run_id = ? AND done = 1 AND from_state <> to_state ORDER BY upn, kind'),
     connectionUpsert: p(CONNECTION_UPSERT),
-    connectionChecked: p(`UPDATE connections SET state = ?, feature_results = ?, error = ?, last_checked_at = ?, updated_at = ?
+    connectionChecked: p(`UPDATE connections SET state = ?, granted_scopes = ?, feature_results = ?, error = ?, last_checked_at = ?, updated_at = ?
         WHERE tenant_id = ? AND upn = ? AND kind = ? AND updated_at = ? AND state = ?`),
     itemUnchanged: p('UPDATE check_items SET to_state = from_state, code = NULL WHERE tenant_id = ? AND run_id = ? AND upn = ? AND kind = ?'),
     historyInsert: p(`INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id)
