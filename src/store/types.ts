@@ -145,9 +145,10 @@ export interface CheckItemResult {
   connection?: ConnectionRecord;
   /**
    * The `updatedAt` of the connection the check started from. With it, only what a check finds
-   * (state, the scopes its token was granted, feature results, error, lastCheckedAt, updatedAt) is written, and only while the stored
-   * connection is still that one: a connection its user reconnected, tested, removed or handed to
-   * a new owner while it was being checked keeps what they did, and its item is done unchanged.
+   * (state, the scopes its token was granted, feature results, error, lastCheckedAt, updatedAt) is
+   * written, and only while the stored connection is still that one: a connection its user
+   * reconnected, tested, removed or handed to a new owner while it was being checked keeps what
+   * they did, and its item is done unchanged.
    */
   unchangedSince?: string;
 }

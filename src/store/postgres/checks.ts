@@ -36,9 +36,12 @@ async function writeCheckedConnections(q: Queryable, items: ItemValues[]): Promi
      RETURNING c.tenant_id, c.upn, c.kind`,
     columnsOf(rows, ['tenantId', 'upn', 'kind', 'state', 'grantedScopes', 'featureResults', 'error', 'lastCheckedAt', 'updatedAt', 'unchangedSince', 'from']),
   );
-  const key = (v: { tenantId: string; upn: string; kind: string }) => `${v.tenantId}\u0000${v.upn}\u0000${v.kind}`;
-  const applied = new Set((written as Row[]).map((r) => key({ tenantId: String(r.tenant_id), upn: String(r.upn), kind: String(r.kind) })));
-  return items.map((v) => (v.connection && v.unchangedSince !== null && !applied.has(key(v)) ? { ...v, to: v.from, code: null } : v));
+  const applied = new Set((written as Row[]).map((r) => connectionKey({ tenantId: String(r.tenant_id), upn: String(r.upn), kind: String(r.kind) })));
+  return items.map((v) => (v.connection && v.unchangedSince !== null && !applied.has(connectionKey(v)) ? { ...v, to: v.from, code: null } : v));
+}
+
+function connectionKey(v: { tenantId: string; upn: string; kind: string }): string {
+  return `${v.tenantId}\u0000${v.upn}\u0000${v.kind}`;
 }
 
 function itemKey(v: { tenantId: string; runId: string; upn: string; kind: string }): string {
