@@ -366,18 +366,30 @@ export class ConnectionService {
   }
 
   private async recordError(record: ConnectionRecord, code: ErrorCode, enabled: Feature[]): Promise<ConnectionRecord> {
-    const next = await this.recordCheck(record, delegatedVerdict({ enabled, grantedScopes: record.grantedScopes, tokenCode: code }), record.state);
-    if (code === 'REFRESH_TOKEN_REVOKED') {
+    const { checked, written } = await this.recordCheck(
+      record,
+      delegatedVerdict({ enabled, grantedScopes: record.grantedScopes, tokenCode: code }),
+      record.state,
+    );
+    if (written && code === 'REFRESH_TOKEN_REVOKED') {
       await this.deps.store.audit({ tenantId: record.tenantId, actor: 'system', action: 'connection.lost', target: record.upn, details: { code } });
     }
-    return next;
+    return checked;
   }
 
-  /** Writes what a check found, as the monitor does: state, per-feature results, error, history of a change. */
-  private async recordCheck(record: ConnectionRecord, verdict: CheckVerdict, from: ConnectionState, message?: string): Promise<ConnectionRecord> {
-    const next = checkedConnection(record, verdict, this.deps.now().toISOString(), message);
-    await this.deps.store.recordConnectionCheck(next, from);
-    return next;
+  /**
+   * Writes what a check found, as the monitor does: state, per-feature results, error, history of a
+   * change. Only onto the connection as it was read: one its user disconnected, reconnected or
+   * removed meanwhile (in another window, say) stays as they left it, and nothing is written.
+   */
+  private async recordCheck(
+    record: ConnectionRecord,
+    verdict: CheckVerdict,
+    from: ConnectionState,
+    message?: string,
+  ): Promise<{ checked: ConnectionRecord; written: boolean }> {
+    const checked = checkedConnection(record, verdict, this.deps.now().toISOString(), message);
+    return { checked, written: await this.deps.store.recordConnectionCheck(checked, from, record.updatedAt) };
   }
 
   /** DELETE /api/me/connection/exchange */

@@ -347,7 +347,7 @@ export function checkItemValues(result: CheckItemResult) {
 }
 
 /** A connection checked outside a run (the user's own Test): its values, and its history entry's. */
-export function connectionCheckValues(connection: ConnectionRecord, from: ConnectionState) {
+export function connectionCheckValues(connection: ConnectionRecord, from: ConnectionState, unchangedSince?: string) {
   if (!isConnectionState(from)) throw invalid(`from "${String(from)}" is not a connection state`);
   const params = connectionParams(connection, 'connection');
   return {
@@ -360,6 +360,7 @@ export function connectionCheckValues(connection: ConnectionRecord, from: Connec
     code: connection.error?.code ?? null,
     at: connection.lastCheckedAt ?? connection.updatedAt,
     connection: params,
+    unchangedSince: unchangedSince === undefined ? null : requireText(unchangedSince, 'unchangedSince'),
   };
 }
 

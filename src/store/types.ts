@@ -486,9 +486,12 @@ export interface CheckRecords {
   completeCheckItems(results: CheckItemResult[]): Promise<boolean[]>;
   /**
    * Records a connection checked outside a run (the user's own Test) atomically: writes it, and
-   * appends to its history (without a run) when its state differs from `from`.
+   * appends to its history (without a run) when its state differs from `from`. With
+   * `unchangedSince` (the updatedAt it was read with) only its check fields are written, and only
+   * while the stored connection still has that updatedAt and the state `from`: one its user changed
+   * or removed meanwhile is left as they left it. Returns whether anything was written.
    */
-  recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState): Promise<void>;
+  recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState, unchangedSince?: string): Promise<boolean>;
   /** Items of a run whose state changed, and counts of the checked ones by their new state. */
   checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }>;
   finishCheckRun(tenantId: string, id: string, status: 'done' | 'failed', finishedAt: string): Promise<void>;

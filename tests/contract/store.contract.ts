@@ -1005,6 +1005,42 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         ]);
       });
 
+      it('records a check outside a run only onto the connection as it was read: one changed or removed meanwhile stays as left', async () => {
+        const seen = aConnection({ upn: 'a@contoso.example', lastCheckedAt: iso(MIN) });
+        const removed = aConnection({ upn: 'b@contoso.example', lastCheckedAt: iso(MIN) });
+        const untouched = aConnection({ upn: 'c@contoso.example', lastCheckedAt: iso(MIN) });
+        await store.importConnections([seen, removed, untouched]);
+        // While the Test ran, a reconnected in another window and b disconnected.
+        const reconnected = { ...seen, grantedScopes: ['openid', 'Mail.ReadWrite', 'Calendars.ReadWrite'], updatedAt: iso(2 * MIN) };
+        await store.putConnection(reconnected);
+        await store.deleteConnection(TENANT_A, removed.upn, removed.kind);
+        const lost = (c: ConnectionRecord): ConnectionRecord => ({
+          ...c,
+          state: 'needs-reconnect',
+          grantedScopes: ['openid'],
+          error: { code: 'REFRESH_TOKEN_REVOKED', message: 'm' },
+          lastCheckedAt: iso(3 * MIN),
+          updatedAt: iso(3 * MIN),
+        });
+        expect(await store.recordConnectionCheck(lost(seen), 'connected', seen.updatedAt)).toBe(false);
+        expect(await store.recordConnectionCheck(lost(removed), 'connected', removed.updatedAt)).toBe(false);
+        expect(await store.recordConnectionCheck(lost(untouched), 'connected', untouched.updatedAt)).toBe(true);
+        expect(await store.getConnections(TENANT_A, seen.upn)).toEqual([reconnected]);
+        expect(await store.getConnections(TENANT_A, removed.upn)).toEqual([]);
+        expect(await store.getConnections(TENANT_A, untouched.upn)).toEqual([lost(untouched)]);
+        expect(await store.connectionHistory(TENANT_A, seen.upn)).toEqual([]);
+        expect(await store.connectionHistory(TENANT_A, removed.upn)).toEqual([]);
+        expect((await store.connectionHistory(TENANT_A, untouched.upn)).map((h) => [h.from, h.to, h.code])).toEqual([
+          ['connected', 'needs-reconnect', 'REFRESH_TOKEN_REVOKED'],
+        ]);
+        // Checked again from what is stored now: written, and no second history entry (no state change).
+        const again = { ...lost(untouched), lastCheckedAt: iso(4 * MIN), updatedAt: iso(4 * MIN) };
+        expect(await store.recordConnectionCheck(again, 'needs-reconnect', iso(3 * MIN))).toBe(true);
+        expect(await store.getConnections(TENANT_A, untouched.upn)).toEqual([again]);
+        expect(await store.connectionHistory(TENANT_A, untouched.upn)).toHaveLength(1);
+        await expect(store.recordConnectionCheck(again, 'needs-reconnect', '')).rejects.toThrow(/unchangedSince/);
+      });
+
       it('reads a page of pending work with each connection as stored now, none for one deleted since', async () => {
         const a = aConnection({ upn: 'a@contoso.example', kind: 'graph-app', featureResults: { calendarSync: { ok: true } } });
         const other = aConnection({ upn: 'a@contoso.example', kind: 'ews-basic', state: 'needs-reconnect' });

@@ -161,6 +161,31 @@ describe('user reconnect flow', () => {
     expect(healed.body.connection.error).toBeUndefined();
   });
 
+  it('a disconnect while a Test is probing stands: the Test does not bring the connection back', async () => {
+    const upn = 'megan.bowen@contoso.com';
+    const token = await p.ssoToken(upn);
+    const historyBefore = await p.store.connectionHistory(CONTOSO, upn);
+    p.sandbox.control.hold({ target: 'graph' });
+    let testing: ReturnType<TestProduct['call']>;
+    try {
+      testing = p.call('POST', '/api/me/connection/test', { token });
+      // The refresh token is redeemed and the probes wait in the sandbox: now the user disconnects (in another window, say).
+      while (p.sandbox.control.inFlight({ upn }) < 1) await new Promise((r) => setTimeout(r, 5));
+      expect((await p.call('DELETE', '/api/me/connection', { token })).status).toBe(204);
+    } finally {
+      p.sandbox.control.release();
+    }
+    const tested = await testing;
+    expect(tested.status).toBe(200);
+    expect(tested.body.connection.kind).toBe('ews-basic');
+    expect((await connectionOf(p, upn)).connection.kind).toBe('ews-basic');
+    expect((await p.store.getConnections(CONTOSO, upn)).map((c) => c.kind)).toEqual(['ews-basic']);
+    expect(await p.store.connectionHistory(CONTOSO, upn)).toEqual(historyBefore);
+    // Connected again for what follows.
+    await consent(p, upn);
+    expect((await connectionOf(p, upn)).connection).toMatchObject({ kind: 'graph-delegated', state: 'connected' });
+  });
+
   it('a revoked grant shows at once as REFRESH_TOKEN_REVOKED / needs-reconnect', async () => {
     p.sandbox.control.revokeRefreshTokens({ upn: 'megan.bowen@contoso.com' });
     const res = await p.call('POST', '/api/me/connection/test', { token: await p.ssoToken('megan.bowen@contoso.com') });

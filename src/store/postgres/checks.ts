@@ -1,6 +1,16 @@
 /** Health-check runs (one running per tenant), their items and connection state history, on PostgreSQL. */
 import type { ConnectionState } from '../../domain/connection';
-import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, checkedPerRun, clampLimit, connectionCheckValues, inLockOrder, startedRun } from '../records';
+import {
+  DEFAULT_PAGE,
+  checkFinishStatus,
+  checkItemValues,
+  checkedPerRun,
+  clampLimit,
+  connectionCheckValues,
+  inLockOrder,
+  startedRun,
+  type ConnectionParams,
+} from '../records';
 import { checkItemFromRow, checkRunFromRow, historyFromRow, pendingWorkFromRow, type Row } from '../shared/rows';
 import type {
   CheckItemKey,
@@ -27,7 +37,18 @@ type HistoryEntry = Pick<ItemValues, 'tenantId' | 'upn' | 'kind' | 'from' | 'to'
 async function writeCheckedConnections(q: Queryable, items: ItemValues[]): Promise<ItemValues[]> {
   const guarded = items.filter((v) => v.connection && v.unchangedSince !== null);
   if (guarded.length === 0) return items;
-  const rows = guarded.map((v) => ({ ...v.connection!, unchangedSince: v.unchangedSince, from: v.from }));
+  const applied = await writeChecked(
+    q,
+    guarded.map((v) => ({ ...v.connection!, unchangedSince: v.unchangedSince!, from: v.from })),
+  );
+  return items.map((v) => (v.connection && v.unchangedSince !== null && !applied.has(connectionKey(v)) ? { ...v, to: v.from, code: null } : v));
+}
+
+/**
+ * A check's fields, written to each connection only while it is as it was read (same updatedAt and
+ * state); returns the keys of those written.
+ */
+async function writeChecked(q: Queryable, rows: Array<ConnectionParams & { unchangedSince: string; from: ConnectionState }>): Promise<Set<string>> {
   const { rows: written } = await q.query(
     `UPDATE connections c SET state = i.state, granted_scopes = i.granted_scopes, feature_results = i.feature_results, error = i.error, last_checked_at = i.last_checked_at, updated_at = i.updated_at
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
@@ -36,8 +57,7 @@ async function writeCheckedConnections(q: Queryable, items: ItemValues[]): Promi
      RETURNING c.tenant_id, c.upn, c.kind`,
     columnsOf(rows, ['tenantId', 'upn', 'kind', 'state', 'grantedScopes', 'featureResults', 'error', 'lastCheckedAt', 'updatedAt', 'unchangedSince', 'from']),
   );
-  const applied = new Set((written as Row[]).map((r) => connectionKey({ tenantId: String(r.tenant_id), upn: String(r.upn), kind: String(r.kind) })));
-  return items.map((v) => (v.connection && v.unchangedSince !== null && !applied.has(connectionKey(v)) ? { ...v, to: v.from, code: null } : v));
+  return new Set((written as Row[]).map((r) => connectionKey({ tenantId: String(r.tenant_id), upn: String(r.upn), kind: String(r.kind) })));
 }
 
 function connectionKey(v: { tenantId: string; upn: string; kind: string }): string {
@@ -183,11 +203,13 @@ export class PgChecks implements CheckRecords {
     });
   }
 
-  async recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState): Promise<void> {
-    const v = connectionCheckValues(connection, from);
-    await transaction(this.c.pool, async (tx) => {
-      await upsertConnections(tx, [v.connection]);
+  async recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState, unchangedSince?: string): Promise<boolean> {
+    const v = connectionCheckValues(connection, from, unchangedSince);
+    return transaction(this.c.pool, async (tx) => {
+      if (v.unchangedSince === null) await upsertConnections(tx, [v.connection]);
+      else if ((await writeChecked(tx, [{ ...v.connection, unchangedSince: v.unchangedSince, from: v.from }])).size === 0) return false;
       if (v.from !== v.to) await insertHistory(tx, [v]);
+      return true;
     });
   }
 

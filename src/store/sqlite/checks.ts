@@ -1,6 +1,15 @@
 /** Health-check runs (one running per tenant), their items and connection state history, on SQLite. */
 import type { ConnectionState } from '../../domain/connection';
-import { DEFAULT_PAGE, checkFinishStatus, checkItemValues, checkedPerRun, clampLimit, connectionCheckValues, startedRun } from '../records';
+import {
+  DEFAULT_PAGE,
+  checkFinishStatus,
+  checkItemValues,
+  checkedPerRun,
+  clampLimit,
+  connectionCheckValues,
+  startedRun,
+  type ConnectionParams,
+} from '../records';
 import { checkItemFromRow, checkRunFromRow, historyFromRow, pendingWorkFromRow, type Row } from '../shared/rows';
 import type {
   CheckItemKey,
@@ -72,9 +81,7 @@ export class SqliteChecks implements CheckRecords {
       const done = values.map((v) => {
         if (this.#q.itemDone.run(v).changes === 0) return false;
         if (v.connection && v.unchangedSince !== null) {
-          const c = v.connection;
-          const args = [c.state, c.grantedScopes, c.featureResults, c.error, c.lastCheckedAt, c.updatedAt, c.tenantId, c.upn, c.kind, v.unchangedSince, v.from];
-          if (this.#q.connectionChecked.run(args).changes === 0) {
+          if (!this.#writeChecked(v.connection, v.unchangedSince, v.from)) {
             // Changed or removed by its user meanwhile: what they did stands, and this run saw no change.
             this.#q.itemUnchanged.run(v.tenantId, v.runId, v.upn, v.kind);
             return true;
@@ -88,12 +95,20 @@ export class SqliteChecks implements CheckRecords {
     });
   }
 
-  async recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState): Promise<void> {
-    const v = connectionCheckValues(connection, from);
-    immediate(this.c.db, () => {
-      this.#q.connectionUpsert.run(v.connection);
+  async recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState, unchangedSince?: string): Promise<boolean> {
+    const v = connectionCheckValues(connection, from, unchangedSince);
+    return immediate(this.c.db, () => {
+      if (v.unchangedSince === null) this.#q.connectionUpsert.run(v.connection);
+      else if (!this.#writeChecked(v.connection, v.unchangedSince, v.from)) return false;
       if (v.from !== v.to) this.#q.historyInsert.run(v);
+      return true;
     });
+  }
+
+  /** A check's fields, written only while the connection is as it was read (same updatedAt and state). */
+  #writeChecked(c: ConnectionParams, unchangedSince: string, from: ConnectionState): boolean {
+    const args = [c.state, c.grantedScopes, c.featureResults, c.error, c.lastCheckedAt, c.updatedAt, c.tenantId, c.upn, c.kind, unchangedSince, from];
+    return this.#q.connectionChecked.run(args).changes > 0;
   }
 
   async checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }> {
