@@ -181,9 +181,16 @@ describe('user reconnect flow', () => {
     expect((await connectionOf(p, upn)).connection.kind).toBe('ews-basic');
     expect((await p.store.getConnections(CONTOSO, upn)).map((c) => c.kind)).toEqual(['ews-basic']);
     expect(await p.store.connectionHistory(CONTOSO, upn)).toEqual(historyBefore);
-    // Connected again for what follows.
+    // Connected again for what follows; the check right after consent is written onto the new connection.
     await consent(p, upn);
     expect((await connectionOf(p, upn)).connection).toMatchObject({ kind: 'graph-delegated', state: 'connected' });
+    const reconnected = (await p.store.getConnections(CONTOSO, upn)).find((c) => c.kind === 'graph-delegated');
+    expect(reconnected?.featureResults).toEqual({
+      emailSync: { ok: true },
+      calendarSync: { ok: true },
+      calendarScheduling: { ok: true },
+      taskSync: { ok: true },
+    });
   });
 
   it('a revoked grant shows at once as REFRESH_TOKEN_REVOKED / needs-reconnect', async () => {
