@@ -549,7 +549,10 @@ export class CheckService {
         ...(c.code ? { code: c.code } : {}),
       };
       (kind === 'broke' ? broke : recovered).push(change);
-      if (record && nudgesUser(c.kind, c.from!, c.to!)) await this.#emit(() => this.deps.events!.connectionLost(tenantId, record, run.id));
+      // Only someone still in the state the run found is asked to reconnect: one who reconnected (or
+      // changed it otherwise) since their check has already done what the nudge would ask.
+      if (record && record.state === c.to && nudgesUser(c.kind, c.from!, c.to!))
+        await this.#emit(() => this.deps.events!.connectionLost(tenantId, record, run.id));
     }
     if (broke.length + recovered.length > 0) {
       const counts = await store.countConnections(tenantId);

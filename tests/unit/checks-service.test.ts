@@ -92,6 +92,38 @@ describe('CheckService', () => {
     expect(digests).toEqual([]);
   });
 
+  it('nudges a user whose connection it found broken, but not one who reconnected before the run finished', async () => {
+    const delegated = (upn: string): ConnectionRecord => ({ ...appOnly(upn), kind: 'graph-delegated', grantedScopes: ['Mail.ReadWrite'] });
+    // No token-cache partition: their refresh token cannot be redeemed, so both need to reconnect.
+    await store.importConnections([delegated('d@contoso.example'), delegated('e@contoso.example')]);
+    const reconnected = { ...delegated('e@contoso.example'), updatedAt: new Date(T0.getTime() + 60_000).toISOString() };
+    // e reconnects after the check of their connection, before the run sends anything.
+    const racing = new Proxy(store, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop === 'checkRunOutcome') {
+          return async (...args: Parameters<Store['checkRunOutcome']>) => {
+            await target.putConnection(reconnected);
+            return target.checkRunOutcome(...args);
+          };
+        }
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const { checks, digests, lost } = service(racing);
+    await checks.start(TENANT, 'admin@contoso.example');
+    await checks.settled(TENANT);
+    expect(
+      (await checks.latest(TENANT))!.changes.filter((c) => ['d@contoso.example', 'e@contoso.example'].includes(c.upn)).map((c) => [c.upn, c.to, c.code]),
+    ).toEqual([
+      ['d@contoso.example', 'needs-reconnect', 'REFRESH_TOKEN_REVOKED'],
+      ['e@contoso.example', 'needs-reconnect', 'REFRESH_TOKEN_REVOKED'],
+    ]);
+    expect(lost).toEqual(['d@contoso.example']);
+    // The admins' digest still says what the run saw.
+    expect(digests[0]!.broke.map((b) => b.upn)).toEqual(expect.arrayContaining(['d@contoso.example', 'e@contoso.example']));
+  });
+
   it('ends a run as failed when nothing can be recorded, instead of trying forever', async () => {
     const broken = new Proxy(store, {
       get(target, prop, receiver) {
