@@ -19,7 +19,7 @@ import { Notifier, realClock, type NotifierOptions } from './notifier';
 import { loggableError } from './safe-error';
 import { isAdminPayload, type OutgoingActivity } from './payload';
 import type { BotServices } from '../src/services/ports';
-import { Triggers, mayReceiveAdminCards } from './triggers';
+import { Triggers, mayReceiveAdminCards, nudgeStillDueIn } from './triggers';
 
 export type { BotServices } from '../src/services/ports';
 export type { TestOutcome } from './cards';
@@ -110,8 +110,16 @@ export function createBot(options: CreateBotOptions): Bot {
     store,
     logger,
     send: sendWithAdapter,
-    // Admin rights may have lapsed while a card waited in the outbox.
-    mayReceive: async (conversation, item) => !isAdminPayload(item.payload) || mayReceiveAdminCards(conversation, services),
+    // Admin rights may have lapsed, and a nudge's user may have reconnected, while a card waited in the outbox.
+    mayReceive: async (conversation, item) => {
+      if (isAdminPayload(item.payload) && !(await mayReceiveAdminCards(conversation, services))) {
+        return 'recipient may not receive it any more (not a recently proven admin)';
+      }
+      if ((item.kind === 'connection.lost' || item.kind === 'reconnect.nudge') && !(await nudgeStillDueIn(conversation, item.kind, services))) {
+        return 'not needed any more: the user has reconnected';
+      }
+      return true;
+    },
     // The product's clock decides what is due, as it stamped the outbox; waiting stays real.
     clock: { now: () => now().getTime(), sleep: realClock.sleep },
     ...options.notifier,

@@ -41,8 +41,11 @@ export const realClock: Clock = {
 };
 
 export type SendFn = (conversation: ConversationRecord, activity: OutgoingActivity) => Promise<void>;
-/** Asked just before a send; false drops the item (e.g. an admin card for someone no longer an admin). */
-export type RecipientCheck = (conversation: ConversationRecord, item: OutboxRecord) => Promise<boolean>;
+/**
+ * Asked just before a send: `true` sends it; a sentence drops the item and is kept as the reason (an
+ * admin card for someone no longer an admin, a nudge to someone who has reconnected meanwhile).
+ */
+export type RecipientCheck = (conversation: ConversationRecord, item: OutboxRecord) => Promise<true | string>;
 
 export interface NotifierOptions {
   store: OutboxRecords & ConversationRecords;
@@ -361,12 +364,11 @@ export class Notifier {
         }
         return;
       }
-      if (this.#mayReceive && !(await this.#mayReceive(conversation, item))) {
-        if (
-          await this.#end(item, log, (owner) => this.#store.markFailed(item.id, 'recipient may not receive it any more (not a recently proven admin)', owner))
-        ) {
+      const verdict = this.#mayReceive ? await this.#mayReceive(conversation, item) : true;
+      if (verdict !== true) {
+        if (await this.#end(item, log, (owner) => this.#store.markFailed(item.id, verdict, owner))) {
           result.failed++;
-          this.#logger.info(log, 'notifier: recipient may not receive this card; message dropped');
+          this.#logger.info({ ...log, reason: verdict }, 'notifier: not for its recipient any more; message dropped');
         }
         return;
       }

@@ -7,6 +7,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Logger } from 'pino';
 import { DEADLINE_MILESTONES, daysUntil, tenantDeadlines, viewOf } from '../src/domain/deadlines';
 import type { ConnectionKind } from '../src/domain/connection';
+import type { NudgeKind } from '../src/domain/reach';
 import type {
   AuditRecords,
   ConnectionRecord,
@@ -48,6 +49,15 @@ export async function mayReceiveAdminCards(conversation: ConversationRecord, ser
   if (conversation.scope !== 'personal') return true;
   if (!conversation.userOid) return false;
   return (await services.adminStanding(conversation.tenantId, conversation.userOid)) === 'admin';
+}
+
+/**
+ * Whether a ReconnectNudge waiting in the outbox should still go to this personal chat: not once
+ * its user has done what it asks. A chat stored without the user's UPN cannot be checked, and gets it.
+ */
+export async function nudgeStillDueIn(conversation: ConversationRecord, kind: NudgeKind, services: Pick<BotServices, 'nudgeStillDue'>): Promise<boolean> {
+  if (conversation.scope !== 'personal' || !conversation.userUpn) return true;
+  return services.nudgeStillDue(conversation.tenantId, conversation.userUpn, kind);
 }
 
 export interface TriggerDeps {

@@ -73,6 +73,21 @@ export function isTarget(connections: ReadonlyArray<{ kind: ConnectionKind; stat
   return connections.some(needsUserAction) && !connections.some(isMoved);
 }
 
+/** The outbox kinds that carry a ReconnectNudge to a user. */
+export type NudgeKind = 'connection.lost' | 'reconnect.nudge';
+
+/**
+ * Whether a nudge queued earlier still asks something of its user when it is delivered (it may
+ * have waited out throttling or an outage): not once they have done what it asks. A health check's
+ * asks them to reconnect Office 365, done once that connection works again; a reminder's asks them
+ * to move to Microsoft Graph, done once any of theirs works there. Asking someone to reconnect who
+ * has done so would teach them to ignore the bot.
+ */
+export function nudgeStillDue(kind: NudgeKind, connections: ReadonlyArray<{ kind: ConnectionKind; state: ConnectionState }>): boolean {
+  if (kind === 'connection.lost') return !connections.some((c) => c.kind === 'graph-delegated' && c.state === 'connected');
+  return !connections.some(isMoved);
+}
+
 /** `user@Contoso.com` → `contoso.com`. */
 export function domainOf(upn: string): string {
   return upn.slice(upn.lastIndexOf('@') + 1).toLowerCase();

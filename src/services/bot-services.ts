@@ -1,6 +1,7 @@
 /** BotServices (the bot's port, ./ports.ts) built from the admin service and the store. */
 import { adminStanding, type AdminRuleConfig } from '../domain/admin';
 import { isLegacyKind } from '../domain/connection';
+import { nudgeStillDue } from '../domain/reach';
 import type { ConnectionRecord, Store } from '../store/types';
 import type { AdminService } from './admin';
 import type { BotServices } from './ports';
@@ -33,6 +34,9 @@ export function createBotServices(deps: {
         if (isLegacyKind(r.kind) || r.state === 'needs-reconnect') out.push(r);
       }
       return out;
+    },
+    async nudgeStillDue(tenantId, upn, kind) {
+      return nudgeStillDue(kind, await deps.store.getConnections(tenantId.toLowerCase(), upn));
     },
     permissions: (tenantId) => deps.admin.permissions(tenantId.toLowerCase()),
     tabUrl() {

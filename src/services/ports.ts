@@ -5,6 +5,7 @@
 import type { CampaignView, FunnelView, PermissionsResponse, ProbeResult, ServiceAccountTestResponse, SummaryResponse } from '../contract';
 import type { AdminStanding } from '../domain/admin';
 import type { Feature } from '../domain/features';
+import type { NudgeKind } from '../domain/reach';
 import type { RedeemedAccount } from '../identity/delegated-auth';
 import type { ServiceAccountTestInput, ServiceAccountTestResult } from '../graph/service-account-test';
 import type { ConnectionRecord, ServiceAccountTestRecord } from '../store/types';
@@ -71,6 +72,8 @@ export interface BotServices {
   runServiceAccountTest(tenantId: string, actor: string): Promise<ServiceAccountTestResponse | { notConfigured: true }>;
   /** Users on ews-basic or needing to reconnect (the `remind` audience). */
   usersToNudge(tenantId: string): Promise<ConnectionRecord[]>;
+  /** Asked when a nudge is delivered: does it still ask something of this user (domain/reach nudgeStillDue)? */
+  nudgeStillDue(tenantId: string, upn: string, kind: NudgeKind): Promise<boolean>;
   permissions(tenantId: string): Promise<PermissionsResponse>;
   /** Deep link to the personal tab (the "Reconnect" button). */
   tabUrl(): string;

@@ -207,6 +207,8 @@ export interface FakeServices extends BotServices {
   unproven: Set<string>;
   nextTest: ServiceAccountTestResponse | { notConfigured: true };
   nudge: ConnectionRecord[];
+  /** UPNs that have done what a nudge asks: nudges waiting for them are no longer due. */
+  reconnected: Set<string>;
   testsRun: Array<{ tenantId: string; actor: string }>;
   /**
    * Set it to do what the server does after every stored test (bot.emitTestOutcome with the
@@ -223,6 +225,7 @@ export function fakeServices(init: Partial<Pick<FakeServices, 'nextTest' | 'nudg
     unproven: new Set(),
     nextTest: init.nextTest ?? testResult('secret'),
     nudge: init.nudge ?? [],
+    reconnected: new Set(),
     testsRun: [],
     async adminStanding(_tenantId, oid) {
       return s.admins.has(oid.toLowerCase()) ? 'admin' : s.unproven.has(oid.toLowerCase()) ? 'unproven' : 'none';
@@ -242,6 +245,9 @@ export function fakeServices(init: Partial<Pick<FakeServices, 'nextTest' | 'nudg
     },
     async usersToNudge() {
       return s.nudge;
+    },
+    async nudgeStillDue(_tenantId, upn) {
+      return !s.reconnected.has(upn.toLowerCase());
     },
     async permissions() {
       return { ranAt: '2026-11-26T09:30:00.000Z', ok: false, features: testResult('permissions').features, portal: PORTAL };

@@ -4,7 +4,18 @@
  * outbox transition.
  */
 import { startFakeConnector, type FakeConnector } from '../helpers/fake-connector';
-import { ADMIN_OID, TENANT, cardProblems, cardTexts, installation, startBotServer, testResult, WallFloorClock, type BotServer } from '../helpers/bot-kit';
+import {
+  ADMIN_OID,
+  TENANT,
+  cardProblems,
+  cardTexts,
+  connection,
+  installation,
+  startBotServer,
+  testResult,
+  WallFloorClock,
+  type BotServer,
+} from '../helpers/bot-kit';
 
 let connector: FakeConnector;
 let srv: BotServer;
@@ -37,6 +48,37 @@ test('a changed test verdict reaches the subscribed admin chat as a new message 
   expect(await srv.bot.notifier.drain()).toEqual({ sent: 0, retried: 0, failed: 0 });
   expect(await srv.bot.emitTestOutcome(TENANT, testResult('passed'), testResult('secret'))).toBe(0);
   expect(connector.requests).toBe(1);
+});
+
+test('a nudge whose user reconnected while it waited is dropped at delivery, saying why; one still due is sent', async () => {
+  const adminChat = (await srv.store.getConversation(TENANT, 'a:admin-chat'))!;
+  for (const [id, upn] of [
+    ['a:alex', 'alex.wilber@contoso.com'],
+    ['a:lee', 'lee.gu@contoso.com'],
+  ]) {
+    await srv.store.putConversation({
+      ...adminChat,
+      conversationId: id,
+      userOid: undefined,
+      userUpn: upn,
+      subscribed: false,
+      reference: { ...adminChat.reference, conversation: { ...(adminChat.reference.conversation as object), id } },
+    });
+  }
+  const lost = (upn: string) => connection(upn, 'graph-delegated', 'needs-reconnect', { error: { code: 'REFRESH_TOKEN_REVOKED', message: 'm' } });
+  expect(await srv.bot.emitConnectionLost(TENANT, lost('alex.wilber@contoso.com'), 'run-1')).toBe(1);
+  expect(await srv.bot.emitConnectionLost(TENANT, lost('lee.gu@contoso.com'), 'run-1')).toBe(1);
+  // Before the notifier gets to them, Alex reconnects.
+  srv.services.reconnected.add('alex.wilber@contoso.com');
+  expect(await srv.bot.notifier.drain()).toEqual({ sent: 1, retried: 0, failed: 1 });
+  expect(connector.received.map((r) => r.conversationId)).toEqual(['a:lee']);
+  expect(await srv.store.listOutbox(TENANT, 'failed')).toEqual([
+    expect.objectContaining({
+      kind: 'connection.lost',
+      conversationId: 'a:alex',
+      lastError: 'not needed any more: the user has reconnected',
+    }),
+  ]);
 });
 
 test.each([

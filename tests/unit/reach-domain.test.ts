@@ -1,6 +1,6 @@
 import { campaignTabUrl } from '../../bot/reach';
 import { TAB_ENTITY_ID } from '../../src/services/bot-services';
-import { hasReachPermission, inDomains, isTarget, nudgeDue, nudgeMilestone } from '../../src/domain/reach';
+import { hasReachPermission, inDomains, isTarget, nudgeDue, nudgeMilestone, nudgeStillDue } from '../../src/domain/reach';
 import manifest from '../../appPackage/manifest.json';
 
 const at = (iso: string) => new Date(iso);
@@ -19,6 +19,28 @@ describe('reach rules', () => {
         { kind: 'graph-delegated', state: 'connected' },
       ]),
     ).toBe(false);
+  });
+
+  test('a queued nudge is still due at delivery until its user has done what it asks', () => {
+    const broken = { kind: 'graph-delegated', state: 'needs-reconnect' } as const;
+    const legacy = { kind: 'ews-basic', state: 'connected' } as const;
+    const reconnected = { kind: 'graph-delegated', state: 'connected' } as const;
+    // A health check's: until their Office 365 connection works again (a service account's does not count).
+    expect(nudgeStillDue('connection.lost', [broken, legacy])).toBe(true);
+    expect(
+      nudgeStillDue('connection.lost', [
+        { kind: 'graph-delegated', state: 'failing' },
+        { kind: 'graph-app', state: 'connected' },
+      ]),
+    ).toBe(true);
+    expect(nudgeStillDue('connection.lost', [reconnected, legacy])).toBe(false);
+    // A reminder's: until they work on Microsoft Graph, whichever way.
+    expect(nudgeStillDue('reconnect.nudge', [legacy])).toBe(true);
+    expect(nudgeStillDue('reconnect.nudge', [legacy, reconnected])).toBe(false);
+    expect(nudgeStillDue('reconnect.nudge', [legacy, { kind: 'graph-app', state: 'connected' }])).toBe(false);
+    // Nothing stored for them: nothing says it is done, so it goes.
+    expect(nudgeStillDue('connection.lost', [])).toBe(true);
+    expect(nudgeStillDue('reconnect.nudge', [])).toBe(true);
   });
 
   test('domains narrow the campaign; none means everyone', () => {
