@@ -1,7 +1,6 @@
 /** BotServices (the bot's port, ./ports.ts) built from the admin service and the store. */
 import { adminStanding, type AdminRuleConfig } from '../domain/admin';
-import { isLegacyKind } from '../domain/connection';
-import { nudgeStillDue } from '../domain/reach';
+import { isTarget, needsUserAction, nudgeStillDue } from '../domain/reach';
 import type { ConnectionRecord, Store } from '../store/types';
 import type { AdminService } from './admin';
 import type { BotServices } from './ports';
@@ -28,12 +27,17 @@ export function createBotServices(deps: {
     async runServiceAccountTest(tenantId, actor) {
       return (await deps.admin.testSaved(tenantId.toLowerCase(), actor)) ?? { notConfigured: true as const };
     },
+    // The campaign's audience (domain/reach isTarget): someone who already works on Graph and only
+    // left an EWS record behind is not asked to move again.
     async usersToNudge(tenantId) {
-      const out: ConnectionRecord[] = [];
+      const byUser = new Map<string, ConnectionRecord[]>();
       for await (const r of deps.admin.allConnections(tenantId.toLowerCase(), {})) {
-        if (isLegacyKind(r.kind) || r.state === 'needs-reconnect') out.push(r);
+        const key = r.upn.toLowerCase();
+        const theirs = byUser.get(key);
+        if (theirs) theirs.push(r);
+        else byUser.set(key, [r]);
       }
-      return out;
+      return [...byUser.values()].filter((connections) => isTarget(connections)).flatMap((connections) => connections.filter(needsUserAction));
     },
     async nudgeStillDue(tenantId, upn, kind) {
       return nudgeStillDue(kind, await deps.store.getConnections(tenantId.toLowerCase(), upn));

@@ -70,7 +70,7 @@ export interface BotServices {
    * this promise settles, which is how the alert knows to skip the conversation that asked.
    */
   runServiceAccountTest(tenantId: string, actor: string): Promise<ServiceAccountTestResponse | { notConfigured: true }>;
-  /** Users on ews-basic or needing to reconnect (the `remind` audience). */
+  /** The connections that need their users, of users not yet on Microsoft Graph (the `remind` audience, as the campaign's). */
   usersToNudge(tenantId: string): Promise<ConnectionRecord[]>;
   /** Asked when a nudge is delivered: does it still ask something of this user (domain/reach nudgeStillDue)? */
   nudgeStillDue(tenantId: string, upn: string, kind: NudgeKind): Promise<boolean>;

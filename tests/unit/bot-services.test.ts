@@ -17,8 +17,12 @@ describe('createBotServices', () => {
   const services = () =>
     createBotServices({
       store,
-      // Not reached by what is tested here.
-      admin: {} as AdminService,
+      // Only its listing of every connection is used here.
+      admin: {
+        async *allConnections(tenantId: string) {
+          yield* (await store.queryConnections(tenantId, { limit: 1000 })).items;
+        },
+      } as unknown as AdminService,
       tabEndpoint: 'https://cc.example',
       adminRule: { proofMaxDays: 7 } as Parameters<typeof createBotServices>[0]['adminRule'],
       now: () => new Date('2026-12-01T09:00:00Z'),
@@ -38,5 +42,21 @@ describe('createBotServices', () => {
     await store.putConnection(connection('alex.wilber@contoso.com', 'graph-delegated', 'connected', { updatedAt: '2026-12-01T08:00:00.000Z' }));
     expect(await s.nudgeStillDue(TENANT, 'alex.wilber@contoso.com', 'connection.lost')).toBe(false);
     expect(await s.nudgeStillDue(TENANT, 'alex.wilber@contoso.com', 'reconnect.nudge')).toBe(false);
+  });
+
+  it('names for `remind` the users still to move, not those already on Microsoft Graph', async () => {
+    await store.importConnections([
+      // Moved: only an EWS record left behind.
+      connection('megan.bowen@contoso.com', 'ews-basic', 'connected'),
+      connection('megan.bowen@contoso.com', 'graph-delegated', 'connected'),
+      connection('alex.wilber@contoso.com', 'ews-basic', 'connected'),
+      connection('lee.gu@contoso.com', 'graph-delegated', 'needs-reconnect'),
+      connection('grady.archie@contoso.com', 'ews-oauth', 'disconnected'),
+    ]);
+    const named = await services().usersToNudge(TENANT);
+    expect(named.map((c) => [c.upn, c.kind]).sort()).toEqual([
+      ['alex.wilber@contoso.com', 'ews-basic'],
+      ['lee.gu@contoso.com', 'graph-delegated'],
+    ]);
   });
 });
