@@ -18,6 +18,7 @@ import { ConnectionCenterBot } from './handler';
 import { Notifier, realClock, type NotifierOptions } from './notifier';
 import { loggableError } from './safe-error';
 import { isAdminPayload, type OutgoingActivity } from './payload';
+import { isNudgeKind } from '../src/domain/reach';
 import type { BotServices } from '../src/services/ports';
 import { Triggers, mayReceiveAdminCards, nudgeStillDueIn } from './triggers';
 
@@ -115,7 +116,7 @@ export function createBot(options: CreateBotOptions): Bot {
       if (isAdminPayload(item.payload) && !(await mayReceiveAdminCards(conversation, services))) {
         return 'recipient may not receive it any more (not a recently proven admin)';
       }
-      if ((item.kind === 'connection.lost' || item.kind === 'reconnect.nudge') && !(await nudgeStillDueIn(conversation, item.kind, services))) {
+      if (isNudgeKind(item.kind) && !(await nudgeStillDueIn(conversation, item.kind, services))) {
         return 'not needed any more: the user has reconnected';
       }
       return true;

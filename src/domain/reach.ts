@@ -74,7 +74,12 @@ export function isTarget(connections: ReadonlyArray<{ kind: ConnectionKind; stat
 }
 
 /** The outbox kinds that carry a ReconnectNudge to a user. */
-export type NudgeKind = 'connection.lost' | 'reconnect.nudge';
+export const NUDGE_KINDS = ['connection.lost', 'reconnect.nudge'] as const;
+export type NudgeKind = (typeof NUDGE_KINDS)[number];
+
+export function isNudgeKind(kind: string): kind is NudgeKind {
+  return (NUDGE_KINDS as readonly string[]).includes(kind);
+}
 
 /**
  * Whether a nudge queued earlier still asks something of its user when it is delivered (it may

@@ -37,7 +37,7 @@ export function createBotServices(deps: {
         if (theirs) theirs.push(r);
         else byUser.set(key, [r]);
       }
-      return [...byUser.values()].filter((connections) => isTarget(connections)).flatMap((connections) => connections.filter(needsUserAction));
+      return [...byUser.values()].filter(isTarget).flatMap((connections) => connections.filter(needsUserAction));
     },
     async nudgeStillDue(tenantId, upn, kind) {
       return nudgeStillDue(kind, await deps.store.getConnections(tenantId.toLowerCase(), upn));

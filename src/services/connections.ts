@@ -4,16 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ConnectionResponse, ConnectionTestResponse, ConnectionView, ProbeResult } from '../contract';
-import {
-  delegatedFeatures,
-  delegatedState,
-  isLegacyKind,
-  legacyFeatures,
-  appOnlyFeatures,
-  type ConnectionKind,
-  type ConnectionState,
-  type FeatureMap,
-} from '../domain/connection';
+import { delegatedFeatures, delegatedState, isLegacyKind, legacyFeatures, appOnlyFeatures, type ConnectionKind, type FeatureMap } from '../domain/connection';
 import { delegatedVerdict, type CheckVerdict } from '../domain/checks';
 import { deadlineById, nextDeadlineFor, tenantDeadlines, type Deadline } from '../domain/deadlines';
 import { AppError, type ErrorCode, ERROR_CATALOGUE } from '../domain/errors';
@@ -349,7 +340,7 @@ export class ConnectionService {
    * Probes Graph with the user's token and records the outcome as a scheduled check does (same
    * verdict rules, per-feature results, history of a state change), from the state before it.
    */
-  private async probeAndRecord(record: ConnectionRecord, accessToken: string, enabled: Feature[], from = record.state): Promise<ProbeResult[]> {
+  private async probeAndRecord(record: ConnectionRecord, accessToken: string, enabled: Feature[]): Promise<ProbeResult[]> {
     const { probes } = await this.deps.probes.run({ accessToken, features: enabled });
     const failed = new Map<string, ProbeResult>();
     for (const p of probes) if (!p.ok && p.code && !failed.has(p.probe)) failed.set(p.probe, p);
@@ -361,16 +352,12 @@ export class ConnectionService {
     const verdict = delegatedVerdict({ enabled, grantedScopes: record.grantedScopes, profileCode: codeOf('me'), probeCode: codeOf });
     // The deciding probe's own sentence says which resource failed; the catalogue's otherwise.
     const message = [...failed.values()].find((p) => p.code === verdict.code)?.message;
-    await this.recordCheck(record, verdict, from, message);
+    await this.recordCheck(record, verdict, message);
     return probes;
   }
 
   private async recordError(record: ConnectionRecord, code: ErrorCode, enabled: Feature[]): Promise<ConnectionRecord> {
-    const { checked, written } = await this.recordCheck(
-      record,
-      delegatedVerdict({ enabled, grantedScopes: record.grantedScopes, tokenCode: code }),
-      record.state,
-    );
+    const { checked, written } = await this.recordCheck(record, delegatedVerdict({ enabled, grantedScopes: record.grantedScopes, tokenCode: code }));
     if (written && code === 'REFRESH_TOKEN_REVOKED') {
       await this.deps.store.audit({ tenantId: record.tenantId, actor: 'system', action: 'connection.lost', target: record.upn, details: { code } });
     }
@@ -382,14 +369,9 @@ export class ConnectionService {
    * change. Only onto the connection as it was read: one its user disconnected, reconnected or
    * removed meanwhile (in another window, say) stays as they left it, and nothing is written.
    */
-  private async recordCheck(
-    record: ConnectionRecord,
-    verdict: CheckVerdict,
-    from: ConnectionState,
-    message?: string,
-  ): Promise<{ checked: ConnectionRecord; written: boolean }> {
+  private async recordCheck(record: ConnectionRecord, verdict: CheckVerdict, message?: string): Promise<{ checked: ConnectionRecord; written: boolean }> {
     const checked = checkedConnection(record, verdict, this.deps.now().toISOString(), message);
-    return { checked, written: await this.deps.store.recordConnectionCheck(checked, from, record.updatedAt) };
+    return { checked, written: await this.deps.store.recordConnectionCheck(checked, record.state, record.updatedAt) };
   }
 
   /** DELETE /api/me/connection/exchange */

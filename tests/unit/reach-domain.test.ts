@@ -1,6 +1,6 @@
 import { campaignTabUrl } from '../../bot/reach';
 import { TAB_ENTITY_ID } from '../../src/services/bot-services';
-import { hasReachPermission, inDomains, isTarget, nudgeDue, nudgeMilestone, nudgeStillDue } from '../../src/domain/reach';
+import { hasReachPermission, inDomains, isNudgeKind, isTarget, nudgeDue, nudgeMilestone, nudgeStillDue } from '../../src/domain/reach';
 import manifest from '../../appPackage/manifest.json';
 
 const at = (iso: string) => new Date(iso);
@@ -41,6 +41,8 @@ describe('reach rules', () => {
     // Nothing stored for them: nothing says it is done, so it goes.
     expect(nudgeStillDue('connection.lost', [])).toBe(true);
     expect(nudgeStillDue('reconnect.nudge', [])).toBe(true);
+    // Only the outbox kinds that carry a ReconnectNudge are asked about.
+    expect(['connection.lost', 'reconnect.nudge', 'check.digest', 'test.failed'].map(isNudgeKind)).toEqual([true, true, false, false]);
   });
 
   test('domains narrow the campaign; none means everyone', () => {
