@@ -1,7 +1,8 @@
 /**
  * `npm start` (and `npm run dev`): the launcher. It runs the compiled server (dist/src/index.js),
- * compiling it first when dist/ is missing or older than the sources; `--dev` instead runs the
- * TypeScript sources through tsx in watch mode (restart on every save).
+ * compiling it first when dist/ is missing or older than the sources, and builds the tab (tab/dist)
+ * likewise; `--dev` instead runs the TypeScript sources through tsx in watch mode (restart on every
+ * save).
  *
  * With no tenant configured (AAD_APP_CLIENT_ID empty or unset) the product runs against its built-in
  * sandbox tenant over HTTPS; Node trusts the sandbox's local CA only if NODE_EXTRA_CA_CERTS is set
@@ -15,6 +16,7 @@ const { mkdirSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { DIST, ROOT, ensureBuilt } = require('./build-server');
+const tab = require('./build-tab');
 
 // restify's optional HTTP/2 dependency touches a deprecated Node API at load; the warning is noise to users.
 const NODE_FLAGS = ['--disable-warning=DEP0111'];
@@ -51,6 +53,8 @@ async function main() {
     );
   }
   if (!dev && ensureBuilt() !== 0) return fail('compiling the server failed (see above); fix the errors or run "npm run dev" to start from the sources');
+  // Without a tab to serve the server still starts: its API and bot work.
+  if (tab.ensureBuilt() !== 0) process.stderr.write('connection-center: the tab could not be built (see above); /tab/ will not load until it is.\n');
   const run = target(dev);
 
   if (sandbox) {

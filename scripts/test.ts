@@ -5,7 +5,7 @@
  * Unless TEST_DATABASE_URL names a PostgreSQL server, a throw-away one is started for the run (when
  * PostgreSQL is installed) and stopped when Jest ends; see tests/helpers/postgres.ts.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
@@ -28,17 +28,12 @@ async function main(): Promise<number> {
   };
   delete env.NODE_ENV;
 
-  if (!existsSync(path.join(root, 'tab', 'dist', 'index.html'))) {
-    if (existsSync(path.join(root, 'tab', 'vite.config.ts'))) {
-      process.stdout.write('tab/dist is missing: building the tab first (npm run build:tab)\n');
-      const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-      const built = spawnSync(npm, ['run', 'build:tab'], { cwd: root, stdio: 'inherit', env });
-      if (built.status !== 0) {
-        process.stderr.write('Building the tab failed; the tests that serve the tab would fail too.\n');
-        return built.status ?? 1;
-      }
-    } else {
-      process.stdout.write('note: tab/vite.config.ts does not exist yet; skipping the tab build\n');
+  // The e2e tests serve tab/dist: rebuild it when a source of the tab changed since.
+  if (existsSync(path.join(root, 'tab', 'vite.config.ts'))) {
+    const { ensureBuilt: ensureTabBuilt } = require('./build-tab') as { ensureBuilt: (log?: (line: string) => void) => number };
+    if (ensureTabBuilt((line) => process.stdout.write(`${line}\n`)) !== 0) {
+      process.stderr.write('Building the tab failed; the tests that serve the tab would fail too.\n');
+      return 1;
     }
   }
 
