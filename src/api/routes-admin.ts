@@ -73,6 +73,10 @@ export function adminRoutes(deps: AdminRouteDeps) {
       admin(step('listConnections', async (req, res, s) => sendJson(res, 200, await deps.admin.connections(userOf(s).tenantId, q(req))))),
     );
     server.get(
+      '/api/admin/connections/history',
+      admin(step('readConnectionHistory', async (req, res, s) => sendJson(res, 200, await deps.admin.history(userOf(s).tenantId, q(req))))),
+    );
+    server.get(
       '/api/admin/connections.csv',
       admin(
         step('exportConnections', async (req, res, s) => {

@@ -153,6 +153,21 @@ export interface ConnectionsResponse {
   nextCursor?: string;
 }
 
+/** GET /api/admin/connections/history?upn= : a user's state changes, newest first. */
+export interface ConnectionHistoryResponse {
+  upn: string;
+  changes: Array<{
+    kind: ConnectionKind;
+    from: ConnectionState;
+    to: ConnectionState;
+    /** The catalogue code of the new state's error, when it has one. */
+    code?: string;
+    at: string;
+    /** `check`: a health-check run saw it; `user`: the user's own Test (or the check after their consent). */
+    seenBy: 'check' | 'user';
+  }>;
+}
+
 /** POST /api/admin/connections/import (text/csv `upn,kind[,lastSyncAt]` or JSON `{ connections: [...] }`). */
 export interface ImportResponse {
   imported: number;

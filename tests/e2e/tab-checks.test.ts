@@ -1,8 +1,9 @@
 /**
  * Health checks in a real browser: an admin presses "Check all now", follows the run's progress and
- * reads what changed (a user whose grant was revoked now needs to reconnect).
+ * reads what changed (a user whose grant was revoked now needs to reconnect), then that user's
+ * history from the Users table.
  */
-import { openBrowser, screenshot, signIn, UI_TIMEOUT_MS, type TestBrowser } from '../helpers/browser';
+import { openBrowser, publicOrigin, screenshot, signIn, UI_TIMEOUT_MS, type TestBrowser } from '../helpers/browser';
 import { CookieJar } from '../helpers/cookies';
 import { startTestProduct, type TestProduct } from '../helpers/product';
 
@@ -74,6 +75,28 @@ describe('tab in a browser: health checks', () => {
     await checks.getByText(`${total} of ${total} connections checked`).waitFor({ timeout: UI_TIMEOUT_MS });
     await checks.getByRole('button', { name: 'Check all now' }).waitFor({ timeout: UI_TIMEOUT_MS });
     await screenshot(page, 'e2e-admin-checks.png', { of: [checks] });
+    expect(browser.problems).toEqual([]);
+  });
+
+  it("shows a user's history from the Users table", async () => {
+    // The browser is still signed in as the admin from the test before.
+    const page = await browser.newPage();
+    await page.goto(`${publicOrigin(product)}/tab/`);
+    await page.getByRole('tab', { name: 'Organisation' }).click({ timeout: UI_TIMEOUT_MS });
+    const users = page.getByRole('region', { name: 'Users', exact: true });
+    await users
+      .getByRole('button', { name: `History of ${MEGAN}` })
+      .first()
+      .click();
+    const dialog = page.getByRole('dialog', { name: 'History of Megan Bowen' });
+    const changes = dialog.getByRole('table', { name: `State changes of ${MEGAN}` });
+    const row = changes.getByRole('row').filter({ hasText: 'Needs reconnect' }).first();
+    await row.waitFor({ timeout: UI_TIMEOUT_MS });
+    await expect(row.getByText('Health check', { exact: true }).count()).resolves.toBe(1);
+    await expect(row.getByText('Connected', { exact: true }).count()).resolves.toBe(1);
+    await screenshot(page, 'e2e-admin-history.png', { of: [dialog] });
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
     expect(browser.problems).toEqual([]);
   });
 });

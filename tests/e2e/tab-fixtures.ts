@@ -1,10 +1,14 @@
 /**
  * Realistic API answers for driving the tab without the server: an ews-basic user, a connected
- * Graph user and an admin whose service-account test fails. Built from the domain modules, so they
+ * Graph user and an admin whose service-account test fails, whose latest health check found one
+ * user to reconnect, and whose reconnect campaign has not started. Built from the domain modules, so they
  * follow the permission matrix and the deadlines instead of restating them.
  */
 import type {
   AuditResponse,
+  CampaignResponse,
+  CheckLatestResponse,
+  ConnectionHistoryResponse,
   ConnectionResponse,
   ConnectionsResponse,
   ConnectionTestResponse,
@@ -242,6 +246,46 @@ export function audit(now: Date): AuditResponse {
       { at: hoursAgo(now, 27), actor: 'megan.bowen@contoso.com', action: 'domains.save', details: { domains: ['contoso.com', 'fabrikam.com'] } },
       { at: hoursAgo(now, 50), actor: 'alex.wilber@contoso.com', action: 'connection.exchange.remove', target: 'alex.wilber@contoso.com' },
     ],
+  };
+}
+
+/** The latest health check: done an hour ago, one user lost their grant. */
+export function latestCheck(now: Date): CheckLatestResponse {
+  return {
+    check: {
+      id: 'run-7',
+      status: 'done',
+      startedAt: hoursAgo(now, 1.02),
+      finishedAt: hoursAgo(now, 1),
+      checked: 248,
+      total: 248,
+      byState: { connected: 203, 'needs-reconnect': 14, 'missing-permissions': 9, failing: 4, unknown: 6, disconnected: 12 },
+      changes: [{ upn: 'diego.siciliani@contoso.com', from: 'connected', to: 'needs-reconnect', code: 'REFRESH_TOKEN_REVOKED' }],
+    },
+  };
+}
+
+/** A user's history: a brief outage, then the grant revoked. */
+export function history(now: Date, upn: string): ConnectionHistoryResponse {
+  return {
+    upn,
+    changes: [
+      { kind: 'graph-delegated', from: 'connected', to: 'needs-reconnect', code: 'REFRESH_TOKEN_REVOKED', at: hoursAgo(now, 1), seenBy: 'check' },
+      { kind: 'graph-delegated', from: 'unknown', to: 'connected', at: hoursAgo(now, 31), seenBy: 'user' },
+      { kind: 'graph-delegated', from: 'connected', to: 'unknown', code: 'GRAPH_UNAVAILABLE', at: hoursAgo(now, 36), seenBy: 'check' },
+    ],
+  };
+}
+
+/** A campaign not started yet, with the permission it needs granted. */
+export function campaign(): CampaignResponse {
+  const none = { targeted: 0, installed: 0, nudged: 0, opened: 0, reconnected: 0 };
+  return {
+    campaign: {
+      status: 'idle',
+      minDaysBetween: 3,
+      funnel: { ...none, unreachable: [], perDay: [] },
+    },
   };
 }
 

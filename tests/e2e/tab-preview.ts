@@ -170,7 +170,7 @@ async function shot(page: Page, name: string, fullPage = false): Promise<void> {
   console.log(`     wrote docs/screenshots/${name}`);
 }
 
-const visible = (page: Page, text: string | RegExp) =>
+const visible = (page: Pick<Page, 'getByText'>, text: string | RegExp) =>
   page
     .getByText(text)
     .first()
@@ -326,6 +326,9 @@ async function admin(context: BrowserContext, origin: string, now: Date, dark = 
       },
     }),
     'GET /api/admin/audit': () => ({ json: fx.audit(now) }),
+    'GET /api/admin/checks/latest': () => ({ json: fx.latestCheck(now) }),
+    'GET /api/admin/campaign': () => ({ json: fx.campaign() }),
+    'GET /api/admin/connections/history': (_req, url) => ({ json: fx.history(now, url.searchParams.get('upn') ?? '') }),
   });
   await page.goto(`${origin}/tab/#organisation`);
   check(await visible(page, 'Users needing action'), 'admin: summary tiles');
@@ -383,6 +386,15 @@ async function admin(context: BrowserContext, origin: string, now: Date, dark = 
       'admin: search sent (debounced)',
     );
     check(await visible(page, 'Diego Siciliani'), 'admin: filtered row shown');
+    await page.getByRole('button', { name: 'History of diego.siciliani@contoso.com' }).click();
+    const historyDialog = page.getByRole('dialog', { name: 'History of Diego Siciliani' });
+    check(await visible(historyDialog, 'Their own test'), 'admin: history dialog lists who saw each change');
+    check(
+      mock.calls.some((c) => c.path === '/api/admin/connections/history?upn=diego.siciliani%40contoso.com'),
+      'admin: history asked for the row’s user',
+    );
+    await shot(page, 'tab-admin-history.png');
+    await historyDialog.getByRole('button', { name: 'Close' }).click();
     check(
       await page
         .getByText('Alex Wilber')

@@ -193,6 +193,32 @@ describe('health checks of every connection', () => {
     expect(await p.store.listOutbox(CONTOSO)).toHaveLength(before);
   });
 
+  it("shows an admin a user's history of state changes, and refuses what is not a user of theirs", async () => {
+    const megan = 'megan.bowen@contoso.com';
+    const res = await p.call('GET', `/api/admin/connections/history?upn=${encodeURIComponent(' Megan.Bowen@Contoso.com ')}`, { token: admin });
+    expect(res.status).toBe(200);
+    expect(res.body.upn).toBe(megan);
+    expect(res.body.changes[0]).toEqual({
+      kind: 'graph-delegated',
+      from: 'connected',
+      to: 'needs-reconnect',
+      code: 'REFRESH_TOKEN_REVOKED',
+      at: expect.any(String),
+      seenBy: 'check',
+    });
+    const missing = await p.call('GET', '/api/admin/connections/history', { token: admin });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(/^upn: /) });
+    const malformed = await p.call('GET', '/api/admin/connections/history?upn=megan', { token: admin });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.error.message).toContain('"megan" is not a user principal name');
+    const unknown = await p.call('GET', '/api/admin/connections/history?upn=nobody@contoso.com', { token: admin });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toBe('No connection of nobody@contoso.com is known in your organisation.');
+    const notAdmin = await p.call('GET', `/api/admin/connections/history?upn=${megan}`, { token: await p.ssoToken(megan) });
+    expect(notAdmin.status).toBe(403);
+  });
+
   it('refuses a second run while one is running, naming it', async () => {
     p.sandbox.control.hold({ target: 'all' });
     const first = await p.call('POST', '/api/admin/checks', { token: admin });
@@ -355,6 +381,15 @@ describe("a user's own Test", () => {
     expect((await p.store.connectionHistory(CONTOSO, ALEX)).map((h) => [h.from, h.to])).toEqual([
       ['failing', 'needs-reconnect'],
       ['connected', 'failing'],
+    ]);
+  });
+
+  it("shows the Test's changes to an admin as seen by the user", async () => {
+    const res = await p.call('GET', `/api/admin/connections/history?upn=${ALEX}`, { token: admin });
+    expect(res.status).toBe(200);
+    expect(res.body.changes.map((c: { from: string; to: string; seenBy: string }) => [c.from, c.to, c.seenBy])).toEqual([
+      ['failing', 'needs-reconnect', 'user'],
+      ['connected', 'failing', 'user'],
     ]);
   });
 });

@@ -77,6 +77,9 @@ export class AdminService {
   allConnections(tenantId: string, query: Record<string, unknown>) {
     return this.overview.allConnections(tenantId, query);
   }
+  history(tenantId: string, query: Record<string, unknown>) {
+    return this.overview.history(tenantId, query);
+  }
   audit(tenantId: string, query: Record<string, unknown>) {
     return this.overview.audit(tenantId, query);
   }

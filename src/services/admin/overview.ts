@@ -1,9 +1,9 @@
 /**
  * What the admin sees of the tenant: the summary (counts by kind and state, who needs action,
  * upcoming deadlines and how many users each affects), the connections list with its filters and
- * paging, and the audit log.
+ * paging, a user's history of state changes, and the audit log.
  */
-import type { AuditResponse, ConnectionsResponse, SummaryResponse } from '../../contract';
+import type { AuditResponse, ConnectionHistoryResponse, ConnectionsResponse, SummaryResponse } from '../../contract';
 import {
   CONNECTION_KINDS,
   CONNECTION_STATES,
@@ -15,7 +15,8 @@ import {
 } from '../../domain/connection';
 import { DEFAULT_DEADLINES, tenantDeadlines, upcomingDeadlines } from '../../domain/deadlines';
 import type { ConnectionRecord, Store } from '../../store/types';
-import { fail } from '../validation';
+import { AppError } from '../../domain/errors';
+import { EMAIL, fail, shown } from '../validation';
 
 export interface AdminOverviewDeps {
   store: Store;
@@ -40,6 +41,9 @@ export async function* matchingConnections(store: Store, tenantId: string, query
     cursor = page.nextCursor;
   } while (cursor);
 }
+
+/** How many of a user's state changes the history shows. */
+export const HISTORY_LIMIT = 100;
 
 export class AdminOverview {
   constructor(private readonly deps: AdminOverviewDeps) {}
@@ -106,6 +110,35 @@ export class AdminOverview {
 
   allConnections(tenantId: string, query: Record<string, unknown>): AsyncGenerator<ConnectionRecord> {
     return matchingConnections(this.deps.store, tenantId, query);
+  }
+
+  /** The state changes health checks and the user's own tests saw, newest first (at most HISTORY_LIMIT). */
+  async history(tenantId: string, query: Record<string, unknown>): Promise<ConnectionHistoryResponse> {
+    const raw = query.upn;
+    if (typeof raw !== 'string' || !raw.trim()) fail('upn', 'give the user principal name, e.g. ?upn=megan.bowen@contoso.com');
+    const upn = raw.trim().toLowerCase();
+    if (!EMAIL.test(upn)) fail('upn', `"${shown(raw, 80)}" is not a user principal name such as megan.bowen@contoso.com`);
+    const [changes, connections] = await Promise.all([
+      this.deps.store.connectionHistory(tenantId, upn, { limit: HISTORY_LIMIT }),
+      this.deps.store.getConnections(tenantId, upn),
+    ]);
+    if (changes.length === 0 && connections.length === 0) {
+      throw new AppError('NOT_FOUND', {
+        message: `No connection of ${upn} is known in your organisation.`,
+        remedy: 'Check the spelling, or import the user first.',
+      });
+    }
+    return {
+      upn,
+      changes: changes.map((h) => ({
+        kind: h.kind,
+        from: h.from,
+        to: h.to,
+        ...(h.code ? { code: h.code } : {}),
+        at: h.at,
+        seenBy: h.runId ? 'check' : 'user',
+      })),
+    };
   }
 
   async audit(tenantId: string, query: Record<string, unknown>): Promise<AuditResponse> {

@@ -14,7 +14,7 @@ import {
   Text,
   tokens,
 } from '@fluentui/react-components';
-import { ArrowDownload20Regular, ArrowUpload20Regular } from '@fluentui/react-icons';
+import { ArrowDownload20Regular, ArrowUpload20Regular, History20Regular } from '@fluentui/react-icons';
 import { useCallback, useEffect, useRef, useState, type ChangeEvent } from 'react';
 import type { ConnectionRow, ConnectionsResponse, ImportResponse } from '../../../src/contract';
 import { CONNECTION_KINDS, CONNECTION_STATES, KIND_LABELS, STATE_LABELS, type ConnectionKind, type ConnectionState } from '../../../src/domain/connection';
@@ -24,6 +24,7 @@ import { DataTable } from '../components/DataTable';
 import { Section } from '../components/Section';
 import { formatDateTime, plural } from '../format';
 import { StateBadge } from '../components/Badges';
+import { HistoryDialog } from './HistoryDialog';
 
 const SEARCH_DELAY_MS = 300;
 
@@ -34,6 +35,7 @@ const useStyles = makeStyles({
   tools: { display: 'flex', flexWrap: 'wrap', columnGap: tokens.spacingHorizontalS, rowGap: tokens.spacingVerticalS, alignItems: 'center' },
   user: { display: 'flex', flexDirection: 'column', minWidth: '180px', overflowWrap: 'anywhere' },
   nowrap: { whiteSpace: 'nowrap' },
+  checked: { display: 'flex', alignItems: 'center', columnGap: tokens.spacingHorizontalXS, whiteSpace: 'nowrap' },
   problem: { display: 'flex', flexDirection: 'column', minWidth: '200px', maxWidth: '320px' },
   muted: { color: tokens.colorNeutralForeground3 },
   error: { color: tokens.colorPaletteRedForeground1 },
@@ -68,6 +70,7 @@ export function UsersTable({ api, version, onImported }: { api: Api; version: nu
   const [importError, setImportError] = useState<unknown>();
   const [imported, setImported] = useState<number>();
   const [exportError, setExportError] = useState<unknown>();
+  const [historyOf, setHistoryOf] = useState<ConnectionRow>();
   const fileInput = useRef<HTMLInputElement>(null);
   // Only the latest request may write: typing fast must not let an older answer win.
   const requestNo = useRef(0);
@@ -200,7 +203,7 @@ export function UsersTable({ api, version, onImported }: { api: Api; version: nu
       {rows && rows.length > 0 ? (
         <DataTable label="Users" columns={['User', 'Connection', 'State', 'Last checked', 'Last sync', 'Problem']} minWidth="760px" busy={loading}>
           {rows.map((r) => (
-            <TableRow key={r.upn}>
+            <TableRow key={`${r.upn}|${r.kind}`}>
               <TableCell>
                 <span className={s.user}>
                   <Text>{r.displayName ?? r.upn}</Text>
@@ -211,7 +214,19 @@ export function UsersTable({ api, version, onImported }: { api: Api; version: nu
               <TableCell>
                 <StateBadge state={r.state} />
               </TableCell>
-              <TableCell className={s.nowrap}>{formatDateTime(r.lastCheckedAt)}</TableCell>
+              <TableCell>
+                <span className={s.checked}>
+                  {formatDateTime(r.lastCheckedAt)}
+                  <Button
+                    appearance="subtle"
+                    size="small"
+                    icon={<History20Regular />}
+                    aria-label={`History of ${r.upn}`}
+                    title="History of state changes"
+                    onClick={() => setHistoryOf(r)}
+                  />
+                </span>
+              </TableCell>
               <TableCell className={s.nowrap}>{formatDateTime(r.lastSyncAt)}</TableCell>
               <TableCell>
                 {r.error ? (
@@ -235,6 +250,7 @@ export function UsersTable({ api, version, onImported }: { api: Api; version: nu
         </div>
       ) : null}
       {rows && rows.length > 0 && !next ? <Caption1 className={s.muted}>{plural(rows.length, 'user')} shown.</Caption1> : null}
+      <HistoryDialog api={api} user={historyOf} onClose={() => setHistoryOf(undefined)} />
     </Section>
   );
 }

@@ -1,0 +1,104 @@
+import {
+  Button,
+  Caption1,
+  Dialog,
+  DialogActions,
+  DialogBody,
+  DialogContent,
+  DialogSurface,
+  DialogTitle,
+  makeStyles,
+  Spinner,
+  TableCell,
+  TableRow,
+  Text,
+  tokens,
+} from '@fluentui/react-components';
+import { useCallback, useEffect, useState } from 'react';
+import type { ConnectionHistoryResponse } from '../../../src/contract';
+import { KIND_LABELS } from '../../../src/domain/connection';
+import { ERROR_CATALOGUE, isErrorCode } from '../../../src/domain/errors';
+import type { Api } from '../api';
+import { StateBadge } from '../components/Badges';
+import { DataTable } from '../components/DataTable';
+import { ErrorBar } from '../components/ErrorBar';
+import { formatDateTime } from '../format';
+
+const SEEN_BY: Record<ConnectionHistoryResponse['changes'][number]['seenBy'], string> = {
+  check: 'Health check',
+  user: 'Their own test',
+};
+
+const useStyles = makeStyles({
+  surface: { maxWidth: 'min(880px, calc(100vw - 32px))' },
+  content: { display: 'flex', flexDirection: 'column', rowGap: tokens.spacingVerticalS },
+  muted: { color: tokens.colorNeutralForeground3 },
+  nowrap: { whiteSpace: 'nowrap' },
+});
+
+/** One user's state changes as health checks and their own tests saw them, newest first. */
+export function HistoryDialog({ api, user, onClose }: { api: Api; user: { upn: string; displayName?: string } | undefined; onClose: () => void }) {
+  const s = useStyles();
+  const [history, setHistory] = useState<ConnectionHistoryResponse>();
+  const [error, setError] = useState<unknown>();
+
+  const load = useCallback(async () => {
+    if (!user) return;
+    setHistory(undefined);
+    setError(undefined);
+    try {
+      setHistory(await api.get<ConnectionHistoryResponse>(`/api/admin/connections/history?upn=${encodeURIComponent(user.upn)}`));
+    } catch (e) {
+      setError(e);
+    }
+  }, [api, user]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const shown = history?.upn === user?.upn.toLowerCase() ? history : undefined;
+  return (
+    <Dialog open={user !== undefined} onOpenChange={(_, data) => (data.open ? undefined : onClose())}>
+      <DialogSurface className={s.surface} aria-describedby={undefined}>
+        <DialogBody>
+          <DialogTitle>History of {user?.displayName ?? user?.upn}</DialogTitle>
+          <DialogContent className={s.content}>
+            <Caption1 className={s.muted}>Every change of state that a health check or the user’s own test found, newest first.</Caption1>
+            {error ? <ErrorBar error={error} onRetry={() => void load()} /> : null}
+            {!shown && !error ? <Spinner size="small" label="Loading the history…" labelPosition="after" /> : null}
+            {shown && shown.changes.length === 0 ? <Text>No change of state seen yet.</Text> : null}
+            {shown && shown.changes.length > 0 ? (
+              <DataTable
+                label={`State changes of ${shown.upn}`}
+                columns={['When', 'Connection', 'Was', 'Now', 'Why', 'Seen by']}
+                minWidth="720px"
+                maxHeight="420px"
+              >
+                {shown.changes.map((c, i) => (
+                  <TableRow key={`${c.at}-${c.kind}-${i}`}>
+                    <TableCell className={s.nowrap}>{formatDateTime(c.at)}</TableCell>
+                    <TableCell>{KIND_LABELS[c.kind] ?? c.kind}</TableCell>
+                    <TableCell>
+                      <StateBadge state={c.from} />
+                    </TableCell>
+                    <TableCell>
+                      <StateBadge state={c.to} />
+                    </TableCell>
+                    <TableCell>{c.code && isErrorCode(c.code) ? ERROR_CATALOGUE[c.code].message : '—'}</TableCell>
+                    <TableCell className={s.nowrap}>{SEEN_BY[c.seenBy]}</TableCell>
+                  </TableRow>
+                ))}
+              </DataTable>
+            ) : null}
+          </DialogContent>
+          <DialogActions>
+            <Button appearance="primary" onClick={onClose}>
+              Close
+            </Button>
+          </DialogActions>
+        </DialogBody>
+      </DialogSurface>
+    </Dialog>
+  );
+}
