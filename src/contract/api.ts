@@ -156,6 +156,8 @@ export interface ConnectionsResponse {
 /** GET /api/admin/connections/history?upn= : a user's state changes, newest first. */
 export interface ConnectionHistoryResponse {
   upn: string;
+  /** The user's connections as they are now, one per kind. */
+  connections: Array<{ kind: ConnectionKind; state: ConnectionState; lastCheckedAt?: string }>;
   changes: Array<{
     kind: ConnectionKind;
     from: ConnectionState;
@@ -163,7 +165,7 @@ export interface ConnectionHistoryResponse {
     /** The catalogue code of the new state's error, when it has one. */
     code?: string;
     at: string;
-    /** `check`: a health-check run saw it; `user`: the user's own Test (or the check after their consent). */
+    /** `check`: a health-check run found it; `user`: the user's own Test, or their reconnect (and the check right after it). */
     seenBy: 'check' | 'user';
   }>;
 }

@@ -266,7 +266,8 @@ export class ConnectionService {
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     };
-    await this.deps.store.putConnection(connection);
+    // A reconnect is a change of state like those checks find: the admin's history of this user shows it.
+    await this.deps.store.recordConnectionCheck(connection, existing?.state ?? connection.state);
     await this.deps.store.audit({
       tenantId: record.tenantId,
       actor: record.upn,

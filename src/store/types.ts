@@ -485,8 +485,8 @@ export interface CheckRecords {
    */
   completeCheckItems(results: CheckItemResult[]): Promise<boolean[]>;
   /**
-   * Records a connection checked outside a run (the user's own Test) atomically: writes it, and
-   * appends to its history (without a run) when its state differs from `from`. With
+   * Records a connection checked outside a run (the user's own Test, or their consent) atomically:
+   * writes it, and appends to its history (without a run) when its state differs from `from`. With
    * `unchangedSince` (the updatedAt it was read with) only its check fields are written, and only
    * while the stored connection still has that updatedAt and the state `from`: one its user changed
    * or removed meanwhile is left as they left it. Returns whether anything was written.

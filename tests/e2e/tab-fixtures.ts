@@ -269,8 +269,9 @@ export function latestCheck(now: Date): CheckLatestResponse {
 export function history(now: Date, upn: string): ConnectionHistoryResponse {
   return {
     upn,
+    connections: [{ kind: 'graph-delegated', state: 'needs-reconnect', lastCheckedAt: hoursAgo(now, 5) }],
     changes: [
-      { kind: 'graph-delegated', from: 'connected', to: 'needs-reconnect', code: 'REFRESH_TOKEN_REVOKED', at: hoursAgo(now, 1), seenBy: 'check' },
+      { kind: 'graph-delegated', from: 'connected', to: 'needs-reconnect', code: 'REFRESH_TOKEN_REVOKED', at: hoursAgo(now, 5), seenBy: 'check' },
       { kind: 'graph-delegated', from: 'unknown', to: 'connected', at: hoursAgo(now, 31), seenBy: 'user' },
       { kind: 'graph-delegated', from: 'connected', to: 'unknown', code: 'GRAPH_UNAVAILABLE', at: hoursAgo(now, 36), seenBy: 'check' },
     ],

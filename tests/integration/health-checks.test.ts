@@ -198,6 +198,12 @@ describe('health checks of every connection', () => {
     const res = await p.call('GET', `/api/admin/connections/history?upn=${encodeURIComponent(' Megan.Bowen@Contoso.com ')}`, { token: admin });
     expect(res.status).toBe(200);
     expect(res.body.upn).toBe(megan);
+    expect(res.body.connections).toEqual(
+      expect.arrayContaining([
+        { kind: 'ews-basic', state: 'connected', lastCheckedAt: expect.any(String) },
+        { kind: 'graph-delegated', state: 'needs-reconnect', lastCheckedAt: expect.any(String) },
+      ]),
+    );
     expect(res.body.changes[0]).toEqual({
       kind: 'graph-delegated',
       from: 'connected',
@@ -382,6 +388,17 @@ describe("a user's own Test", () => {
       ['failing', 'needs-reconnect'],
       ['connected', 'failing'],
     ]);
+  });
+
+  it('keeps a reconnect in the history as made by the user', async () => {
+    const DIEGO = 'diego.siciliani@contoso.com';
+    const history = async () => (await p.call('GET', `/api/admin/connections/history?upn=${DIEGO}`, { token: admin })).body.changes;
+    expect(await history()).toEqual([]);
+    await consent(p, DIEGO);
+    expect(await history()).toEqual([{ kind: 'graph-delegated', from: 'needs-reconnect', to: 'connected', at: expect.any(String), seenBy: 'user' }]);
+    // Consenting again changes nothing: no new entry.
+    await consent(p, DIEGO);
+    expect(await history()).toHaveLength(1);
   });
 
   it("shows the Test's changes to an admin as seen by the user", async () => {

@@ -112,7 +112,10 @@ export class AdminOverview {
     return matchingConnections(this.deps.store, tenantId, query);
   }
 
-  /** The state changes health checks and the user's own tests saw, newest first (at most HISTORY_LIMIT). */
+  /**
+   * A user's connections now and their changes of state, newest first (at most HISTORY_LIMIT): found
+   * by health checks, or made by the user's own Test or reconnect.
+   */
   async history(tenantId: string, query: Record<string, unknown>): Promise<ConnectionHistoryResponse> {
     const raw = query.upn;
     if (typeof raw !== 'string' || !raw.trim()) fail('upn', 'give the user principal name, e.g. ?upn=megan.bowen@contoso.com');
@@ -130,6 +133,7 @@ export class AdminOverview {
     }
     return {
       upn,
+      connections: connections.map((c) => ({ kind: c.kind, state: c.state, ...(c.lastCheckedAt ? { lastCheckedAt: c.lastCheckedAt } : {}) })),
       changes: changes.map((h) => ({
         kind: h.kind,
         from: h.from,

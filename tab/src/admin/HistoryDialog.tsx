@@ -26,7 +26,7 @@ import { formatDateTime } from '../format';
 
 const SEEN_BY: Record<ConnectionHistoryResponse['changes'][number]['seenBy'], string> = {
   check: 'Health check',
-  user: 'Their own test',
+  user: 'The user',
 };
 
 const useStyles = makeStyles({
@@ -34,9 +34,10 @@ const useStyles = makeStyles({
   content: { display: 'flex', flexDirection: 'column', rowGap: tokens.spacingVerticalS },
   muted: { color: tokens.colorNeutralForeground3 },
   nowrap: { whiteSpace: 'nowrap' },
+  now: { display: 'flex', flexWrap: 'wrap', alignItems: 'center', columnGap: tokens.spacingHorizontalS },
 });
 
-/** One user's state changes as health checks and their own tests saw them, newest first. */
+/** One user's state changes, as health checks found them or their own Test or reconnect made them, newest first. */
 export function HistoryDialog({ api, user, onClose }: { api: Api; user: { upn: string; displayName?: string } | undefined; onClose: () => void }) {
   const s = useStyles();
   const [history, setHistory] = useState<ConnectionHistoryResponse>();
@@ -64,17 +65,19 @@ export function HistoryDialog({ api, user, onClose }: { api: Api; user: { upn: s
         <DialogBody>
           <DialogTitle>History of {user?.displayName ?? user?.upn}</DialogTitle>
           <DialogContent className={s.content}>
-            <Caption1 className={s.muted}>Every change of state that a health check or the user’s own test found, newest first.</Caption1>
+            {shown?.connections.map((c) => (
+              <div key={c.kind} className={s.now}>
+                <Text>{KIND_LABELS[c.kind] ?? c.kind} now:</Text>
+                <StateBadge state={c.state} />
+                <Caption1 className={s.muted}>last checked {formatDateTime(c.lastCheckedAt)}</Caption1>
+              </div>
+            ))}
+            <Caption1 className={s.muted}>Every change of state a health check found, or the user made by testing or reconnecting, newest first.</Caption1>
             {error ? <ErrorBar error={error} onRetry={() => void load()} /> : null}
             {!shown && !error ? <Spinner size="small" label="Loading the history…" labelPosition="after" /> : null}
             {shown && shown.changes.length === 0 ? <Text>No change of state seen yet.</Text> : null}
             {shown && shown.changes.length > 0 ? (
-              <DataTable
-                label={`State changes of ${shown.upn}`}
-                columns={['When', 'Connection', 'Was', 'Now', 'Why', 'Seen by']}
-                minWidth="720px"
-                maxHeight="420px"
-              >
+              <DataTable label={`State changes of ${shown.upn}`} columns={['When', 'Connection', 'Was', 'Now', 'Why', 'By']} minWidth="720px" maxHeight="420px">
                 {shown.changes.map((c, i) => (
                   <TableRow key={`${c.at}-${c.kind}-${i}`}>
                     <TableCell className={s.nowrap}>{formatDateTime(c.at)}</TableCell>
