@@ -1,4 +1,5 @@
 /** Display formatting. Dates from the API are ISO strings; deadline dates are UTC calendar days. */
+import { ERROR_CATALOGUE, isErrorCode } from '../../src/domain/errors';
 
 const DAY_FORMAT = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
 const DATE_TIME_FORMAT = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit' });
@@ -23,4 +24,9 @@ export function daysLeftText(daysLeft: number): string {
 
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
+}
+
+/** Why a connection changed state: its error code's message from the catalogue, or a dash. */
+export function changeReason(code: string | undefined): string {
+  return code && isErrorCode(code) ? ERROR_CATALOGUE[code].message : '—';
 }

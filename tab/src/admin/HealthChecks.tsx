@@ -3,12 +3,11 @@ import { ArrowSync20Regular } from '@fluentui/react-icons';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { CheckLatestResponse } from '../../../src/contract';
 import { CONNECTION_STATES, STATE_LABELS } from '../../../src/domain/connection';
-import { ERROR_CATALOGUE, isErrorCode } from '../../../src/domain/errors';
 import { ApiError, type Api } from '../api';
 import { ErrorBar } from '../components/ErrorBar';
 import { DataTable } from '../components/DataTable';
 import { Section } from '../components/Section';
-import { formatDateTime, plural } from '../format';
+import { changeReason, formatDateTime, plural } from '../format';
 import { StateBadge } from '../components/Badges';
 
 /** How often the view asks for progress while a run is going. */
@@ -117,7 +116,7 @@ export function HealthChecks({ api, onFinished }: { api: Api; onFinished: () => 
                   <TableCell>
                     <StateBadge state={c.to} />
                   </TableCell>
-                  <TableCell>{c.code && isErrorCode(c.code) ? ERROR_CATALOGUE[c.code].message : '—'}</TableCell>
+                  <TableCell>{changeReason(c.code)}</TableCell>
                 </TableRow>
               ))}
             </DataTable>

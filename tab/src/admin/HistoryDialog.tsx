@@ -14,15 +14,14 @@ import {
   Text,
   tokens,
 } from '@fluentui/react-components';
-import { useCallback, useEffect, useState } from 'react';
 import type { ConnectionHistoryResponse } from '../../../src/contract';
 import { KIND_LABELS } from '../../../src/domain/connection';
-import { ERROR_CATALOGUE, isErrorCode } from '../../../src/domain/errors';
 import type { Api } from '../api';
 import { StateBadge } from '../components/Badges';
 import { DataTable } from '../components/DataTable';
 import { ErrorBar } from '../components/ErrorBar';
-import { formatDateTime } from '../format';
+import { changeReason, formatDateTime } from '../format';
+import { useResource } from '../useResource';
 
 const SEEN_BY: Record<ConnectionHistoryResponse['changes'][number]['seenBy'], string> = {
   check: 'Health check',
@@ -38,26 +37,23 @@ const useStyles = makeStyles({
 });
 
 /** One user's state changes, as health checks found them or their own Test or reconnect made them, newest first. */
-export function HistoryDialog({ api, user, onClose }: { api: Api; user: { upn: string; displayName?: string } | undefined; onClose: () => void }) {
+export function HistoryDialog({
+  api,
+  user,
+  opened,
+  onClose,
+}: {
+  api: Api;
+  user: { upn: string; displayName?: string } | undefined;
+  /** Counts the openings: each one asks again, since a check may have run meanwhile. */
+  opened: number;
+  onClose: () => void;
+}) {
   const s = useStyles();
-  const [history, setHistory] = useState<ConnectionHistoryResponse>();
-  const [error, setError] = useState<unknown>();
+  const path = user ? `/api/admin/connections/history?upn=${encodeURIComponent(user.upn)}` : null;
+  const { data: history, error, reload } = useResource<ConnectionHistoryResponse>(api, path, opened);
 
-  const load = useCallback(async () => {
-    if (!user) return;
-    setHistory(undefined);
-    setError(undefined);
-    try {
-      setHistory(await api.get<ConnectionHistoryResponse>(`/api/admin/connections/history?upn=${encodeURIComponent(user.upn)}`));
-    } catch (e) {
-      setError(e);
-    }
-  }, [api, user]);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
-
+  // The answer for the user asked about, not one still showing from the dialog opened before.
   const shown = history?.upn === user?.upn.toLowerCase() ? history : undefined;
   return (
     <Dialog open={user !== undefined} onOpenChange={(_, data) => (data.open ? undefined : onClose())}>
@@ -73,7 +69,7 @@ export function HistoryDialog({ api, user, onClose }: { api: Api; user: { upn: s
               </div>
             ))}
             <Caption1 className={s.muted}>Every change of state a health check found, or the user made by testing or reconnecting, newest first.</Caption1>
-            {error ? <ErrorBar error={error} onRetry={() => void load()} /> : null}
+            {error ? <ErrorBar error={error} onRetry={() => void reload()} /> : null}
             {!shown && !error ? <Spinner size="small" label="Loading the history…" labelPosition="after" /> : null}
             {shown && shown.changes.length === 0 ? <Text>No change of state seen yet.</Text> : null}
             {shown && shown.changes.length > 0 ? (
@@ -88,7 +84,7 @@ export function HistoryDialog({ api, user, onClose }: { api: Api; user: { upn: s
                     <TableCell>
                       <StateBadge state={c.to} />
                     </TableCell>
-                    <TableCell>{c.code && isErrorCode(c.code) ? ERROR_CATALOGUE[c.code].message : '—'}</TableCell>
+                    <TableCell>{changeReason(c.code)}</TableCell>
                     <TableCell className={s.nowrap}>{SEEN_BY[c.seenBy]}</TableCell>
                   </TableRow>
                 ))}

@@ -71,6 +71,7 @@ export function UsersTable({ api, version, onImported }: { api: Api; version: nu
   const [imported, setImported] = useState<number>();
   const [exportError, setExportError] = useState<unknown>();
   const [historyOf, setHistoryOf] = useState<ConnectionRow>();
+  const [historyOpened, setHistoryOpened] = useState(0);
   const fileInput = useRef<HTMLInputElement>(null);
   // Only the latest request may write: typing fast must not let an older answer win.
   const requestNo = useRef(0);
@@ -223,7 +224,10 @@ export function UsersTable({ api, version, onImported }: { api: Api; version: nu
                     icon={<History20Regular />}
                     aria-label={`History of ${r.upn}`}
                     title="History of state changes"
-                    onClick={() => setHistoryOf(r)}
+                    onClick={() => {
+                      setHistoryOf(r);
+                      setHistoryOpened((n) => n + 1);
+                    }}
                   />
                 </span>
               </TableCell>
@@ -250,7 +254,7 @@ export function UsersTable({ api, version, onImported }: { api: Api; version: nu
         </div>
       ) : null}
       {rows && rows.length > 0 && !next ? <Caption1 className={s.muted}>{plural(rows.length, 'user')} shown.</Caption1> : null}
-      <HistoryDialog api={api} user={historyOf} onClose={() => setHistoryOf(undefined)} />
+      <HistoryDialog api={api} user={historyOf} opened={historyOpened} onClose={() => setHistoryOf(undefined)} />
     </Section>
   );
 }
