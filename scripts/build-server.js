@@ -17,10 +17,11 @@ const STAMP = '.sources';
 const INPUTS = ['src', 'bot', 'tsconfig.json', 'tsconfig.build.json'];
 
 /**
- * The newest modification time among the inputs, directories included (adding or removing a file
- * changes its directory's time), plus their count: cheap (a few ms) and enough to notice any edit.
+ * The newest modification time among `inputs` (paths under `root`), directories included (adding
+ * or removing a file changes its directory's time), and how many there are: cheap (a few ms) and
+ * enough to notice any edit. Also what scripts/build-tab.js compares.
  */
-function sourcesFingerprint(root = ROOT) {
+function inputsState(root, inputs) {
   let newest = 0;
   let count = 0;
   const visit = (p) => {
@@ -30,7 +31,12 @@ function sourcesFingerprint(root = ROOT) {
     newest = Math.max(newest, st.mtimeMs);
     if (st.isDirectory()) for (const name of fs.readdirSync(p)) visit(path.join(p, name));
   };
-  for (const input of INPUTS) visit(path.join(root, input));
+  for (const input of inputs) visit(path.join(root, input));
+  return { newest, count };
+}
+
+function sourcesFingerprint(root = ROOT) {
+  const { newest, count } = inputsState(root, INPUTS);
   return `${newest}:${count}`;
 }
 
@@ -64,7 +70,7 @@ function ensureBuilt(log = (line) => process.stderr.write(`${line}\n`)) {
   return build();
 }
 
-module.exports = { DIST, ROOT, STAMP, build, ensureBuilt, sourcesFingerprint, staleReason };
+module.exports = { DIST, ROOT, STAMP, build, ensureBuilt, inputsState, sourcesFingerprint, staleReason };
 
 if (require.main === module) {
   const code = process.argv.includes('--if-stale') ? ensureBuilt() : build();

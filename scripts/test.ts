@@ -7,7 +7,6 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureCertificates } from '../src/sandbox/certs';
@@ -29,12 +28,10 @@ async function main(): Promise<number> {
   delete env.NODE_ENV;
 
   // The e2e tests serve tab/dist: rebuild it when a source of the tab changed since.
-  if (existsSync(path.join(root, 'tab', 'vite.config.ts'))) {
-    const { ensureBuilt: ensureTabBuilt } = require('./build-tab') as { ensureBuilt: (log?: (line: string) => void) => number };
-    if (ensureTabBuilt((line) => process.stdout.write(`${line}\n`)) !== 0) {
-      process.stderr.write('Building the tab failed; the tests that serve the tab would fail too.\n');
-      return 1;
-    }
+  const { ensureBuilt: ensureTabBuilt } = require('./build-tab') as { ensureBuilt: (log?: (line: string) => void) => number };
+  if (ensureTabBuilt((line) => process.stdout.write(`${line}\n`)) !== 0) {
+    process.stderr.write('Building the tab failed; the tests that serve the tab would fail too.\n');
+    return 1;
   }
 
   // tests/integration/startup.test.ts runs the product as `npm start` does: from the compiled dist/.
