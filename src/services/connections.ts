@@ -38,7 +38,7 @@ export interface ConnectionServiceDeps {
     ServiceAccountRecords &
     AuthStateRecords &
     AuditRecords &
-    Pick<CheckRecords, 'recordConnectionCheck'> &
+    Pick<CheckRecords, 'recordConnectionCheck' | 'removeConnectionByUser'> &
     Pick<StoreLifecycle, 'changeStamp'>;
   auth: DelegatedAuthPort;
   probes: ProbePort;
@@ -379,7 +379,8 @@ export class ConnectionService {
   async removeLegacy(user: UserContext): Promise<void> {
     const legacy = (await this.mineOf(user)).filter((r) => isLegacyKind(r.kind));
     if (legacy.length === 0) throw new AppError('NOT_FOUND', { message: 'You have no Exchange (EWS) connection to remove.' });
-    for (const r of legacy) await this.deps.store.deleteConnection(user.tenantId, user.upn, r.kind);
+    const at = this.deps.now().toISOString();
+    for (const r of legacy) await this.deps.store.removeConnectionByUser(user.tenantId, user.upn, r.kind, at);
     await this.deps.store.audit({
       tenantId: user.tenantId,
       actor: user.upn,
@@ -394,7 +395,7 @@ export class ConnectionService {
     const graph = (await this.mineOf(user)).find((r) => r.kind === 'graph-delegated');
     if (graph?.homeAccountId) await this.deps.auth.removeUser(user.tenantId, graph.homeAccountId);
     else await this.deps.auth.removeUser(user.tenantId, `${user.oid}.${user.tenantId}`);
-    if (graph) await this.deps.store.deleteConnection(user.tenantId, user.upn, 'graph-delegated');
+    if (graph) await this.deps.store.removeConnectionByUser(user.tenantId, user.upn, 'graph-delegated', this.deps.now().toISOString());
     await this.deps.store.audit({ tenantId: user.tenantId, actor: user.upn, action: 'connection.disconnected', target: user.upn });
   }
 }

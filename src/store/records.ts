@@ -364,6 +364,13 @@ export function connectionCheckValues(connection: ConnectionRecord, from: Connec
   };
 }
 
+/** A connection its user removes, and when: the key of the row to delete and the history entry's fields. */
+export function removalValues(tenantId: string, upn: string, kind: string, at: string) {
+  if (!isConnectionKind(kind)) throw invalid(`kind "${String(kind)}" is not a connection kind`);
+  toMs(at, 'at');
+  return { tenantId: requireText(tenantId, 'tenantId'), upn: requireText(upn, 'upn').toLowerCase(), kind, at };
+}
+
 /** Items finished together are written in one order by every writer, so two writers cannot deadlock. */
 export function inLockOrder<T extends { upn: string; kind: string }>(values: readonly T[]): number[] {
   const key = (v: T) => `${v.upn}\u0000${v.kind}`;

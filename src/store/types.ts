@@ -492,6 +492,12 @@ export interface CheckRecords {
    * or removed meanwhile is left as they left it. Returns whether anything was written.
    */
   recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState, unchangedSince?: string): Promise<boolean>;
+  /**
+   * Removes a connection its user let go of (disconnect, or removing their Exchange connection) and,
+   * in the same transaction, appends `state → disconnected` at `at` to its history (without a run).
+   * Returns whether there was one to remove.
+   */
+  removeConnectionByUser(tenantId: string, upn: string, kind: ConnectionKind, at: string): Promise<boolean>;
   /** Items of a run whose state changed, and counts of the checked ones by their new state. */
   checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }>;
   finishCheckRun(tenantId: string, id: string, status: 'done' | 'failed', finishedAt: string): Promise<void>;

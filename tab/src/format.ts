@@ -26,7 +26,11 @@ export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-/** Why a connection changed state: its error code's message from the catalogue, or a dash. */
-export function changeReason(code: string | undefined): string {
-  return code && isErrorCode(code) ? ERROR_CATALOGUE[code].message : '—';
+/**
+ * Why a connection changed state: its error code's message from the catalogue; one that became
+ * disconnected without an error was removed by its user; otherwise a dash.
+ */
+export function changeReason(code: string | undefined, to?: string): string {
+  if (code && isErrorCode(code)) return ERROR_CATALOGUE[code].message;
+  return to === 'disconnected' ? 'Removed by the user.' : '—';
 }

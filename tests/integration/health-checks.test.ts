@@ -401,6 +401,27 @@ describe("a user's own Test", () => {
     expect(await history()).toHaveLength(1);
   });
 
+  it('keeps what a user let go of in their history: their Exchange connection removed, then Office 365 disconnected', async () => {
+    const MEGAN = 'megan.bowen@contoso.com';
+    const token = await p.ssoToken(MEGAN);
+    const history = async () => (await p.call('GET', `/api/admin/connections/history?upn=${MEGAN}`, { token: admin })).body;
+    await consent(p, MEGAN);
+    expect((await history()).changes).toEqual([]);
+
+    expect((await p.call('DELETE', '/api/me/connection/exchange', { token })).status).toBe(204);
+    expect((await p.call('DELETE', '/api/me/connection', { token })).status).toBe(204);
+    const after = await history();
+    // Nothing of theirs is left, and the admin still learns what happened and who did it.
+    expect(after.connections).toEqual([]);
+    expect(after.changes).toEqual([
+      { kind: 'graph-delegated', from: 'connected', to: 'disconnected', at: expect.any(String), seenBy: 'user' },
+      { kind: 'ews-basic', from: 'connected', to: 'disconnected', at: expect.any(String), seenBy: 'user' },
+    ]);
+    // Disconnecting again removes nothing and records nothing.
+    expect((await p.call('DELETE', '/api/me/connection', { token })).status).toBe(204);
+    expect((await history()).changes).toHaveLength(2);
+  });
+
   it("shows the Test's changes to an admin as seen by the user", async () => {
     const res = await p.call('GET', `/api/admin/connections/history?upn=${ALEX}`, { token: admin });
     expect(res.status).toBe(200);

@@ -180,7 +180,11 @@ describe('user reconnect flow', () => {
     expect(tested.body.connection.kind).toBe('ews-basic');
     expect((await connectionOf(p, upn)).connection.kind).toBe('ews-basic');
     expect((await p.store.getConnections(CONTOSO, upn)).map((c) => c.kind)).toEqual(['ews-basic']);
-    expect(await p.store.connectionHistory(CONTOSO, upn)).toEqual(historyBefore);
+    // The history gained the disconnect, and nothing from the Test.
+    expect(await p.store.connectionHistory(CONTOSO, upn)).toEqual([
+      { tenantId: CONTOSO, upn, kind: 'graph-delegated', from: 'connected', to: 'disconnected', at: expect.any(String) },
+      ...historyBefore,
+    ]);
     // Connected again for what follows; the check right after consent is written onto the new connection.
     await consent(p, upn);
     expect((await connectionOf(p, upn)).connection).toMatchObject({ kind: 'graph-delegated', state: 'connected' });

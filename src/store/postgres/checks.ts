@@ -1,5 +1,5 @@
 /** Health-check runs (one running per tenant), their items and connection state history, on PostgreSQL. */
-import type { ConnectionState } from '../../domain/connection';
+import type { ConnectionKind, ConnectionState } from '../../domain/connection';
 import {
   DEFAULT_PAGE,
   checkFinishStatus,
@@ -8,6 +8,7 @@ import {
   clampLimit,
   connectionCheckValues,
   inLockOrder,
+  removalValues,
   startedRun,
   type ConnectionParams,
 } from '../records';
@@ -209,6 +210,17 @@ export class PgChecks implements CheckRecords {
       if (v.unchangedSince === null) await upsertConnections(tx, [v.connection]);
       else if ((await writeChecked(tx, [{ ...v.connection, unchangedSince: v.unchangedSince, from: v.from }])).size === 0) return false;
       if (v.from !== v.to) await insertHistory(tx, [v]);
+      return true;
+    });
+  }
+
+  async removeConnectionByUser(tenantId: string, upn: string, kind: ConnectionKind, at: string): Promise<boolean> {
+    const v = removalValues(tenantId, upn, kind, at);
+    return transaction(this.c.pool, async (tx) => {
+      const { rows } = await tx.query('DELETE FROM connections WHERE tenant_id = $1 AND upn = $2 AND kind = $3 RETURNING state', [v.tenantId, v.upn, v.kind]);
+      const removed = rows[0] as { state: ConnectionState } | undefined;
+      if (!removed) return false;
+      if (removed.state !== 'disconnected') await insertHistory(tx, [{ ...v, from: removed.state, to: 'disconnected', code: null, runId: null }]);
       return true;
     });
   }

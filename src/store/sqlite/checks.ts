@@ -1,5 +1,5 @@
 /** Health-check runs (one running per tenant), their items and connection state history, on SQLite. */
-import type { ConnectionState } from '../../domain/connection';
+import type { ConnectionKind, ConnectionState } from '../../domain/connection';
 import {
   DEFAULT_PAGE,
   checkFinishStatus,
@@ -7,6 +7,7 @@ import {
   checkedPerRun,
   clampLimit,
   connectionCheckValues,
+  removalValues,
   startedRun,
   type ConnectionParams,
 } from '../records';
@@ -105,6 +106,16 @@ export class SqliteChecks implements CheckRecords {
     });
   }
 
+  async removeConnectionByUser(tenantId: string, upn: string, kind: ConnectionKind, at: string): Promise<boolean> {
+    const v = removalValues(tenantId, upn, kind, at);
+    return immediate(this.c.db, () => {
+      const removed = this.#q.connectionRemove.get(v.tenantId, v.upn, v.kind) as { state: ConnectionState } | undefined;
+      if (!removed) return false;
+      if (removed.state !== 'disconnected') this.#q.historyInsert.run({ ...v, from: removed.state, to: 'disconnected', code: null, runId: null });
+      return true;
+    });
+  }
+
   /** A check's fields, written only while the connection is as it was read (same updatedAt and state). */
   #writeChecked(c: ConnectionParams, unchangedSince: string, from: ConnectionState): boolean {
     const args = [c.state, c.grantedScopes, c.featureResults, c.error, c.lastCheckedAt, c.updatedAt, c.tenantId, c.upn, c.kind, unchangedSince, from];
@@ -154,6 +165,7 @@ function statements(db: Db) {
     itemUnchanged: p('UPDATE check_items SET to_state = from_state, code = NULL WHERE tenant_id = ? AND run_id = ? AND upn = ? AND kind = ?'),
     historyInsert: p(`INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id)
         VALUES (@tenantId, @upn, @kind, @from, @to, @code, @at, @runId)`),
+    connectionRemove: p('DELETE FROM connections WHERE tenant_id = ? AND upn = ? AND kind = ? RETURNING state'),
     historyList: p('SELECT * FROM connection_history WHERE tenant_id = ? AND upn = ? ORDER BY seq DESC LIMIT ?'),
   };
 }

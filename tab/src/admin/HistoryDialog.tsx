@@ -36,7 +36,7 @@ const useStyles = makeStyles({
   now: { display: 'flex', flexWrap: 'wrap', alignItems: 'center', columnGap: tokens.spacingHorizontalS },
 });
 
-/** One user's state changes, as health checks found them or their own Test or reconnect made them, newest first. */
+/** One user's state changes, as health checks found them or their own Test, reconnect or disconnect made them, newest first. */
 export function HistoryDialog({
   api,
   user,
@@ -68,7 +68,9 @@ export function HistoryDialog({
                 <Caption1 className={s.muted}>last checked {formatDateTime(c.lastCheckedAt)}</Caption1>
               </div>
             ))}
-            <Caption1 className={s.muted}>Every change of state a health check found, or the user made by testing or reconnecting, newest first.</Caption1>
+            <Caption1 className={s.muted}>
+              Every change of state a health check found, or the user made by testing, reconnecting or disconnecting, newest first.
+            </Caption1>
             {error ? <ErrorBar error={error} onRetry={() => void reload()} /> : null}
             {!shown && !error ? <Spinner size="small" label="Loading the history…" labelPosition="after" /> : null}
             {shown && shown.changes.length === 0 ? <Text>No change of state seen yet.</Text> : null}
@@ -84,7 +86,7 @@ export function HistoryDialog({
                     <TableCell>
                       <StateBadge state={c.to} />
                     </TableCell>
-                    <TableCell>{changeReason(c.code)}</TableCell>
+                    <TableCell>{changeReason(c.code, c.to)}</TableCell>
                     <TableCell className={s.nowrap}>{SEEN_BY[c.seenBy]}</TableCell>
                   </TableRow>
                 ))}
