@@ -299,11 +299,17 @@ describe('openStore: files it must not touch', () => {
       uid: 65534,
       gid: 65534,
       encoding: 'utf8',
-      env: { ...process.env, HOME: tmp },
+      // Without the test CA: it is readable by root only, and opening a store needs no TLS.
+      env: { ...withoutTestCa(process.env), HOME: tmp },
     });
     return JSON.parse(out.trim().split('\n').pop()!);
   }
 });
+
+function withoutTestCa(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: _ca, SANDBOX_CERTS_DIR: _certs, ...rest } = env;
+  return rest;
+}
 
 describe('openStore: opening and migrating', () => {
   it('creates the parent folders, uses WAL and records each migration once, however often it is reopened', async () => {
