@@ -1,7 +1,7 @@
 /**
  * Health checks in a real browser: an admin presses "Check all now", follows the run's progress and
  * reads what changed (a user whose grant was revoked now needs to reconnect), then that user's
- * history from the Users table.
+ * history from the Users table, where a disconnect shows too.
  */
 import { openBrowser, publicOrigin, screenshot, signIn, UI_TIMEOUT_MS, type TestBrowser } from '../helpers/browser';
 import { CookieJar } from '../helpers/cookies';
@@ -97,6 +97,31 @@ describe('tab in a browser: health checks', () => {
     await screenshot(page, 'e2e-admin-history.png', { of: [dialog] });
     await dialog.getByRole('button', { name: 'Close' }).click();
     await dialog.waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
+    expect(browser.problems).toEqual([]);
+  });
+
+  it('shows in the history that the user disconnected, and asks again at each opening', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${publicOrigin(product)}/tab/`);
+    await page.getByRole('tab', { name: 'Organisation' }).click({ timeout: UI_TIMEOUT_MS });
+    const users = page.getByRole('region', { name: 'Users', exact: true });
+    const open = users.getByRole('button', { name: `History of ${MEGAN}` }).first();
+    const dialog = page.getByRole('dialog', { name: 'History of Megan Bowen' });
+    await open.click();
+    await dialog.getByRole('table', { name: `State changes of ${MEGAN}` }).waitFor({ timeout: UI_TIMEOUT_MS });
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: UI_TIMEOUT_MS });
+
+    // Megan lets Office 365 go (in her own tab); her Exchange connection keeps her in the Users table.
+    expect((await product.call('DELETE', '/api/me/connection', { token: await product.ssoToken(MEGAN) })).status).toBe(204);
+    await open.click();
+    const row = dialog.getByRole('row').filter({ hasText: 'Removed by the user.' });
+    await row.waitFor({ timeout: UI_TIMEOUT_MS });
+    await expect(row.getByText('Disconnected', { exact: true }).count()).resolves.toBe(1);
+    await expect(row.getByText('Needs reconnect', { exact: true }).count()).resolves.toBe(1);
+    await expect(row.getByText('The user', { exact: true }).count()).resolves.toBe(1);
+    await expect(row.getByText('Office 365 (Microsoft Graph)', { exact: true }).count()).resolves.toBe(1);
+    await screenshot(page, 'e2e-admin-history-disconnected.png', { of: [dialog] });
     expect(browser.problems).toEqual([]);
   });
 });
