@@ -124,4 +124,28 @@ describe('tab in a browser: health checks', () => {
     await screenshot(page, 'e2e-admin-history-disconnected.png', { of: [dialog] });
     expect(browser.problems).toEqual([]);
   });
+
+  it('opens from the audit log the history of a user whose connections are all gone', async () => {
+    const DIEGO = 'diego.siciliani@contoso.com';
+    // Diego's only connection is removed: he leaves the Users table, his disconnect stays in the audit log.
+    expect((await product.call('DELETE', '/api/me/connection', { token: await product.ssoToken(DIEGO) })).status).toBe(204);
+    const page = await browser.newPage();
+    await page.goto(`${publicOrigin(product)}/tab/`);
+    await page.getByRole('tab', { name: 'Organisation' }).click({ timeout: UI_TIMEOUT_MS });
+    const audit = page.getByRole('region', { name: 'Audit log', exact: true });
+    const entry = audit.getByRole('row').filter({ hasText: 'connection.disconnected' }).filter({ hasText: DIEGO });
+    await entry.getByRole('button', { name: `History of ${DIEGO}` }).click({ timeout: UI_TIMEOUT_MS });
+
+    const dialog = page.getByRole('dialog', { name: `History of ${DIEGO}` });
+    await dialog.getByText('No connection now: they have all been removed.').waitFor({ timeout: UI_TIMEOUT_MS });
+    const row = dialog.getByRole('row').filter({ hasText: 'Removed by the user.' });
+    await expect(row.getByText('Needs reconnect', { exact: true }).count()).resolves.toBe(1);
+    await expect(row.getByText('Disconnected', { exact: true }).count()).resolves.toBe(1);
+    // Entries about anything other than a user's connection offer no history.
+    const domains = audit.getByRole('row').filter({ hasText: 'domains.updated' });
+    await expect(domains.count()).resolves.toBe(1);
+    await expect(domains.getByRole('button').count()).resolves.toBe(0);
+    await screenshot(page, 'e2e-admin-history-from-audit.png', { of: [dialog] });
+    expect(browser.problems).toEqual([]);
+  });
 });

@@ -37,7 +37,7 @@ export default function AdminView({ api }: { api: Api }) {
       <HealthChecks api={api} onFinished={changed} />
       <CampaignPanel api={api} onChanged={changed} />
       <UsersTable api={api} version={version} onImported={changed} />
-      <AuditList audit={audit} />
+      <AuditList api={api} audit={audit} />
     </div>
   );
 }

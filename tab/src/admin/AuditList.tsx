@@ -1,14 +1,24 @@
-import { makeStyles, Spinner, TableCell, TableRow, Text, tokens } from '@fluentui/react-components';
+import { Button, makeStyles, Spinner, TableCell, TableRow, Text, tokens } from '@fluentui/react-components';
+import { History20Regular } from '@fluentui/react-icons';
+import { useState } from 'react';
 import type { AuditResponse } from '../../../src/contract';
+import type { Api } from '../api';
 import { ErrorBar } from '../components/ErrorBar';
 import { DataTable } from '../components/DataTable';
 import { Section } from '../components/Section';
 import { formatDateTime } from '../format';
 import type { Resource } from '../useResource';
+import { HistoryDialog } from './HistoryDialog';
 
 const useStyles = makeStyles({
   details: { color: tokens.colorNeutralForeground3, overflowWrap: 'anywhere' },
+  target: { display: 'inline-flex', alignItems: 'center', columnGap: tokens.spacingHorizontalXS, overflowWrap: 'anywhere' },
 });
+
+/** An entry about a user's connection: its target is their UPN, whose history an admin may want next. */
+function connectionTarget(it: AuditResponse['items'][number]): string | undefined {
+  return it.action.startsWith('connection.') && it.target?.includes('@') ? it.target : undefined;
+}
 
 function detailsText(d: Record<string, unknown> | undefined): string {
   if (!d) return '';
@@ -17,9 +27,15 @@ function detailsText(d: Record<string, unknown> | undefined): string {
     .join(' · ');
 }
 
-export function AuditList({ audit }: { audit: Resource<AuditResponse> }) {
+/**
+ * The audit log. An entry about a user's connection opens that user's history: the only way in for
+ * one whose connections are all gone, and so no longer in the Users table.
+ */
+export function AuditList({ api, audit }: { api: Api; audit: Resource<AuditResponse> }) {
   const s = useStyles();
   const { data, error } = audit;
+  const [historyOf, setHistoryOf] = useState<{ upn: string }>();
+  const [historyOpened, setHistoryOpened] = useState(0);
   return (
     <Section title="Audit log" description="Who changed what, most recent first.">
       {error && !data ? <ErrorBar error={error} onRetry={() => void audit.reload()} /> : null}
@@ -35,11 +51,29 @@ export function AuditList({ audit }: { audit: Resource<AuditResponse> }) {
                 {it.action}
                 {it.details ? <div className={s.details}>{detailsText(it.details)}</div> : null}
               </TableCell>
-              <TableCell>{it.target ?? '—'}</TableCell>
+              <TableCell>
+                <span className={s.target}>
+                  {it.target ?? '—'}
+                  {connectionTarget(it) ? (
+                    <Button
+                      appearance="subtle"
+                      size="small"
+                      icon={<History20Regular />}
+                      aria-label={`History of ${it.target}`}
+                      title="History of state changes"
+                      onClick={() => {
+                        setHistoryOf({ upn: connectionTarget(it)! });
+                        setHistoryOpened((n) => n + 1);
+                      }}
+                    />
+                  ) : null}
+                </span>
+              </TableCell>
             </TableRow>
           ))}
         </DataTable>
       ) : null}
+      <HistoryDialog api={api} user={historyOf} opened={historyOpened} onClose={() => setHistoryOf(undefined)} />
     </Section>
   );
 }

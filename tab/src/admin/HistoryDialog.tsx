@@ -68,6 +68,7 @@ export function HistoryDialog({
                 <Caption1 className={s.muted}>last checked {formatDateTime(c.lastCheckedAt)}</Caption1>
               </div>
             ))}
+            {shown && shown.connections.length === 0 ? <Text>No connection now: they have all been removed.</Text> : null}
             <Caption1 className={s.muted}>
               Every change of state a health check found, or the user made by testing, reconnecting or disconnecting, newest first.
             </Caption1>
