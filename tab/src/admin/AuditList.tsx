@@ -1,5 +1,4 @@
-import { Button, makeStyles, Spinner, TableCell, TableRow, Text, tokens } from '@fluentui/react-components';
-import { History20Regular } from '@fluentui/react-icons';
+import { makeStyles, Spinner, TableCell, TableRow, Text, tokens } from '@fluentui/react-components';
 import { useState } from 'react';
 import type { AuditResponse } from '../../../src/contract';
 import type { Api } from '../api';
@@ -8,7 +7,7 @@ import { DataTable } from '../components/DataTable';
 import { Section } from '../components/Section';
 import { formatDateTime } from '../format';
 import type { Resource } from '../useResource';
-import { HistoryDialog } from './HistoryDialog';
+import { HistoryButton, HistoryDialog } from './HistoryDialog';
 
 const useStyles = makeStyles({
   details: { color: tokens.colorNeutralForeground3, overflowWrap: 'anywhere' },
@@ -43,34 +42,33 @@ export function AuditList({ api, audit }: { api: Api; audit: Resource<AuditRespo
       {data && data.items.length === 0 ? <Text>Nothing recorded yet.</Text> : null}
       {data && data.items.length > 0 ? (
         <DataTable label="Audit log" columns={['When', 'Who', 'What', 'Target']} minWidth="560px" maxHeight="420px">
-          {data.items.map((it, i) => (
-            <TableRow key={`${it.at}-${i}`}>
-              <TableCell style={{ whiteSpace: 'nowrap' }}>{formatDateTime(it.at)}</TableCell>
-              <TableCell>{it.actor}</TableCell>
-              <TableCell>
-                {it.action}
-                {it.details ? <div className={s.details}>{detailsText(it.details)}</div> : null}
-              </TableCell>
-              <TableCell>
-                <span className={s.target}>
-                  {it.target ?? '—'}
-                  {connectionTarget(it) ? (
-                    <Button
-                      appearance="subtle"
-                      size="small"
-                      icon={<History20Regular />}
-                      aria-label={`History of ${it.target}`}
-                      title="History of state changes"
-                      onClick={() => {
-                        setHistoryOf({ upn: connectionTarget(it)! });
-                        setHistoryOpened((n) => n + 1);
-                      }}
-                    />
-                  ) : null}
-                </span>
-              </TableCell>
-            </TableRow>
-          ))}
+          {data.items.map((it, i) => {
+            const upn = connectionTarget(it);
+            return (
+              <TableRow key={`${it.at}-${i}`}>
+                <TableCell style={{ whiteSpace: 'nowrap' }}>{formatDateTime(it.at)}</TableCell>
+                <TableCell>{it.actor}</TableCell>
+                <TableCell>
+                  {it.action}
+                  {it.details ? <div className={s.details}>{detailsText(it.details)}</div> : null}
+                </TableCell>
+                <TableCell>
+                  <span className={s.target}>
+                    {it.target ?? '—'}
+                    {upn ? (
+                      <HistoryButton
+                        upn={upn}
+                        onOpen={() => {
+                          setHistoryOf({ upn });
+                          setHistoryOpened((n) => n + 1);
+                        }}
+                      />
+                    ) : null}
+                  </span>
+                </TableCell>
+              </TableRow>
+            );
+          })}
         </DataTable>
       ) : null}
       <HistoryDialog api={api} user={historyOf} opened={historyOpened} onClose={() => setHistoryOf(undefined)} />

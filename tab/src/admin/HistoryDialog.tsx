@@ -14,6 +14,7 @@ import {
   Text,
   tokens,
 } from '@fluentui/react-components';
+import { History20Regular } from '@fluentui/react-icons';
 import type { ConnectionHistoryResponse } from '../../../src/contract';
 import { KIND_LABELS } from '../../../src/domain/connection';
 import type { Api } from '../api';
@@ -35,6 +36,13 @@ const useStyles = makeStyles({
   nowrap: { whiteSpace: 'nowrap' },
   now: { display: 'flex', flexWrap: 'wrap', alignItems: 'center', columnGap: tokens.spacingHorizontalS },
 });
+
+/** The button that opens a user's history, wherever the user is listed. */
+export function HistoryButton({ upn, onOpen }: { upn: string; onOpen: () => void }) {
+  return (
+    <Button appearance="subtle" size="small" icon={<History20Regular />} aria-label={`History of ${upn}`} title="History of state changes" onClick={onOpen} />
+  );
+}
 
 /** One user's state changes, as health checks found them or their own Test, reconnect or disconnect made them, newest first. */
 export function HistoryDialog({

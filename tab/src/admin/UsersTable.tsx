@@ -14,7 +14,7 @@ import {
   Text,
   tokens,
 } from '@fluentui/react-components';
-import { ArrowDownload20Regular, ArrowUpload20Regular, History20Regular } from '@fluentui/react-icons';
+import { ArrowDownload20Regular, ArrowUpload20Regular } from '@fluentui/react-icons';
 import { useCallback, useEffect, useRef, useState, type ChangeEvent } from 'react';
 import type { ConnectionRow, ConnectionsResponse, ImportResponse } from '../../../src/contract';
 import { CONNECTION_KINDS, CONNECTION_STATES, KIND_LABELS, STATE_LABELS, type ConnectionKind, type ConnectionState } from '../../../src/domain/connection';
@@ -24,7 +24,7 @@ import { DataTable } from '../components/DataTable';
 import { Section } from '../components/Section';
 import { formatDateTime, plural } from '../format';
 import { StateBadge } from '../components/Badges';
-import { HistoryDialog } from './HistoryDialog';
+import { HistoryButton, HistoryDialog } from './HistoryDialog';
 
 const SEARCH_DELAY_MS = 300;
 
@@ -218,13 +218,9 @@ export function UsersTable({ api, version, onImported }: { api: Api; version: nu
               <TableCell>
                 <span className={s.checked}>
                   {formatDateTime(r.lastCheckedAt)}
-                  <Button
-                    appearance="subtle"
-                    size="small"
-                    icon={<History20Regular />}
-                    aria-label={`History of ${r.upn}`}
-                    title="History of state changes"
-                    onClick={() => {
+                  <HistoryButton
+                    upn={r.upn}
+                    onOpen={() => {
                       setHistoryOf(r);
                       setHistoryOpened((n) => n + 1);
                     }}
