@@ -13,7 +13,9 @@
  * writes sweep.cpuprofile (the product) and sweep-sandbox.cpuprofile (the sandbox) for the run.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
+import { availableParallelism, loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -125,6 +127,7 @@ async function main(): Promise<void> {
     const profiler = profiling ? await startProfiler('sweep.cpuprofile') : undefined;
     if (profiling) await bench.profile(true);
     const sandboxCpu0 = await bench.cpu();
+    const machine0 = machineTicks();
     const cpu0 = process.cpuUsage();
     // How long the product's event loop kept timers (and so answers from Graph) waiting.
     const loopDelay = monitorEventLoopDelay({ resolution: 1 });
@@ -134,6 +137,7 @@ async function main(): Promise<void> {
     await p.checks.settled(CONTOSO);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const cpu = process.cpuUsage(cpu0);
+    const machine = machineShare(machine0, machineTicks());
     const sandboxCpu = await bench.cpu();
     loopDelay.disable();
     clearInterval(sampler);
@@ -160,8 +164,13 @@ async function main(): Promise<void> {
     for (const line of f.lines) console.log(`                 ${line}`);
     console.log(`  ratio        ${(seconds / f.seconds).toFixed(2)}`);
     console.log(
-      `  CPU          ${seconds_(cpu).toFixed(2)} s in the product's process, ${(seconds_(sandboxCpu) - seconds_(sandboxCpu0)).toFixed(2)} s in the sandbox's (${bench.where}); load ${(await import('node:os')).loadavg()[0].toFixed(1)}`,
+      `  CPU          ${seconds_(cpu).toFixed(2)} s in the product's process, ${(seconds_(sandboxCpu) - seconds_(sandboxCpu0)).toFixed(2)} s in the sandbox's (${bench.where}); load ${loadavg()[0].toFixed(1)}`,
     );
+    if (machine) {
+      console.log(
+        `  machine      ${machine.busy} % busy, ${machine.stolen} % stolen, ${machine.idle} % idle of its ${availableParallelism()} CPUs during the run (stolen: time the hypervisor gave to other guests)`,
+      );
+    }
     const ms = (ns: number) => (ns / 1e6).toFixed(1);
     console.log(
       `  round trip   ${(s.roundTripMs / s.batches).toFixed(1)} ms per $batch on average for Graph's ${latencyMs} ms; ${(s.roundTripMs / 1000 / seconds).toFixed(1)} of ${inFlight} batches in flight on average`,
@@ -215,6 +224,36 @@ function floor(o: { appCount: number; delegatedCount: number; latencyMs: number;
       `Entra: ${entra.toFixed(2)} s = ceil(${o.delegatedCount} refresh tokens / ${REDEEM_CONCURRENCY} at once) × ${entraLatencyMs} ms`,
     ],
   };
+}
+
+/** The machine's CPU time so far by kind, in clock ticks (Linux's /proc/stat); undefined elsewhere. */
+function machineTicks(): { busy: number; idle: number; stolen: number } | undefined {
+  let line: string;
+  try {
+    line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  } catch {
+    return undefined;
+  }
+  // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is already in user)
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  if (steal === undefined || Number.isNaN(steal)) return undefined;
+  return { busy: user! + nice! + system! + irq! + softirq!, idle: idle! + iowait!, stolen: steal };
+}
+
+/**
+ * How the machine's CPUs spent a stretch of time, in whole percent. On a shared VM `stolen` is the
+ * time the hypervisor ran other guests instead of this one: a run with much of it is slower for a
+ * reason outside the product.
+ */
+function machineShare(from: ReturnType<typeof machineTicks>, to: ReturnType<typeof machineTicks>): { busy: number; idle: number; stolen: number } | undefined {
+  if (!from || !to) return undefined;
+  const busy = to.busy - from.busy;
+  const idle = to.idle - from.idle;
+  const stolen = to.stolen - from.stolen;
+  const all = busy + idle + stolen;
+  if (all <= 0) return undefined;
+  const pct = (n: number) => Math.round((100 * n) / all);
+  return { busy: pct(busy), idle: pct(idle), stolen: pct(stolen) };
 }
 
 /** A CPU profile of the run alone, written to `file` (open it in Chrome DevTools). */
