@@ -165,8 +165,12 @@ export interface ConnectionHistoryResponse {
     /** The catalogue code of the new state's error, when it has one. */
     code?: string;
     at: string;
-    /** `check`: a health-check run found it; `user`: the user's own Test, or their reconnect (and the check right after it). */
-    seenBy: 'check' | 'user';
+    /**
+     * `check`: a health-check run found it; `user`: the user's own Test, reconnect (and the check
+     * right after it) or removal; `system`: the product (what a UPN's previous owner left, removed
+     * when someone new signed in with it).
+     */
+    seenBy: 'check' | 'user' | 'system';
   }>;
 }
 

@@ -4,7 +4,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ConnectionResponse, ConnectionTestResponse, ConnectionView, ProbeResult } from '../contract';
-import { delegatedFeatures, delegatedState, isLegacyKind, legacyFeatures, appOnlyFeatures, type ConnectionKind, type FeatureMap } from '../domain/connection';
+import {
+  delegatedFeatures,
+  delegatedState,
+  isLegacyKind,
+  legacyFeatures,
+  appOnlyFeatures,
+  type ConnectionKind,
+  type ConnectionState,
+  type FeatureMap,
+} from '../domain/connection';
 import { delegatedVerdict, type CheckVerdict } from '../domain/checks';
 import { deadlineById, nextDeadlineFor, tenantDeadlines, type Deadline } from '../domain/deadlines';
 import { AppError, type ErrorCode, ERROR_CATALOGUE } from '../domain/errors';
@@ -38,7 +47,7 @@ export interface ConnectionServiceDeps {
     ServiceAccountRecords &
     AuthStateRecords &
     AuditRecords &
-    Pick<CheckRecords, 'recordConnectionCheck' | 'removeConnectionByUser'> &
+    Pick<CheckRecords, 'recordConnectionCheck' | 'removeConnectionWithHistory' | 'connectionHistory'> &
     Pick<StoreLifecycle, 'changeStamp'>;
   auth: DelegatedAuthPort;
   probes: ProbePort;
@@ -267,7 +276,7 @@ export class ConnectionService {
       updatedAt: now,
     };
     // A reconnect is a change of state like those checks find: the admin's history of this user shows it.
-    await this.deps.store.recordConnectionCheck(connection, existing?.state ?? connection.state);
+    await this.deps.store.recordConnectionCheck(connection, existing?.state ?? (await this.stateWithoutRow(connection)));
     await this.deps.store.audit({
       tenantId: record.tenantId,
       actor: record.upn,
@@ -287,11 +296,22 @@ export class ConnectionService {
     return this.view(record.tenantId, await this.mineOf(record));
   }
 
-  /** Removes what a UPN's previous owner left (their connection and token-cache partition), in the audit log. */
+  /**
+   * The state a connection being created had before, for its history: `disconnected` when the
+   * history's last word on it is a removal (so the history does not end on a removal while it is
+   * back), else its own state (a first connection is no change).
+   */
+  private async stateWithoutRow(connection: ConnectionRecord): Promise<ConnectionState> {
+    const history = await this.deps.store.connectionHistory(connection.tenantId, connection.upn);
+    const last = history.find((h) => h.kind === connection.kind);
+    return last?.to === 'disconnected' ? 'disconnected' : connection.state;
+  }
+
+  /** Removes what a UPN's previous owner left (their connection and token-cache partition), in the history and the audit log. */
   private async dropPreviousOwner(previous: ConnectionRecord): Promise<void> {
     if (previous.homeAccountId) await this.deps.auth.removeUser(previous.tenantId, previous.homeAccountId);
     // Deleted rather than overwritten, so nothing of theirs (creation date included) carries over.
-    await this.deps.store.deleteConnection(previous.tenantId, previous.upn, previous.kind);
+    await this.deps.store.removeConnectionWithHistory(previous.tenantId, previous.upn, previous.kind, this.deps.now().toISOString(), 'system');
     await this.deps.store.audit({
       tenantId: previous.tenantId,
       actor: 'system',
@@ -380,7 +400,7 @@ export class ConnectionService {
     const legacy = (await this.mineOf(user)).filter((r) => isLegacyKind(r.kind));
     if (legacy.length === 0) throw new AppError('NOT_FOUND', { message: 'You have no Exchange (EWS) connection to remove.' });
     const at = this.deps.now().toISOString();
-    for (const r of legacy) await this.deps.store.removeConnectionByUser(user.tenantId, user.upn, r.kind, at);
+    for (const r of legacy) await this.deps.store.removeConnectionWithHistory(user.tenantId, user.upn, r.kind, at, 'user');
     await this.deps.store.audit({
       tenantId: user.tenantId,
       actor: user.upn,
@@ -395,7 +415,7 @@ export class ConnectionService {
     const graph = (await this.mineOf(user)).find((r) => r.kind === 'graph-delegated');
     if (graph?.homeAccountId) await this.deps.auth.removeUser(user.tenantId, graph.homeAccountId);
     else await this.deps.auth.removeUser(user.tenantId, `${user.oid}.${user.tenantId}`);
-    if (graph) await this.deps.store.removeConnectionByUser(user.tenantId, user.upn, 'graph-delegated', this.deps.now().toISOString());
+    if (graph) await this.deps.store.removeConnectionWithHistory(user.tenantId, user.upn, 'graph-delegated', this.deps.now().toISOString(), 'user');
     await this.deps.store.audit({ tenantId: user.tenantId, actor: user.upn, action: 'connection.disconnected', target: user.upn });
   }
 }

@@ -259,6 +259,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 7,
+    name: 'who made a change of connection that no check saw',
+    // NULL: a check made it (run_id set) or the user did, as before; 'system': the product itself
+    // (a UPN's previous owner removed when someone new signs in with it).
+    sql: `ALTER TABLE connection_history ADD COLUMN changed_by TEXT CHECK (changed_by IN ('user', 'system'));`,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = latestVersion(MIGRATIONS);

@@ -308,6 +308,12 @@ export const PG_MIGRATIONS: readonly Migration[] = [
       END $$;
     `,
   },
+  {
+    version: 9,
+    name: 'who made a change of connection that no check saw',
+    // SQLite's migration 7.
+    sql: `ALTER TABLE connection_history ADD COLUMN changed_by TEXT CHECK (changed_by IN ('user', 'system'));`,
+  },
 ];
 
 export const PG_LATEST_SCHEMA_VERSION = latestVersion(PG_MIGRATIONS);

@@ -17,6 +17,7 @@ import type {
   AuthStateRecord,
   CheckItemResult,
   CheckRunRecord,
+  ConnectionChangedBy,
   ConnectionQuery,
   ConnectionRecord,
   ConversationRecord,
@@ -365,10 +366,11 @@ export function connectionCheckValues(connection: ConnectionRecord, from: Connec
 }
 
 /** A connection its user removes, and when: the key of the row to delete and the history entry's fields. */
-export function removalValues(tenantId: string, upn: string, kind: string, at: string) {
+export function removalValues(tenantId: string, upn: string, kind: string, at: string, by: string) {
   if (!isConnectionKind(kind)) throw invalid(`kind "${String(kind)}" is not a connection kind`);
   toMs(at, 'at');
-  return { tenantId: requireText(tenantId, 'tenantId'), upn: requireText(upn, 'upn').toLowerCase(), kind, at };
+  if (by !== 'user' && by !== 'system') throw invalid(`by "${String(by)}" is not who changes a connection (user or system)`);
+  return { tenantId: requireText(tenantId, 'tenantId'), upn: requireText(upn, 'upn').toLowerCase(), kind, at, changedBy: by as ConnectionChangedBy };
 }
 
 /** Items finished together are written in one order by every writer, so two writers cannot deadlock. */

@@ -134,7 +134,11 @@ export interface ConnectionHistoryRecord {
   at: string;
   /** The health-check run that saw it, when one did. */
   runId?: string;
+  /** Who made a change no run saw, when recorded: absent for a check's, and for a user's before this was kept. */
+  changedBy?: ConnectionChangedBy;
 }
+/** Who made a change of connection that no health check saw. */
+export type ConnectionChangedBy = 'user' | 'system';
 /** Checked in a run: the connection as written now (absent when it was deleted meanwhile), and its state before. */
 export interface CheckItemResult {
   runId: string;
@@ -493,11 +497,12 @@ export interface CheckRecords {
    */
   recordConnectionCheck(connection: ConnectionRecord, from: ConnectionState, unchangedSince?: string): Promise<boolean>;
   /**
-   * Removes a connection its user let go of (disconnect, or removing their Exchange connection) and,
-   * in the same transaction, appends `state → disconnected` at `at` to its history (without a run).
-   * Returns whether there was one to remove.
+   * Removes a connection and, in the same transaction, appends `state → disconnected` at `at` to its
+   * history (without a run), made `by` its user (a disconnect, or removing their Exchange
+   * connection) or the product (`system`: what a UPN's previous owner left). Returns whether there
+   * was one to remove.
    */
-  removeConnectionByUser(tenantId: string, upn: string, kind: ConnectionKind, at: string): Promise<boolean>;
+  removeConnectionWithHistory(tenantId: string, upn: string, kind: ConnectionKind, at: string, by: ConnectionChangedBy): Promise<boolean>;
   /** Items of a run whose state changed, and counts of the checked ones by their new state. */
   checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }>;
   finishCheckRun(tenantId: string, id: string, status: 'done' | 'failed', finishedAt: string): Promise<void>;

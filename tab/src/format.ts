@@ -28,9 +28,11 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 
 /**
  * Why a connection changed state: its error code's message from the catalogue; one that became
- * disconnected without an error was removed by its user; otherwise a dash.
+ * disconnected without an error was removed by its user, or by the product (`seenBy` system) when
+ * its address passed to someone else; otherwise a dash.
  */
-export function changeReason(code: string | undefined, to?: string): string {
+export function changeReason(code: string | undefined, to?: string, seenBy?: string): string {
   if (code && isErrorCode(code)) return ERROR_CATALOGUE[code].message;
-  return to === 'disconnected' ? 'Removed by the user.' : '—';
+  if (to !== 'disconnected') return '—';
+  return seenBy === 'system' ? 'Removed when someone else signed in with this address.' : 'Removed by the user.';
 }

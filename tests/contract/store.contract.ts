@@ -1041,32 +1041,53 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         await expect(store.recordConnectionCheck(again, 'needs-reconnect', '')).rejects.toThrow(/unchangedSince/);
       });
 
-      it('removes a connection its user let go of and keeps the change in its history, in one write', async () => {
+      it('removes a connection and keeps the change in its history with who made it, in one write', async () => {
         const graph = aConnection({ upn: 'a@contoso.example', lastCheckedAt: iso(MIN) });
         const exchange = aConnection({ upn: 'a@contoso.example', kind: 'ews-basic', state: 'needs-reconnect' });
         const alreadyOff = aConnection({ upn: 'b@contoso.example', state: 'disconnected' });
+        const previousOwner = aConnection({ upn: 'c@contoso.example', state: 'needs-reconnect' });
         const foreign = aConnection({ tenantId: TENANT_B, upn: 'a@contoso.example' });
-        await store.importConnections([graph, exchange, alreadyOff, foreign]);
+        await store.importConnections([graph, exchange, alreadyOff, previousOwner, foreign]);
 
-        expect(await store.removeConnectionByUser(TENANT_A, 'A@Contoso.example', 'graph-delegated', iso(2 * MIN))).toBe(true);
-        expect(await store.removeConnectionByUser(TENANT_A, 'a@contoso.example', 'ews-basic', iso(3 * MIN))).toBe(true);
-        expect(await store.removeConnectionByUser(TENANT_A, 'b@contoso.example', 'graph-delegated', iso(3 * MIN))).toBe(true);
+        expect(await store.removeConnectionWithHistory(TENANT_A, 'A@Contoso.example', 'graph-delegated', iso(2 * MIN), 'user')).toBe(true);
+        expect(await store.removeConnectionWithHistory(TENANT_A, 'a@contoso.example', 'ews-basic', iso(3 * MIN), 'user')).toBe(true);
+        expect(await store.removeConnectionWithHistory(TENANT_A, 'b@contoso.example', 'graph-delegated', iso(3 * MIN), 'user')).toBe(true);
+        expect(await store.removeConnectionWithHistory(TENANT_A, 'c@contoso.example', 'graph-delegated', iso(3 * MIN), 'system')).toBe(true);
         // Nothing left to remove: nothing written.
-        expect(await store.removeConnectionByUser(TENANT_A, 'a@contoso.example', 'graph-delegated', iso(4 * MIN))).toBe(false);
+        expect(await store.removeConnectionWithHistory(TENANT_A, 'a@contoso.example', 'graph-delegated', iso(4 * MIN), 'user')).toBe(false);
 
         expect(await store.getConnections(TENANT_A, 'a@contoso.example')).toEqual([]);
         expect(await store.getConnections(TENANT_A, 'b@contoso.example')).toEqual([]);
+        expect(await store.getConnections(TENANT_A, 'c@contoso.example')).toEqual([]);
         expect(await store.getConnections(TENANT_B, 'a@contoso.example')).toEqual([foreign]);
         expect(await store.connectionHistory(TENANT_A, 'a@contoso.example')).toEqual([
-          { tenantId: TENANT_A, upn: 'a@contoso.example', kind: 'ews-basic', from: 'needs-reconnect', to: 'disconnected', at: iso(3 * MIN) },
-          { tenantId: TENANT_A, upn: 'a@contoso.example', kind: 'graph-delegated', from: 'connected', to: 'disconnected', at: iso(2 * MIN) },
+          { tenantId: TENANT_A, upn: 'a@contoso.example', kind: 'ews-basic', from: 'needs-reconnect', to: 'disconnected', at: iso(3 * MIN), changedBy: 'user' },
+          { tenantId: TENANT_A, upn: 'a@contoso.example', kind: 'graph-delegated', from: 'connected', to: 'disconnected', at: iso(2 * MIN), changedBy: 'user' },
+        ]);
+        expect(await store.connectionHistory(TENANT_A, 'c@contoso.example')).toEqual([
+          {
+            tenantId: TENANT_A,
+            upn: 'c@contoso.example',
+            kind: 'graph-delegated',
+            from: 'needs-reconnect',
+            to: 'disconnected',
+            at: iso(3 * MIN),
+            changedBy: 'system',
+          },
         ]);
         // One already disconnected changes no state.
         expect(await store.connectionHistory(TENANT_A, 'b@contoso.example')).toEqual([]);
         expect(await store.connectionHistory(TENANT_B, 'a@contoso.example')).toEqual([]);
 
-        await expect(store.removeConnectionByUser(TENANT_A, 'a@contoso.example', 'exchange' as never, iso(MIN))).rejects.toThrow(/kind "exchange"/);
-        await expect(store.removeConnectionByUser(TENANT_A, 'a@contoso.example', 'graph-app', 'yesterday')).rejects.toThrow(/at "yesterday" is not a date/);
+        await expect(store.removeConnectionWithHistory(TENANT_A, 'a@contoso.example', 'exchange' as never, iso(MIN), 'user')).rejects.toThrow(
+          /kind "exchange"/,
+        );
+        await expect(store.removeConnectionWithHistory(TENANT_A, 'a@contoso.example', 'graph-app', 'yesterday', 'user')).rejects.toThrow(
+          /at "yesterday" is not a date/,
+        );
+        await expect(store.removeConnectionWithHistory(TENANT_A, 'a@contoso.example', 'graph-app', iso(MIN), 'admin' as never)).rejects.toThrow(
+          /by "admin" is not who changes a connection/,
+        );
       });
 
       it('reads a page of pending work with each connection as stored now, none for one deleted since', async () => {

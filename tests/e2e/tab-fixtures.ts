@@ -265,7 +265,7 @@ export function latestCheck(now: Date): CheckLatestResponse {
   };
 }
 
-/** A user's history: a brief outage, then the grant revoked. */
+/** A user's history: the address passed to them from someone else, a brief outage, then the grant revoked. */
 export function history(now: Date, upn: string): ConnectionHistoryResponse {
   return {
     upn,
@@ -274,6 +274,8 @@ export function history(now: Date, upn: string): ConnectionHistoryResponse {
       { kind: 'graph-delegated', from: 'connected', to: 'needs-reconnect', code: 'REFRESH_TOKEN_REVOKED', at: hoursAgo(now, 5), seenBy: 'check' },
       { kind: 'graph-delegated', from: 'unknown', to: 'connected', at: hoursAgo(now, 31), seenBy: 'user' },
       { kind: 'graph-delegated', from: 'connected', to: 'unknown', code: 'GRAPH_UNAVAILABLE', at: hoursAgo(now, 36), seenBy: 'check' },
+      { kind: 'graph-delegated', from: 'disconnected', to: 'connected', at: hoursAgo(now, 200), seenBy: 'user' },
+      { kind: 'graph-delegated', from: 'needs-reconnect', to: 'disconnected', at: hoursAgo(now, 200), seenBy: 'system' },
     ],
   };
 }

@@ -390,6 +390,10 @@ async function admin(context: BrowserContext, origin: string, now: Date, dark = 
     const historyDialog = page.getByRole('dialog', { name: 'History of Diego Siciliani' });
     check(await visible(historyDialog, /^The user$/), 'admin: history dialog says who found or made each change');
     check(
+      await visible(historyDialog, /^Removed when someone else signed in with this address\.$/),
+      'admin: history dialog says why the product removed what a previous owner of the address left',
+    );
+    check(
       mock.calls.some((c) => c.path === '/api/admin/connections/history?upn=diego.siciliani%40contoso.com'),
       'admin: history asked for the row’s user',
     );

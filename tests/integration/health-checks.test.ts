@@ -422,6 +422,28 @@ describe("a user's own Test", () => {
     expect((await history()).changes).toHaveLength(2);
   });
 
+  it('shows a connection made again after a disconnect as coming back from disconnected', async () => {
+    const NESTOR = 'nestor.wilke@contoso.com';
+    const token = await p.ssoToken(NESTOR);
+    const history = async () => (await p.call('GET', `/api/admin/connections/history?upn=${NESTOR}`, { token: admin })).body;
+    await consent(p, NESTOR);
+    expect((await p.call('DELETE', '/api/me/connection', { token })).status).toBe(204);
+    const gone = (await history()).changes.filter((c: { kind: string }) => c.kind === 'graph-delegated');
+    expect(gone[0]).toMatchObject({ to: 'disconnected', seenBy: 'user' });
+
+    await consent(p, NESTOR);
+    const back = await history();
+    // The history no longer ends on a removal while the connection is there again.
+    expect(back.connections).toContainEqual(expect.objectContaining({ kind: 'graph-delegated', state: 'connected' }));
+    expect(back.changes.filter((c: { kind: string }) => c.kind === 'graph-delegated')).toEqual([
+      { kind: 'graph-delegated', from: 'disconnected', to: 'connected', at: expect.any(String), seenBy: 'user' },
+      ...gone,
+    ]);
+    // Consenting once more while connected is no change.
+    await consent(p, NESTOR);
+    expect((await history()).changes).toHaveLength(back.changes.length);
+  });
+
   it("shows the Test's changes to an admin as seen by the user", async () => {
     const res = await p.call('GET', `/api/admin/connections/history?upn=${ALEX}`, { token: admin });
     expect(res.status).toBe(200);

@@ -110,4 +110,18 @@ describe('a reused UPN never reaches its previous owner’s connection', () => {
     const view = await p.call('GET', '/api/me/connection', { token: await p.ssoToken(upn) });
     expect(view.body.connection).toMatchObject({ kind: 'graph-delegated', state: 'connected' });
   });
+
+  it("the admin's history of the UPN shows the previous owner's connection removed by the product, then the new owner's", async () => {
+    const upn = 'lee.gu@contoso.com';
+    await plantPreviousOwner(p, upn, { state: 'needs-reconnect' });
+    expect((await follow(p, upn)).searchParams.get('status')).toBe('success');
+
+    const admin = await p.ssoToken('adele.vance@contoso.com');
+    const history = await p.call('GET', `/api/admin/connections/history?upn=${upn}`, { token: admin });
+    expect(history.status).toBe(200);
+    expect(history.body.changes.filter((c: { kind: string }) => c.kind === 'graph-delegated')).toEqual([
+      { kind: 'graph-delegated', from: 'disconnected', to: 'connected', at: expect.any(String), seenBy: 'user' },
+      { kind: 'graph-delegated', from: 'needs-reconnect', to: 'disconnected', at: expect.any(String), seenBy: 'system' },
+    ]);
+  });
 });

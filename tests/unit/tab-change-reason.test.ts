@@ -16,3 +16,8 @@ test('a change without a code, or with one the catalogue does not know, gets a d
   expect(changeReason(undefined)).toBe('—');
   expect(changeReason('NOT_A_CODE', 'failing')).toBe('—');
 });
+
+test('a connection the product removed, because someone else signed in with its address, says so', () => {
+  expect(changeReason(undefined, 'disconnected', 'system')).toBe('Removed when someone else signed in with this address.');
+  expect(changeReason(undefined, 'disconnected', 'user')).toBe('Removed by the user.');
+});

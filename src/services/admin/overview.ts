@@ -140,7 +140,7 @@ export class AdminOverview {
         to: h.to,
         ...(h.code ? { code: h.code } : {}),
         at: h.at,
-        seenBy: h.runId ? 'check' : 'user',
+        seenBy: h.runId ? 'check' : (h.changedBy ?? 'user'),
       })),
     };
   }

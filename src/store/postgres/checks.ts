@@ -19,6 +19,7 @@ import type {
   CheckItemResult,
   CheckRecords,
   CheckRunRecord,
+  ConnectionChangedBy,
   ConnectionHistoryRecord,
   ConnectionRecord,
   PendingCheckWork,
@@ -28,7 +29,7 @@ import { changed, transaction, type PgContext, type Queryable } from './db';
 
 type ItemValues = ReturnType<typeof checkItemValues>;
 /** A state change as the history keeps it: from a run's item, or from a user's own Test (no run). */
-type HistoryEntry = Pick<ItemValues, 'tenantId' | 'upn' | 'kind' | 'from' | 'to' | 'code' | 'at'> & { runId: string | null };
+type HistoryEntry = Pick<ItemValues, 'tenantId' | 'upn' | 'kind' | 'from' | 'to' | 'code' | 'at'> & { runId: string | null; changedBy?: ConnectionChangedBy };
 
 /**
  * Writes what the checks of items guarded by `unchangedSince` found, to the connections not changed
@@ -78,9 +79,9 @@ function columnsOf<V, K extends keyof V>(values: readonly V[], keys: readonly K[
 async function insertHistory(q: Queryable, entries: readonly HistoryEntry[]): Promise<void> {
   if (entries.length === 0) return;
   await q.query(
-    `INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
-    columnsOf(entries, ['tenantId', 'upn', 'kind', 'from', 'to', 'code', 'at', 'runId']),
+    `INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id, changed_by)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`,
+    columnsOf(entries, ['tenantId', 'upn', 'kind', 'from', 'to', 'code', 'at', 'runId', 'changedBy']),
   );
 }
 
@@ -214,8 +215,8 @@ export class PgChecks implements CheckRecords {
     });
   }
 
-  async removeConnectionByUser(tenantId: string, upn: string, kind: ConnectionKind, at: string): Promise<boolean> {
-    const v = removalValues(tenantId, upn, kind, at);
+  async removeConnectionWithHistory(tenantId: string, upn: string, kind: ConnectionKind, at: string, by: ConnectionChangedBy): Promise<boolean> {
+    const v = removalValues(tenantId, upn, kind, at, by);
     return transaction(this.c.pool, async (tx) => {
       const { rows } = await tx.query('DELETE FROM connections WHERE tenant_id = $1 AND upn = $2 AND kind = $3 RETURNING state', [v.tenantId, v.upn, v.kind]);
       const removed = rows[0] as { state: ConnectionState } | undefined;

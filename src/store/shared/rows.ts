@@ -86,7 +86,7 @@ export function pendingWorkFromRow(row: Row): PendingCheckWork {
   return row.tenant_id === null || row.tenant_id === undefined ? { item } : { item, connection: connectionFromRow(row) };
 }
 
-export const historyFromRow = reader<ConnectionHistoryRecord>(['tenantId', 'upn', 'kind', 'from', 'to', 'code', 'at', 'runId'], {
+export const historyFromRow = reader<ConnectionHistoryRecord>(['tenantId', 'upn', 'kind', 'from', 'to', 'code', 'at', 'runId', 'changedBy'], {
   from: { column: 'from_state' },
   to: { column: 'to_state' },
 });

@@ -18,6 +18,7 @@ import type {
   CheckItemResult,
   CheckRecords,
   CheckRunRecord,
+  ConnectionChangedBy,
   ConnectionHistoryRecord,
   ConnectionRecord,
   PendingCheckWork,
@@ -106,12 +107,12 @@ export class SqliteChecks implements CheckRecords {
     });
   }
 
-  async removeConnectionByUser(tenantId: string, upn: string, kind: ConnectionKind, at: string): Promise<boolean> {
-    const v = removalValues(tenantId, upn, kind, at);
+  async removeConnectionWithHistory(tenantId: string, upn: string, kind: ConnectionKind, at: string, by: ConnectionChangedBy): Promise<boolean> {
+    const v = removalValues(tenantId, upn, kind, at, by);
     return immediate(this.c.db, () => {
       const removed = this.#q.connectionRemove.get(v.tenantId, v.upn, v.kind) as { state: ConnectionState } | undefined;
       if (!removed) return false;
-      if (removed.state !== 'disconnected') this.#q.historyInsert.run({ ...v, from: removed.state, to: 'disconnected', code: null, runId: null });
+      if (removed.state !== 'disconnected') this.#q.historyRemoval.run({ ...v, from: removed.state });
       return true;
     });
   }
@@ -166,6 +167,8 @@ function statements(db: Db) {
     historyInsert: p(`INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, code, at, run_id)
         VALUES (@tenantId, @upn, @kind, @from, @to, @code, @at, @runId)`),
     connectionRemove: p('DELETE FROM connections WHERE tenant_id = ? AND upn = ? AND kind = ? RETURNING state'),
+    historyRemoval: p(`INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, at, changed_by)
+        VALUES (@tenantId, @upn, @kind, @from, 'disconnected', @at, @changedBy)`),
     historyList: p('SELECT * FROM connection_history WHERE tenant_id = ? AND upn = ? ORDER BY seq DESC LIMIT ?'),
   };
 }

@@ -27,6 +27,7 @@ import { useResource } from '../useResource';
 const SEEN_BY: Record<ConnectionHistoryResponse['changes'][number]['seenBy'], string> = {
   check: 'Health check',
   user: 'The user',
+  system: 'Connection Center',
 };
 
 const useStyles = makeStyles({
@@ -44,7 +45,7 @@ export function HistoryButton({ upn, onOpen }: { upn: string; onOpen: () => void
   );
 }
 
-/** One user's state changes, as health checks found them or their own Test, reconnect or disconnect made them, newest first. */
+/** One user's state changes, newest first: as health checks found them, as their own Test, reconnect or disconnect made them, or as the product did. */
 export function HistoryDialog({
   api,
   user,
@@ -78,7 +79,8 @@ export function HistoryDialog({
             ))}
             {shown && shown.connections.length === 0 ? <Text>No connection now: they have all been removed.</Text> : null}
             <Caption1 className={s.muted}>
-              Every change of state a health check found, or the user made by testing, reconnecting or disconnecting, newest first.
+              Every change of state, newest first: found by a health check, made by the user (testing, reconnecting, disconnecting), or by Connection Center
+              when the address passed from someone else.
             </Caption1>
             {error ? <ErrorBar error={error} onRetry={() => void reload()} /> : null}
             {!shown && !error ? <Spinner size="small" label="Loading the history…" labelPosition="after" /> : null}
@@ -95,7 +97,7 @@ export function HistoryDialog({
                     <TableCell>
                       <StateBadge state={c.to} />
                     </TableCell>
-                    <TableCell>{changeReason(c.code, c.to)}</TableCell>
+                    <TableCell>{changeReason(c.code, c.to, c.seenBy)}</TableCell>
                     <TableCell className={s.nowrap}>{SEEN_BY[c.seenBy]}</TableCell>
                   </TableRow>
                 ))}
