@@ -182,7 +182,7 @@ describe('user reconnect flow', () => {
     expect((await p.store.getConnections(CONTOSO, upn)).map((c) => c.kind)).toEqual(['ews-basic']);
     // The history gained the disconnect, and nothing from the Test.
     expect(await p.store.connectionHistory(CONTOSO, upn)).toEqual([
-      { tenantId: CONTOSO, upn, kind: 'graph-delegated', from: 'connected', to: 'disconnected', at: expect.any(String) },
+      { tenantId: CONTOSO, upn, kind: 'graph-delegated', from: 'connected', to: 'disconnected', at: expect.any(String), changedBy: 'user' },
       ...historyBefore,
     ]);
     // Connected again for what follows; the check right after consent is written onto the new connection.
