@@ -262,8 +262,9 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 7,
     name: 'who made a change of connection that no check saw',
-    // NULL: a check made it (run_id set) or the user did, as before; 'system': the product itself
-    // (a UPN's previous owner removed when someone new signs in with it).
+    // Set on a removal: 'user' (a disconnect), 'system' (what a UPN's previous owner left, removed
+    // when someone new signs in with it). NULL otherwise: a run's change (run_id set) or the user's
+    // Test or reconnect, as before.
     sql: `ALTER TABLE connection_history ADD COLUMN changed_by TEXT CHECK (changed_by IN ('user', 'system'));`,
   },
 ];

@@ -365,7 +365,7 @@ export function connectionCheckValues(connection: ConnectionRecord, from: Connec
   };
 }
 
-/** A connection its user removes, and when: the key of the row to delete and the history entry's fields. */
+/** A connection removed, when and by whom (its user or the product): the key of the row to delete and the history entry's fields. */
 export function removalValues(tenantId: string, upn: string, kind: string, at: string, by: string) {
   if (!isConnectionKind(kind)) throw invalid(`kind "${String(kind)}" is not a connection kind`);
   toMs(at, 'at');

@@ -134,7 +134,7 @@ export interface ConnectionHistoryRecord {
   at: string;
   /** The health-check run that saw it, when one did. */
   runId?: string;
-  /** Who made a change no run saw, when recorded: absent for a check's, and for a user's before this was kept. */
+  /** Who removed the connection, for a removal (since this was kept); absent otherwise: a run's (runId) or the user's Test or reconnect. */
   changedBy?: ConnectionChangedBy;
 }
 /** Who made a change of connection that no health check saw. */

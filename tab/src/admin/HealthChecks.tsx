@@ -7,8 +7,8 @@ import { ApiError, type Api } from '../api';
 import { ErrorBar } from '../components/ErrorBar';
 import { DataTable } from '../components/DataTable';
 import { Section } from '../components/Section';
-import { changeReason, formatDateTime, plural } from '../format';
-import { StateBadge } from '../components/Badges';
+import { StateChangeCells } from '../components/StateChangeCells';
+import { formatDateTime, plural } from '../format';
 
 /** How often the view asks for progress while a run is going. */
 const POLL_MS = 1000;
@@ -110,13 +110,7 @@ export function HealthChecks({ api, onFinished }: { api: Api; onFinished: () => 
               {check.changes.map((c) => (
                 <TableRow key={`${c.upn}-${c.from}-${c.to}`}>
                   <TableCell className={s.user}>{c.upn}</TableCell>
-                  <TableCell>
-                    <StateBadge state={c.from} />
-                  </TableCell>
-                  <TableCell>
-                    <StateBadge state={c.to} />
-                  </TableCell>
-                  <TableCell>{changeReason(c.code)}</TableCell>
+                  <StateChangeCells change={c} />
                 </TableRow>
               ))}
             </DataTable>

@@ -21,7 +21,8 @@ import type { Api } from '../api';
 import { StateBadge } from '../components/Badges';
 import { DataTable } from '../components/DataTable';
 import { ErrorBar } from '../components/ErrorBar';
-import { changeReason, formatDateTime } from '../format';
+import { StateChangeCells } from '../components/StateChangeCells';
+import { formatDateTime } from '../format';
 import { useResource } from '../useResource';
 
 const SEEN_BY: Record<ConnectionHistoryResponse['changes'][number]['seenBy'], string> = {
@@ -91,13 +92,7 @@ export function HistoryDialog({
                   <TableRow key={`${c.at}-${c.kind}-${i}`}>
                     <TableCell className={s.nowrap}>{formatDateTime(c.at)}</TableCell>
                     <TableCell>{KIND_LABELS[c.kind] ?? c.kind}</TableCell>
-                    <TableCell>
-                      <StateBadge state={c.from} />
-                    </TableCell>
-                    <TableCell>
-                      <StateBadge state={c.to} />
-                    </TableCell>
-                    <TableCell>{changeReason(c.code, c.to, c.seenBy)}</TableCell>
+                    <StateChangeCells change={c} />
                     <TableCell className={s.nowrap}>{SEEN_BY[c.seenBy]}</TableCell>
                   </TableRow>
                 ))}
