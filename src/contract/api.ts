@@ -154,6 +154,13 @@ export interface ConnectionsResponse {
 }
 
 /** GET /api/admin/connections/history?upn= : a user's state changes, newest first. */
+/**
+ * Who saw or made a change of state. `check`: a health-check run found it; `user`: the user's own
+ * Test, reconnect (and the check right after it) or removal; `system`: the product (what a UPN's
+ * previous owner left, removed when someone new signed in with it).
+ */
+export type ChangeSeenBy = 'check' | 'user' | 'system';
+
 export interface ConnectionHistoryResponse {
   upn: string;
   /** The user's connections as they are now, one per kind. */
@@ -165,12 +172,7 @@ export interface ConnectionHistoryResponse {
     /** The catalogue code of the new state's error, when it has one. */
     code?: string;
     at: string;
-    /**
-     * `check`: a health-check run found it; `user`: the user's own Test, reconnect (and the check
-     * right after it) or removal; `system`: the product (what a UPN's previous owner left, removed
-     * when someone new signed in with it).
-     */
-    seenBy: 'check' | 'user' | 'system';
+    seenBy: ChangeSeenBy;
   }>;
 }
 

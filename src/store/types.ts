@@ -370,6 +370,10 @@ export interface ServiceAccountRecords {
 export interface ConnectionRecords {
   getConnections(tenantId: string, upn: string): Promise<ConnectionRecord[]>;
   putConnection(record: ConnectionRecord): Promise<void>;
+  /**
+   * Deletes the row only: the user's history keeps its last state as if the connection were still
+   * there. The product removes connections with `CheckRecords.removeConnectionWithHistory`.
+   */
   deleteConnection(tenantId: string, upn: string, kind: ConnectionKind): Promise<boolean>;
   /** Inserts or replaces many at once, all or nothing. */
   importConnections(records: ConnectionRecord[]): Promise<void>;

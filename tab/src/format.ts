@@ -1,4 +1,6 @@
 /** Display formatting. Dates from the API are ISO strings; deadline dates are UTC calendar days. */
+import type { ChangeSeenBy } from '../../src/contract';
+import type { ConnectionState } from '../../src/domain/connection';
 import { ERROR_CATALOGUE, isErrorCode } from '../../src/domain/errors';
 
 const DAY_FORMAT = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
@@ -31,7 +33,7 @@ export function plural(n: number, one: string, many = `${one}s`): string {
  * disconnected without an error was removed by its user, or by the product (`seenBy` system) when
  * its address passed to someone else; otherwise a dash.
  */
-export function changeReason(code: string | undefined, to?: string, seenBy?: string): string {
+export function changeReason(code: string | undefined, to?: ConnectionState, seenBy?: ChangeSeenBy): string {
   if (code && isErrorCode(code)) return ERROR_CATALOGUE[code].message;
   if (to !== 'disconnected') return '—';
   return seenBy === 'system' ? 'Removed when someone else signed in with this address.' : 'Removed by the user.';

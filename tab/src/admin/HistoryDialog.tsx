@@ -15,7 +15,7 @@ import {
   tokens,
 } from '@fluentui/react-components';
 import { History20Regular } from '@fluentui/react-icons';
-import type { ConnectionHistoryResponse } from '../../../src/contract';
+import type { ChangeSeenBy, ConnectionHistoryResponse } from '../../../src/contract';
 import { KIND_LABELS } from '../../../src/domain/connection';
 import type { Api } from '../api';
 import { StateBadge } from '../components/Badges';
@@ -25,7 +25,7 @@ import { StateChangeCells } from '../components/StateChangeCells';
 import { formatDateTime } from '../format';
 import { useResource } from '../useResource';
 
-const SEEN_BY: Record<ConnectionHistoryResponse['changes'][number]['seenBy'], string> = {
+const SEEN_BY: Record<ChangeSeenBy, string> = {
   check: 'Health check',
   user: 'The user',
   system: 'Connection Center',

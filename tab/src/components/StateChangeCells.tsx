@@ -1,4 +1,5 @@
 import { TableCell } from '@fluentui/react-components';
+import type { ChangeSeenBy } from '../../../src/contract';
 import type { ConnectionState } from '../../../src/domain/connection';
 import { changeReason } from '../format';
 import { StateBadge } from './Badges';
@@ -7,7 +8,7 @@ import { StateBadge } from './Badges';
  * A change of state as three table cells, Was, Now and Why: read the same way in a run's changes
  * and in a user's history.
  */
-export function StateChangeCells({ change }: { change: { from: ConnectionState; to: ConnectionState; code?: string; seenBy?: string } }) {
+export function StateChangeCells({ change }: { change: { from: ConnectionState; to: ConnectionState; code?: string; seenBy?: ChangeSeenBy } }) {
   return (
     <>
       <TableCell>
