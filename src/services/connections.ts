@@ -302,8 +302,7 @@ export class ConnectionService {
    * back), else its own state (a first connection is no change).
    */
   private async stateWithoutRow(connection: ConnectionRecord): Promise<ConnectionState> {
-    const history = await this.deps.store.connectionHistory(connection.tenantId, connection.upn);
-    const last = history.find((h) => h.kind === connection.kind);
+    const [last] = await this.deps.store.connectionHistory(connection.tenantId, connection.upn, { kind: connection.kind, limit: 1 });
     return last?.to === 'disconnected' ? 'disconnected' : connection.state;
   }
 

@@ -9,7 +9,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError } from '../domain/errors';
 import { isFeature, type Feature } from '../domain/features';
-import { isConnectionKind, isConnectionState, type ConnectionState } from '../domain/connection';
+import { isConnectionKind, isConnectionState, type ConnectionKind, type ConnectionState } from '../domain/connection';
 import { FEATURES } from '../domain/features';
 import type { Keyring } from './crypto';
 import type {
@@ -371,6 +371,13 @@ export function removalValues(tenantId: string, upn: string, kind: string, at: s
   toMs(at, 'at');
   if (by !== 'user' && by !== 'system') throw invalid(`by "${String(by)}" is not who changes a connection (user or system)`);
   return { tenantId: requireText(tenantId, 'tenantId'), upn: requireText(upn, 'upn').toLowerCase(), kind, at, changedBy: by as ConnectionChangedBy };
+}
+
+/** A history read's `kind` filter: none, or a connection kind named as such. */
+export function historyKind(kind: unknown): ConnectionKind | undefined {
+  if (kind === undefined) return undefined;
+  if (!isConnectionKind(kind)) throw invalid(`kind "${String(kind)}" is not a connection kind`);
+  return kind;
 }
 
 /** Items finished together are written in one order by every writer, so two writers cannot deadlock. */

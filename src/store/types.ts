@@ -510,8 +510,8 @@ export interface CheckRecords {
   /** Items of a run whose state changed, and counts of the checked ones by their new state. */
   checkRunOutcome(tenantId: string, runId: string): Promise<{ byState: Partial<Record<ConnectionState, number>>; changes: CheckItemRecord[] }>;
   finishCheckRun(tenantId: string, id: string, status: 'done' | 'failed', finishedAt: string): Promise<void>;
-  /** A connection's state changes, newest first. */
-  connectionHistory(tenantId: string, upn: string, options?: { limit?: number }): Promise<ConnectionHistoryRecord[]>;
+  /** A UPN's state changes, newest first: of all its connections, or of one `kind`. */
+  connectionHistory(tenantId: string, upn: string, options?: { limit?: number; kind?: ConnectionKind }): Promise<ConnectionHistoryRecord[]>;
 }
 
 /** Leases: work that several instances share runs in one of them at a time. */

@@ -1090,6 +1090,38 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         );
       });
 
+      it("reads one kind's history, newest first, past any number of other kinds' changes", async () => {
+        const graph = aConnection({ upn: 'a@contoso.example', lastCheckedAt: iso(MIN) });
+        const exchange = aConnection({ upn: 'a@contoso.example', kind: 'ews-basic', lastCheckedAt: iso(MIN) });
+        await store.importConnections([graph, exchange]);
+        expect(await store.removeConnectionWithHistory(TENANT_A, graph.upn, 'graph-delegated', iso(2 * MIN), 'user')).toBe(true);
+        // The Exchange connection flaps afterwards, more often than one default page of history holds.
+        let stored = exchange;
+        for (let i = 0; i < 110; i++) {
+          const next: ConnectionRecord = {
+            ...stored,
+            state: i % 2 ? 'connected' : 'unknown',
+            lastCheckedAt: iso((3 + i) * MIN),
+            updatedAt: iso((3 + i) * MIN),
+          };
+          expect(await store.recordConnectionCheck(next, stored.state, stored.updatedAt)).toBe(true);
+          stored = next;
+        }
+        expect((await store.connectionHistory(TENANT_A, 'A@contoso.example')).map((h) => h.kind)).not.toContain('graph-delegated');
+
+        expect(await store.connectionHistory(TENANT_A, 'A@contoso.example', { kind: 'graph-delegated' })).toEqual([
+          { tenantId: TENANT_A, upn: 'a@contoso.example', kind: 'graph-delegated', from: 'connected', to: 'disconnected', at: iso(2 * MIN), changedBy: 'user' },
+        ]);
+        const exchangeOnly = await store.connectionHistory(TENANT_A, graph.upn, { kind: 'ews-basic', limit: 2 });
+        expect(exchangeOnly.map((h) => [h.from, h.to, h.at])).toEqual([
+          ['unknown', 'connected', iso(112 * MIN)],
+          ['connected', 'unknown', iso(111 * MIN)],
+        ]);
+        expect(await store.connectionHistory(TENANT_A, graph.upn, { kind: 'graph-app' })).toEqual([]);
+        expect(await store.connectionHistory(TENANT_B, graph.upn, { kind: 'graph-delegated' })).toEqual([]);
+        await expect(store.connectionHistory(TENANT_A, graph.upn, { kind: 'exchange' as never })).rejects.toThrow(/kind "exchange" is not a connection kind/);
+      });
+
       it('reads a page of pending work with each connection as stored now, none for one deleted since', async () => {
         const a = aConnection({ upn: 'a@contoso.example', kind: 'graph-app', featureResults: { calendarSync: { ok: true } } });
         const other = aConnection({ upn: 'a@contoso.example', kind: 'ews-basic', state: 'needs-reconnect' });

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Sandbox } from '../../src/sandbox';
-import type { ConversationRecord } from '../../src/store/types';
+import type { ConnectionRecord, ConversationRecord } from '../../src/store/types';
 import { CookieJar } from '../helpers/cookies';
 import { startTestProduct, type TestProduct } from '../helpers/product';
 import { startTestSandbox } from '../helpers/sandbox';
@@ -442,6 +442,34 @@ describe("a user's own Test", () => {
     // Consenting once more while connected is no change.
     await consent(p, NESTOR);
     expect((await history()).changes).toHaveLength(back.changes.length);
+  });
+
+  it('shows a connection made again as coming back from disconnected however many changes of another kind came after the removal', async () => {
+    const NESTOR = 'nestor.wilke@contoso.com';
+    const token = await p.ssoToken(NESTOR);
+    expect((await p.call('DELETE', '/api/me/connection', { token })).status).toBe(204);
+    // Since then an Exchange connection of theirs flapped more often than one page of history holds.
+    const start = Date.now();
+    const at = (step: number) => new Date(start + step).toISOString();
+    let exchange: ConnectionRecord = {
+      tenantId: CONTOSO,
+      upn: NESTOR,
+      kind: 'ews-oauth',
+      state: 'connected',
+      grantedScopes: [],
+      createdAt: at(0),
+      updatedAt: at(0),
+    };
+    await p.store.importConnections([exchange]);
+    for (let i = 1; i <= 120; i++) {
+      const next: ConnectionRecord = { ...exchange, state: i % 2 ? 'unknown' : 'connected', lastCheckedAt: at(i), updatedAt: at(i) };
+      expect(await p.store.recordConnectionCheck(next, exchange.state, exchange.updatedAt)).toBe(true);
+      exchange = next;
+    }
+
+    await consent(p, NESTOR);
+    const [latest] = await p.store.connectionHistory(CONTOSO, NESTOR, { kind: 'graph-delegated', limit: 1 });
+    expect(latest).toMatchObject({ from: 'disconnected', to: 'connected' });
   });
 
   it("shows the Test's changes to an admin as seen by the user", async () => {

@@ -7,6 +7,7 @@ import {
   checkedPerRun,
   clampLimit,
   connectionCheckValues,
+  historyKind,
   inLockOrder,
   removalValues,
   startedRun,
@@ -250,12 +251,12 @@ export class PgChecks implements CheckRecords {
     ]);
   }
 
-  async connectionHistory(tenantId: string, upn: string, options: { limit?: number } = {}): Promise<ConnectionHistoryRecord[]> {
-    const { rows } = await this.c.pool.query('SELECT * FROM connection_history WHERE tenant_id = $1 AND upn = $2 ORDER BY seq DESC LIMIT $3', [
-      tenantId,
-      upn.toLowerCase(),
-      clampLimit(options.limit, 100),
-    ]);
+  async connectionHistory(tenantId: string, upn: string, options: { limit?: number; kind?: ConnectionKind } = {}): Promise<ConnectionHistoryRecord[]> {
+    const kind = historyKind(options.kind);
+    const { rows } = await this.c.pool.query(
+      'SELECT * FROM connection_history WHERE tenant_id = $1 AND upn = $2 AND ($3::text IS NULL OR kind = $3) ORDER BY seq DESC LIMIT $4',
+      [tenantId, upn.toLowerCase(), kind ?? null, clampLimit(options.limit, 100)],
+    );
     return rows.map(historyFromRow);
   }
 }

@@ -7,6 +7,7 @@ import {
   checkedPerRun,
   clampLimit,
   connectionCheckValues,
+  historyKind,
   removalValues,
   startedRun,
   type ConnectionParams,
@@ -134,8 +135,11 @@ export class SqliteChecks implements CheckRecords {
     this.#q.finish.run(status, finishedAt, tenantId, id);
   }
 
-  async connectionHistory(tenantId: string, upn: string, options: { limit?: number } = {}): Promise<ConnectionHistoryRecord[]> {
-    return (this.#q.historyList.all(tenantId, upn.toLowerCase(), clampLimit(options.limit, 100)) as Row[]).map(historyFromRow);
+  async connectionHistory(tenantId: string, upn: string, options: { limit?: number; kind?: ConnectionKind } = {}): Promise<ConnectionHistoryRecord[]> {
+    const kind = historyKind(options.kind);
+    const limit = clampLimit(options.limit, 100);
+    const rows = kind ? this.#q.historyOfKind.all(tenantId, upn.toLowerCase(), kind, limit) : this.#q.historyList.all(tenantId, upn.toLowerCase(), limit);
+    return (rows as Row[]).map(historyFromRow);
   }
 }
 
@@ -170,5 +174,6 @@ function statements(db: Db) {
     historyRemoval: p(`INSERT INTO connection_history (tenant_id, upn, kind, from_state, to_state, at, changed_by)
         VALUES (@tenantId, @upn, @kind, @from, 'disconnected', @at, @changedBy)`),
     historyList: p('SELECT * FROM connection_history WHERE tenant_id = ? AND upn = ? ORDER BY seq DESC LIMIT ?'),
+    historyOfKind: p('SELECT * FROM connection_history WHERE tenant_id = ? AND upn = ? AND kind = ? ORDER BY seq DESC LIMIT ?'),
   };
 }
