@@ -309,7 +309,7 @@ export function isLookupKey(value: unknown): value is string {
 /** A page query's checked filters: limit, search term and the position after the cursor. */
 export function connectionQueryValues(query: ConnectionQuery) {
   if (query.state !== undefined && !isConnectionState(query.state)) throw invalid(`state "${String(query.state)}" is not a connection state`);
-  if (query.kind !== undefined && !isConnectionKind(query.kind)) throw invalid(`kind "${String(query.kind)}" is not a connection kind`);
+  optionalKind(query.kind);
   return { limit: clampLimit(query.limit, DEFAULT_PAGE), search: searchTerm(query.search), after: query.cursor ? decodeCursor(query.cursor) : undefined };
 }
 
@@ -373,8 +373,8 @@ export function removalValues(tenantId: string, upn: string, kind: string, at: s
   return { tenantId: requireText(tenantId, 'tenantId'), upn: requireText(upn, 'upn').toLowerCase(), kind, at, changedBy: by as ConnectionChangedBy };
 }
 
-/** A history read's `kind` filter: none, or a connection kind named as such. */
-export function historyKind(kind: unknown): ConnectionKind | undefined {
+/** A read's optional `kind` filter: none, or a connection kind. */
+export function optionalKind(kind: unknown): ConnectionKind | undefined {
   if (kind === undefined) return undefined;
   if (!isConnectionKind(kind)) throw invalid(`kind "${String(kind)}" is not a connection kind`);
   return kind;

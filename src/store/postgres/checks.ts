@@ -7,7 +7,7 @@ import {
   checkedPerRun,
   clampLimit,
   connectionCheckValues,
-  historyKind,
+  optionalKind,
   inLockOrder,
   removalValues,
   startedRun,
@@ -252,7 +252,7 @@ export class PgChecks implements CheckRecords {
   }
 
   async connectionHistory(tenantId: string, upn: string, options: { limit?: number; kind?: ConnectionKind } = {}): Promise<ConnectionHistoryRecord[]> {
-    const kind = historyKind(options.kind);
+    const kind = optionalKind(options.kind);
     const { rows } = await this.c.pool.query(
       'SELECT * FROM connection_history WHERE tenant_id = $1 AND upn = $2 AND ($3::text IS NULL OR kind = $3) ORDER BY seq DESC LIMIT $4',
       [tenantId, upn.toLowerCase(), kind ?? null, clampLimit(options.limit, 100)],

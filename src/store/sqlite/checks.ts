@@ -7,7 +7,7 @@ import {
   checkedPerRun,
   clampLimit,
   connectionCheckValues,
-  historyKind,
+  optionalKind,
   removalValues,
   startedRun,
   type ConnectionParams,
@@ -136,7 +136,7 @@ export class SqliteChecks implements CheckRecords {
   }
 
   async connectionHistory(tenantId: string, upn: string, options: { limit?: number; kind?: ConnectionKind } = {}): Promise<ConnectionHistoryRecord[]> {
-    const kind = historyKind(options.kind);
+    const kind = optionalKind(options.kind);
     const limit = clampLimit(options.limit, 100);
     const rows = kind ? this.#q.historyOfKind.all(tenantId, upn.toLowerCase(), kind, limit) : this.#q.historyList.all(tenantId, upn.toLowerCase(), limit);
     return (rows as Row[]).map(historyFromRow);
