@@ -18,11 +18,7 @@ import path from 'node:path';
 import restify from 'restify';
 import { startTestProduct, type TestProduct } from '../tests/helpers/product';
 import { openBenchDatabase } from '../tests/helpers/postgres-server';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
+import { numberArg } from './args';
 
 interface LoadResult {
   rps: number;
@@ -52,10 +48,10 @@ function run(url: string, seconds: number, connections: number, tokens: string[]
 }
 
 async function main() {
-  const seconds = arg('seconds', 10);
-  const connections = arg('connections', 50);
-  const userCount = arg('users', 200);
-  const warmup = arg('warmup', 2);
+  const seconds = numberArg('seconds', 10);
+  const connections = numberArg('connections', 50);
+  const userCount = numberArg('users', 200);
+  const warmup = numberArg('warmup', 2);
 
   const bare = restify.createServer();
   bare.get('/bare', async (_req: restify.Request, res: restify.Response) => {

@@ -19,14 +19,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createServer } from 'node:net';
+import { numberArg } from './args';
 
 const ROOT = path.resolve(__dirname, '..');
 const { ensureBuilt } = require('../scripts/build-server') as { ensureBuilt: () => number };
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 /** The bare server: restify itself and one route, in a file so it starts like any script. */
 const BARE = `const restify = require(${JSON.stringify(require.resolve('restify'))});
@@ -129,7 +125,7 @@ const medians = (starts: Start[]) => {
 };
 
 async function main(): Promise<void> {
-  const runs = arg('runs', 7);
+  const runs = numberArg('runs', 7);
   const restart = process.argv.includes('--restart');
   if (ensureBuilt() !== 0) throw new Error('compiling the server failed');
   const scratch = mkdtempSync(path.join(tmpdir(), 'cc-bench-start-'));

@@ -23,6 +23,7 @@ import type { IssueTokenOptions, Sandbox, SandboxControl } from '../src/sandbox'
 import { openBenchDatabase } from '../tests/helpers/postgres-server';
 import { startTestProduct } from '../tests/helpers/product';
 import { startTestSandbox } from '../tests/helpers/sandbox';
+import { numberArg } from './args';
 
 const CONTOSO = '66305621-97b8-41f8-953b-d70d11d91d5b';
 const SERVICE_ACCOUNT = { clientId: '66193c42-2023-423c-acba-f7f851f7f085', secretValue: 'demo-sync-2026-sandbox-only-value' };
@@ -35,10 +36,6 @@ const PROBES = 2;
 /** The monitor's default refresh-token redemptions at once (CheckServiceDeps.redeemConcurrency). */
 const REDEEM_CONCURRENCY = 16;
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MB`;
 /** A full garbage collection, so that heapUsed before and after the run compares what is kept, not what awaits collection. */
 setFlagsFromString('--expose-gc');
@@ -55,10 +52,10 @@ interface BenchSandbox {
 }
 
 async function main(): Promise<void> {
-  const appCount = arg('app', 10_000);
-  const delegatedCount = arg('delegated', 1_000);
-  const latencyMs = arg('latency', 50);
-  const inFlight = arg('in-flight', 32);
+  const appCount = numberArg('app', 10_000);
+  const delegatedCount = numberArg('delegated', 1_000);
+  const latencyMs = numberArg('latency', 50);
+  const inFlight = numberArg('in-flight', 32);
   const profiling = process.argv.includes('--profile');
   const memStart = process.memoryUsage();
 

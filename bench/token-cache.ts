@@ -19,13 +19,9 @@ import { Keyring, openStore } from '../src/store';
 import type { Store } from '../src/store/types';
 import { ensureCertificates, startSandbox } from '../src/sandbox';
 import { authorizeWithoutPages } from '../src/sandbox/sign-in-without-pages';
+import { numberArg } from './args';
 
 const REDIRECT = 'http://localhost:3978/auth/callback';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 /** Node trusts an extra CA only from process start: re-run this script with the sandbox CA named. */
 async function ensureTrustedCa(): Promise<boolean> {
@@ -125,9 +121,9 @@ async function seed(
 
 async function main() {
   if (!(await ensureTrustedCa())) return;
-  const small = arg('small', 1000);
-  const large = arg('large', 100_000);
-  const samples = arg('samples', 2000);
+  const small = numberArg('small', 1000);
+  const large = numberArg('large', 100_000);
+  const samples = numberArg('samples', 2000);
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cc-bench-tokens-'));
   const dbFile = path.join(dir, 'tokens.db');

@@ -17,16 +17,13 @@ import { createServer } from 'node:https';
 import { availableParallelism, loadavg } from 'node:os';
 import { sendRequest } from '../src/graph/http';
 import { ensureCertificates } from '../src/sandbox/certs';
+import { numberArg } from './args';
 
 const BATCH = 20;
 const APP_BATCHES = 1_000;
 const DELEGATED_USERS = 1_000;
 const PROBES = 2;
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 const seconds = (us: number) => `${(us / 1e6).toFixed(2)} s`;
 
 const RECORD = JSON.stringify({
@@ -84,11 +81,11 @@ async function serve(latencyMs: number, workRounds: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const inFlight = arg('in-flight', 32);
-  const latencyMs = arg('latency', 50);
+  const inFlight = numberArg('in-flight', 32);
+  const latencyMs = numberArg('latency', 50);
   if (!process.env.SANDBOX_CERTS_DIR) throw new Error('run it as `npm run bench:transport`, which has Node trust the sandbox CA that its server uses');
-  const workRounds = arg('work', 0);
-  const serverWorkRounds = arg('server-work', 0);
+  const workRounds = numberArg('work', 0);
+  const serverWorkRounds = numberArg('server-work', 0);
   const child = fork(__filename, ['--serve', String(latencyMs), String(serverWorkRounds)], { execArgv: process.execArgv });
   const port = await new Promise<number>((resolve) => child.once('message', (m: { port: number }) => resolve(m.port)));
   const base = `https://127.0.0.1:${port}`;

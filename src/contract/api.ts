@@ -153,7 +153,6 @@ export interface ConnectionsResponse {
   nextCursor?: string;
 }
 
-/** GET /api/admin/connections/history?upn= : a user's state changes, newest first. */
 /**
  * Who saw or made a change of state. `check`: a health-check run found it; `user`: the user's own
  * Test, reconnect (and the check right after it) or removal; `system`: the product (what a UPN's
@@ -161,6 +160,7 @@ export interface ConnectionsResponse {
  */
 export type ChangeSeenBy = 'check' | 'user' | 'system';
 
+/** GET /api/admin/connections/history?upn= : a user's state changes, newest first. */
 export interface ConnectionHistoryResponse {
   upn: string;
   /** The user's connections as they are now, one per kind. */
