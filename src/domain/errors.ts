@@ -169,7 +169,7 @@ export const ERROR_CATALOGUE = {
   },
   REFRESH_TOKEN_REVOKED: {
     status: 401,
-    message: 'Your Microsoft 365 sign-in for Connection Center was revoked or has expired.',
+    message: 'The Microsoft 365 sign-in for Connection Center was revoked or has expired.',
     remedy: 'Click Connect Office 365 to reconnect.',
   },
   MFA_OR_CONDITIONAL_ACCESS: {
